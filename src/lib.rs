@@ -1,0 +1,15 @@
+//! netc: a compiler for a small declarative language of neural networks that shows, layer by
+//! layer, where gradients vanish or explode.
+//!
+//! The pipeline, one module a stage (see docs/architecture.md):
+//! `syntax` (pest grammar → AST with spans) → `sema` (names, shapes, lints → [`model::Model`])
+//! → `lower` (model → [`ir::Graph`]) → `autodiff` (reverse mode, more IR) → `step` (loss,
+//! probes, clipping, optimizer update as one program) → `ir::interp` (the reference oracle) or
+//! `codegen` (Cranelift JIT) → `runtime` (training loop, checkpoints) → `cli`.
+#![deny(unsafe_code)]
+
+pub mod diag;
+pub mod model;
+pub mod span;
+
+pub mod ir;

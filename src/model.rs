@@ -1,0 +1,361 @@
+//! The checked model: what `sema` produces from a `.net` file and `lower` consumes.
+//!
+//! Everything here is resolved: blocks are inlined, `repeat` is expanded, every layer has its
+//! final name and its input and output shapes, every default is filled in. Spans point back to
+//! the `.net` construct each item came from, so run-time findings can name a line.
+
+use crate::span::Span;
+use serde::Serialize;
+
+/// A whole checked `.net` file: one model and how to train it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Model {
+    pub name: String,
+    pub span: Span,
+    pub input: Input,
+    /// The layers in order; `residual` layers nest theirs.
+    pub layers: Vec<Layer>,
+    /// Shape of one example's output (no batch axis).
+    pub output_shape: Vec<usize>,
+    pub train: TrainConfig,
+}
+
+/// The model's input. Shapes never include the batch axis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Input {
+    pub name: String,
+    pub kind: InputKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum InputKind {
+    /// `input x: [64]`: a feature vector (or any static shape).
+    Tensor { shape: Vec<usize> },
+    /// `input x: seq(T, d)`: a sequence of `steps` vectors of width `dim` (recurrent nets).
+    Seq { steps: usize, dim: usize },
+}
+
+impl InputKind {
+    /// Shape of one example: `[d...]` or `[T, d]`.
+    pub fn shape(&self) -> Vec<usize> {
+        match self {
+            InputKind::Tensor { shape } => shape.clone(),
+            InputKind::Seq { steps, dim } => vec![*steps, *dim],
+        }
+    }
+}
+
+/// One resolved layer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Layer {
+    /// Unique name: the user's `as name`, or the documented default (`dense1`, `relu2`, ...).
+    pub name: String,
+    pub kind: LayerKind,
+    /// The construct in the source (for an expanded `repeat` or block, the layer's own line).
+    pub span: Span,
+    /// Shape of one example going in and coming out (no batch axis).
+    pub in_shape: Vec<usize>,
+    pub out_shape: Vec<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum LayerKind {
+    /// `dense N`: y = act(x·Wᵀ + b) with W of shape [N, in] (PyTorch's layout).
+    Dense {
+        units: usize,
+        bias: bool,
+        act: Activation,
+        init: Init,
+        bias_init: Init,
+    },
+    /// A standalone activation layer.
+    Activation(Activation),
+    /// Batch normalization over the batch axis, with learned scale and shift.
+    BatchNorm { momentum: f64, eps: f64 },
+    /// Layer normalization over the feature axis, with learned scale and shift when `affine`.
+    LayerNorm { eps: f64, affine: bool },
+    /// Inverted dropout: zero each unit with probability `p` in training, identity in eval.
+    Dropout { p: f64 },
+    /// y = body(x) + skip(x); skip is the identity, or a dense projection (no activation) when
+    /// the shapes differ and one was asked for.
+    Residual {
+        body: Vec<Layer>,
+        projection: Option<Init>,
+    },
+}
+
+/// Activation functions, as layer attributes (`act = relu`) or standalone layers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub enum Activation {
+    Identity,
+    Sigmoid,
+    Tanh,
+    Relu,
+    LeakyRelu {
+        alpha: f64,
+    },
+    /// Learned per-unit slope for negative inputs, initialised to `init`.
+    Prelu {
+        init: f64,
+    },
+    Elu {
+        alpha: f64,
+    },
+    Selu,
+    /// swish/silu: x·sigmoid(x).
+    Swish,
+    Mish,
+    /// The exact (erf) form, as PyTorch's default.
+    Gelu,
+    Softplus,
+    Softsign,
+    /// Over the last axis.
+    Softmax,
+}
+
+/// Which fan a variance-scaling init uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum FanMode {
+    FanIn,
+    FanOut,
+}
+
+/// Weight initializers. Fans follow PyTorch: for a dense W of shape [out, in], fan_in = in,
+/// fan_out = out.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub enum Init {
+    Zeros,
+    Constant(f64),
+    Normal {
+        mean: f64,
+        std: f64,
+    },
+    Uniform {
+        low: f64,
+        high: f64,
+    },
+    /// U(-a, a), a = gain·sqrt(6 / (fan_in + fan_out)).
+    XavierUniform {
+        gain: f64,
+    },
+    /// N(0, gain²·2 / (fan_in + fan_out)).
+    XavierNormal {
+        gain: f64,
+    },
+    /// U(-b, b), b = sqrt(6 / fan).
+    HeUniform {
+        mode: FanMode,
+    },
+    /// N(0, 2 / fan).
+    HeNormal {
+        mode: FanMode,
+    },
+    /// N(0, 1 / fan_in).
+    LecunNormal,
+    /// U(-b, b), b = sqrt(3 / fan_in).
+    LecunUniform,
+    /// A (semi-)orthogonal matrix scaled by gain.
+    Orthogonal {
+        gain: f64,
+    },
+    /// scale·I (recurrent weights).
+    Identity {
+        scale: f64,
+    },
+}
+
+/// The `train { ... }` section, every default filled in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainConfig {
+    pub data: DataSource,
+    pub loss: Loss,
+    pub optimizer: Optimizer,
+    pub schedule: Schedule,
+    pub clip: Clip,
+    /// L2 penalty coefficient λ: the loss gains λ/2·Σ‖W‖² over weights (not biases or norms).
+    pub l2: f64,
+    pub batch: usize,
+    /// Stop after this many epochs, or after `steps` steps, whichever is set (steps wins).
+    pub epochs: usize,
+    pub steps: Option<usize>,
+    pub seed: u64,
+    pub probes: ProbeConfig,
+    pub on_nonfinite: OnNonFinite,
+    /// Write a checkpoint every N steps (and at the end).
+    pub checkpoint_every: usize,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum DataSource {
+    Csv(CsvSource),
+    Synthetic(Synthetic),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CsvSource {
+    /// As written; relative paths resolve against the `.net` file's folder.
+    pub path: String,
+    pub target: String,
+    pub scale: Scale,
+    /// Fraction of rows used for training; the rest is validation.
+    pub split: f64,
+    pub test: Option<String>,
+    /// Classification (class index or string labels) or regression; `None` = infer.
+    pub task: Option<Task>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Task {
+    Classification,
+    Regression,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Scale {
+    None,
+    /// Zero mean, unit variance, statistics from the training split only.
+    Standard,
+    /// To [0, 1], statistics from the training split only.
+    MinMax,
+}
+
+/// Built-in synthetic data sets, generated from the training seed. `n` is the number of
+/// examples; `split` the training fraction.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Synthetic {
+    pub kind: SyntheticKind,
+    pub n: usize,
+    pub noise: f64,
+    pub split: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum SyntheticKind {
+    /// The four-point XOR truth table (repeated to `n`), 2 inputs, 1 binary target.
+    Xor,
+    /// Two interleaved half circles, 2 inputs, 2 classes.
+    Moons,
+    /// Two concentric circles (inner radius `factor`), 2 inputs, 2 classes.
+    Circles { factor: f64 },
+    /// `arms` interleaved spirals, 2 inputs, `arms` classes.
+    Spirals { arms: usize },
+    /// `centers` gaussian blobs in `dim` dimensions, `centers` classes.
+    Blobs { centers: usize, dim: usize },
+    /// y = sin(x) on [-π, π], 1 input, 1 regression target.
+    Sine,
+    /// y = a random polynomial of `degree` on [-1, 1], 1 input, regression.
+    Polynomial { degree: usize },
+    /// Parity of `bits` random bits (inputs ±1), 2 classes.
+    Parity { bits: usize },
+    /// Targets from a fixed random tanh net of `depth` layers of `width`: regression in `dim`
+    /// inputs, `outputs` targets.
+    Teacher {
+        dim: usize,
+        depth: usize,
+        width: usize,
+        outputs: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Loss {
+    Mse,
+    /// Softmax cross-entropy on logits over the last axis, targets are class indices; fused
+    /// with a final softmax layer if the model has one.
+    CrossEntropy,
+    /// Sigmoid binary cross-entropy on logits; fused with a final sigmoid if present.
+    BinaryCrossEntropy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub enum Optimizer {
+    Sgd {
+        lr: f64,
+        momentum: f64,
+        nesterov: bool,
+    },
+    RmsProp {
+        lr: f64,
+        alpha: f64,
+        eps: f64,
+        momentum: f64,
+    },
+    AdaGrad {
+        lr: f64,
+        eps: f64,
+    },
+    Adam {
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+    },
+    /// Adam with decoupled weight decay.
+    AdamW {
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+        weight_decay: f64,
+    },
+}
+
+impl Optimizer {
+    pub fn lr(&self) -> f64 {
+        match *self {
+            Optimizer::Sgd { lr, .. }
+            | Optimizer::RmsProp { lr, .. }
+            | Optimizer::AdaGrad { lr, .. }
+            | Optimizer::Adam { lr, .. }
+            | Optimizer::AdamW { lr, .. } => lr,
+        }
+    }
+}
+
+/// Learning-rate schedules: the factor applied to the optimizer's lr at a step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Schedule {
+    Constant,
+    /// lr·gamma^(step / every).
+    Step {
+        every: usize,
+        gamma: f64,
+    },
+    /// Cosine decay from lr to lr·min_factor over the run.
+    Cosine {
+        min_factor: f64,
+    },
+    /// Linear warm-up over `steps`, then `then`.
+    Warmup {
+        steps: usize,
+        then: Box<Schedule>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub enum Clip {
+    None,
+    /// Rescale all gradients together when their global L2 norm exceeds the threshold.
+    GlobalNorm(f64),
+    /// Rescale each layer's gradients when that layer's L2 norm exceeds the threshold.
+    LayerNorm(f64),
+    /// Clamp every gradient element to [-v, v].
+    Value(f64),
+}
+
+/// Probe settings: how often per-layer statistics are recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbeConfig {
+    pub enabled: bool,
+    /// Record every N steps.
+    pub every: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum OnNonFinite {
+    Stop,
+    SkipStep,
+    Continue,
+}

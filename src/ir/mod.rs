@@ -18,6 +18,9 @@ use serde::Serialize;
 mod build;
 pub use build::broadcast_shape;
 
+mod tensor;
+pub use tensor::Tensor;
+
 /// The result of one node of a [`Graph`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct ValueId(pub u32);

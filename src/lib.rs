@@ -8,6 +8,7 @@
 //! `codegen` (Cranelift JIT) → `runtime` (training loop, checkpoints) → `cli`.
 #![deny(unsafe_code)]
 
+pub mod cli;
 pub mod diag;
 pub mod model;
 pub mod span;

@@ -1,4 +1,4 @@
 //! The `netc` command: a thin shell over the library's `cli` module.
-fn main() {
-    println!("netc");
+fn main() -> std::process::ExitCode {
+    netc::cli::main()
 }

@@ -14,3 +14,5 @@ pub mod model;
 pub mod span;
 
 pub mod ir;
+pub mod lower;
+pub mod step;

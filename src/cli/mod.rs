@@ -8,7 +8,11 @@ mod check;
 mod fmt;
 
 #[derive(Parser, Debug)]
-#[command(name = "netc", version, about = "Compile, train and diagnose neural networks written in the .net language")]
+#[command(
+    name = "netc",
+    version,
+    about = "Compile, train and diagnose neural networks written in the .net language"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -10,7 +10,10 @@
 
 pub mod cli;
 pub mod diag;
+pub mod init;
 pub mod model;
+pub mod params;
+pub mod runtime;
 pub mod span;
 
 pub mod ir;

@@ -21,6 +21,7 @@ pub use build::broadcast_shape;
 mod tensor;
 pub use tensor::Tensor;
 
+pub mod gradcheck;
 pub mod interp;
 pub mod print;
 pub mod verify;

@@ -9,6 +9,7 @@
 #![deny(unsafe_code)]
 
 pub mod cli;
+pub mod data;
 pub mod diag;
 pub mod model;
 pub mod span;

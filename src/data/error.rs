@@ -68,12 +68,20 @@ pub enum DataError {
     },
 
     #[error("{cell}: `{text}` is not a number")]
-    #[diagnostic(code(netc::data::not_a_number), help("{help}"))]
-    NotANumber {
-        cell: Cell,
-        text: String,
-        help: String,
-    },
+    #[diagnostic(
+        code(netc::data::not_a_number),
+        help("numbers look like `3`, `-0.5` or `1e-3`; only the target column of a classifier may hold names")
+    )]
+    NotANumber { cell: Cell, text: String },
+
+    #[error("{cell} is empty")]
+    #[diagnostic(
+        code(netc::data::empty_cell),
+        help(
+            "every row needs a value in every column; fill or drop rows with missing values first"
+        )
+    )]
+    EmptyCell { cell: Cell },
 
     #[error("{cell}: `{text}` is not a finite number")]
     #[diagnostic(
@@ -218,19 +226,28 @@ pub fn did_you_mean<'a>(wanted: &str, candidates: &'a [String]) -> Option<&'a st
         .map(|(_, c)| c.as_str())
 }
 
-/// Levenshtein distance over characters.
+/// Edit distance over characters, counting a swap of two neighbours as one edit (optimal
+/// string alignment), since `lable` for `label` is the commonest typo.
 fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        previous = current;
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut table = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    table[0] = (0..=b.len()).collect();
+    for (i, row) in table.iter_mut().enumerate() {
+        row[0] = i;
     }
-    previous[b.len()]
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let substitution = table[i - 1][j - 1] + usize::from(a[i - 1] != b[j - 1]);
+            let mut best = substitution
+                .min(table[i - 1][j] + 1)
+                .min(table[i][j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(table[i - 2][j - 2] + 1);
+            }
+            table[i][j] = best;
+        }
+    }
+    table[a.len()][b.len()]
 }
 
 /// The help line for a missing target column: a did-you-mean, or the list of columns.
@@ -257,7 +274,8 @@ mod tests {
     #[test]
     fn edit_distance_counts_single_edits() {
         assert_eq!(edit_distance("label", "label"), 0);
-        assert_eq!(edit_distance("lable", "label"), 2);
+        assert_eq!(edit_distance("lable", "label"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("labels", "label"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
     }
@@ -270,6 +288,7 @@ mod tests {
             .collect();
         assert_eq!(did_you_mean("LABEL", &header), Some("label"));
         assert_eq!(did_you_mean("labl", &header), Some("label"));
+        assert_eq!(did_you_mean("lable", &header), Some("label"));
         assert_eq!(did_you_mean("species", &header), None);
     }
 }

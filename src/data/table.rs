@@ -83,14 +83,10 @@ impl Table {
     ) -> DataError {
         let cell = self.cell(row, column);
         match problem {
+            NumberProblem::NotANumber if text.is_empty() => DataError::EmptyCell { cell },
             NumberProblem::NotANumber => DataError::NotANumber {
                 cell,
                 text: text.to_string(),
-                help: if text.is_empty() {
-                    "the cell is empty; every feature needs a value".to_string()
-                } else {
-                    "feature columns hold numbers such as `3`, `-0.5` or `1e-3`".to_string()
-                },
             },
             NumberProblem::NonFinite => DataError::NonFinite {
                 cell,

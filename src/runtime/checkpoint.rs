@@ -152,7 +152,7 @@ pub fn encode(checkpoint: &Checkpoint, path: &Path) -> Result<Vec<u8>, Checkpoin
         ("step".to_string(), checkpoint.step.to_string()),
         ("epoch".to_string(), checkpoint.epoch.to_string()),
         ("meta".to_string(), checkpoint.meta.to_string()),
-        ("checksum".to_string(), checksum(&tensors)),
+        ("checksum".to_string(), tensor_checksum(&tensors)),
     ]);
     Ok(tensors.to_safetensors_bytes(&metadata, path)?)
 }
@@ -176,7 +176,7 @@ pub fn decode(bytes: &[u8], path: &Path) -> Result<Checkpoint, CheckpointError> 
         )));
     }
     let expected = field("checksum")?;
-    let found = checksum(&tensors);
+    let found = tensor_checksum(&tensors);
     if *expected != found {
         return Err(CheckpointError::Corrupted {
             path: path.to_path_buf(),
@@ -220,8 +220,10 @@ fn split_tensors(tensors: ParamStore) -> Result<(ParamStore, ParamStore), String
     Ok((params, state))
 }
 
-/// The FNV-1a hash of every tensor (name, shape, values) in name order, as 16 hex digits.
-fn checksum(tensors: &ParamStore) -> String {
+/// The `checksum` entry of a checkpoint holding `tensors` (names with their `params/` or
+/// `state/` prefixes): the FNV-1a hash of every tensor's name, shape and values in name order,
+/// as 16 hex digits.
+pub fn tensor_checksum(tensors: &ParamStore) -> String {
     let mut hash = Fnv1a::new();
     for (name, tensor) in tensors.iter() {
         hash.write(&(name.len() as u64).to_le_bytes());

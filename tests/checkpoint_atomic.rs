@@ -78,6 +78,29 @@ fn round_trip_is_bit_exact() {
     assert!(!temp_path(&path).exists());
 }
 
+/// Metrics and schedule state (a best validation loss, a plateau counter) live in `meta` as
+/// JSON floats; a resume is bit-for-bit only if every one of them reads back with its bits.
+#[test]
+fn floats_in_meta_round_trip_bit_exactly() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let floats: Vec<f64> = (0..20_000)
+        .map(|i| match i % 3 {
+            0 => rng.random::<f64>(),
+            1 => f64::from(rng.random::<f32>()) * 1e-3,
+            _ => f64::from_bits(rng.random::<u64>() >> 2),
+        })
+        .collect();
+    let mut saved = checkpoint_at(9, 1);
+    saved.meta = json!({ "losses": floats });
+    let path = Path::new("floats/checkpoint.safetensors");
+    let bytes = checkpoint::encode(&saved, path).expect("encode");
+    let loaded = checkpoint::decode(&bytes, path).expect("decode");
+    let read_back: Vec<f64> =
+        serde_json::from_value(loaded.meta["losses"].clone()).expect("floats");
+    let bits = |values: &[f64]| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&read_back), bits(&floats));
+}
+
 #[test]
 fn save_creates_the_run_folder() {
     let dir = scratch_dir("creates").join("runs/xor-1");

@@ -16,10 +16,10 @@
 //!
 //! Being safetensors, a checkpoint opens in PyTorch (`safetensors.torch.load_file`) too.
 //!
-//! Floats inside `meta` pass through JSON text; serde_json's default parser may differ from the
-//! written value in the last bit, so state that must resume bit for bit (RNG position, data
-//! order) belongs in integers or strings — [`rng_state`] and [`restore_rng`] do that for a
-//! ChaCha8 generator. Tensors are stored exactly.
+//! `meta` round-trips exactly, floats included: serde_json is built with `float_roundtrip`, so a
+//! float read back has the bits that were written (its default parser may be off in the last
+//! bit, which would break a bit-for-bit resume). [`rng_state`] and [`restore_rng`] put a ChaCha8
+//! generator's exact position into `meta`. Tensors are stored exactly.
 //!
 //! # Never lost
 //! [`save`] encodes everything in memory first, then writes `DIR/checkpoint.safetensors.tmp`,

@@ -9,6 +9,7 @@
 #![deny(unsafe_code)]
 
 pub mod cli;
+pub mod codegen;
 pub mod diag;
 pub mod model;
 pub mod span;

@@ -14,4 +14,5 @@ pub mod diag;
 pub mod model;
 pub mod span;
 
+pub mod autodiff;
 pub mod ir;

@@ -2,6 +2,7 @@
 //! next to them): one test per op family, plus the run-time contract (errors, updates).
 
 use netc::codegen::{compile, CodegenError, JitOptions};
+use netc::ir::interp;
 use netc::ir::{mask_uniform, BinaryOp, CmpOp, Graph, ReduceOp, Role, Tensor, UnaryOp};
 use std::collections::HashMap;
 
@@ -157,8 +158,8 @@ fn binary_compare_and_select() {
     let want = [
         zip(|p, q| p - q),
         zip(|p, q| p / q),
-        zip(f32::max),
-        zip(f32::min),
+        zip(|p, q| interp::binary(BinaryOp::Max, p, q)),
+        zip(|p, q| interp::binary(BinaryOp::Min, p, q)),
         zip(|p, q| p * q),
         zip(|p, q| f32::from(u8::from(p > q))),
         zip(|p, q| f32::from(u8::from(p >= q))),

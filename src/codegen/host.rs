@@ -61,34 +61,16 @@ extern "C" fn netc_tanhf(x: f32) -> f32 {
     x.tanh()
 }
 
+/// 1 / (1 + e⁻ˣ) in the interpreter's overflow-free form.
 extern "C" fn netc_sigmoidf(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
 }
 
 extern "C" fn netc_erff(x: f32) -> f32 {
-    erf(f64::from(x)) as f32
-}
-
-/// The error function: its Taylor series below |x| = 0.5 (relative error < 1e-9), else
-/// Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7); exact at ±∞, NaN-propagating.
-pub(crate) fn erf(x: f64) -> f64 {
-    if x.is_nan() {
-        return x;
-    }
-    if x.abs() < 0.5 {
-        // 2/√π · Σ (−1)ⁿ x^(2n+1) / (n! (2n+1))
-        let (x2, mut term, mut sum) = (x * x, x, x);
-        for n in 1..12 {
-            term *= -x2 / f64::from(n);
-            sum += term / f64::from(2 * n + 1);
-        }
-        return sum * std::f64::consts::FRAC_2_SQRT_PI;
-    }
-    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
-    let poly = t
-        * (0.254_829_592
-            + t * (-0.284_496_736
-                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
-    let y = 1.0 - poly * (-x * x).exp();
-    y.copysign(x)
+    crate::ir::interp::erf_f64(f64::from(x)) as f32
 }

@@ -92,22 +92,23 @@ pub(crate) fn select_nonzero(f: &mut FnLower, c: Value, t: Value, e: Value, vect
     pick(f, nonzero, t, e, vector)
 }
 
-/// Rust's `f32::max`: the larger value, ignoring a NaN operand.
+/// max(a, b) as the interpreter defines it: `a` on ties, NaN from either side propagates.
 pub(crate) fn max(f: &mut FnLower, a: Value, b: Value) -> Value {
     min_max(f, a, b, FloatCC::UnorderedOrLessThan)
 }
 
-/// Rust's `f32::min`: the smaller value, ignoring a NaN operand.
+/// min(a, b) as the interpreter defines it: `a` on ties, NaN from either side propagates.
 pub(crate) fn min(f: &mut FnLower, a: Value, b: Value) -> Value {
     min_max(f, a, b, FloatCC::UnorderedOrGreaterThan)
 }
 
+/// `b` where `take_b(a, b)` (true also when either is NaN), except that a NaN `a` stays.
 fn min_max(f: &mut FnLower, a: Value, b: Value, take_b: FloatCC) -> Value {
     let vector = f.b.func.dfg.value_type(a).is_vector();
     let c = f.b.ins().fcmp(take_b, a, b);
     let r = pick(f, c, b, a, vector);
-    let b_nan = f.b.ins().fcmp(FloatCC::Unordered, b, b);
-    pick(f, b_nan, a, r, vector)
+    let a_nan = f.b.ins().fcmp(FloatCC::Unordered, a, a);
+    pick(f, a_nan, a, r, vector)
 }
 
 /// c ? t : e for a scalar condition or a vector lane mask.
@@ -168,13 +169,15 @@ pub(crate) fn mask(f: &mut FnLower, m: &MaskExpr, counter: Value, index: Value) 
     let s = f.b.ins().ushr_imm_s(h, 31);
     h = f.b.ins().bxor(h, s);
     let top = f.b.ins().ushr_imm_s(h, 40);
-    let u = f.b.ins().fcvt_from_uint(types::F32, top);
-    let unit = f.b.ins().f32const(1.0 / (1u64 << 24) as f32);
-    let u = f.b.ins().fmul(u, unit);
-    let p = f.b.ins().f32const(m.p as f32);
+    // u = top · 2⁻²⁴ is dropped when u < p (compared in f64): top < ⌈p · 2²⁴⌉ exactly.
+    let threshold = (m.p * (1u64 << 24) as f64)
+        .ceil()
+        .clamp(0.0, (1u64 << 25) as f64);
+    let dropped =
+        f.b.ins()
+            .icmp_imm_s(IntCC::UnsignedLessThan, top, threshold as i64);
     let keep_scale = f.b.ins().f32const(keep_scale(m.p));
     let zero = f.b.ins().f32const(0.0);
-    let dropped = f.b.ins().fcmp(FloatCC::LessThan, u, p);
     f.b.ins().select(dropped, zero, keep_scale)
 }
 

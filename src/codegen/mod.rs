@@ -36,6 +36,8 @@ pub struct JitOptions {}
 pub enum CodegenError {
     #[error("node %{node} cannot be compiled: {reason}")]
     Malformed { node: usize, reason: String },
+    #[error("the program is malformed: {0}")]
+    Invalid(#[from] crate::ir::verify::VerifyError),
     #[error("Cranelift failed: {0}")]
     Cranelift(String),
     #[error("no value given for input `{name}`")]
@@ -50,6 +52,7 @@ pub enum CodegenError {
 
 /// Compiles `g` for the host CPU.
 pub fn compile(g: &Graph, _opts: &JitOptions) -> Result<Kernel, CodegenError> {
+    crate::ir::verify::verify(g)?;
     let plan = plan::plan(g)?;
     let layout = memory::layout(&plan);
     let (mut module, imports) = new_module()?;
@@ -67,6 +70,7 @@ pub fn compile(g: &Graph, _opts: &JitOptions) -> Result<Kernel, CodegenError> {
 
 /// The Cranelift IR the JIT generates for `g`, one function per chunk of loop nests.
 pub fn emit_clif(g: &Graph, _opts: &JitOptions) -> Result<String, CodegenError> {
+    crate::ir::verify::verify(g)?;
     let plan = plan::plan(g)?;
     let layout = memory::layout(&plan);
     let (mut module, imports) = new_module()?;

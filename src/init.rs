@@ -97,6 +97,21 @@ pub fn init_tensor(
     Tensor::new(shape.to_vec(), data)
 }
 
+/// PyTorch's `_calculate_fan_in_and_fan_out`: for a weight `[out, in, k…]`,
+/// fan_in = in·∏k and fan_out = out·∏k (a dense `[out, in]` gives `(in, out)`). PyTorch rejects
+/// rank below 2; here a vector `[n]` gives `(n, n)` and a scalar `(1, 1)`. A bias should use
+/// the fans of its layer's weight, as PyTorch's `nn.Linear` does.
+pub fn fans(shape: &[usize]) -> (usize, usize) {
+    match shape {
+        [] => (1, 1),
+        [n] => (*n, *n),
+        [out, input, kernel @ ..] => {
+            let receptive = numel(kernel);
+            (input * receptive, out * receptive)
+        }
+    }
+}
+
 /// The random stream of one parameter: ChaCha8 keyed by `seed` (expanded as
 /// `SeedableRng::seed_from_u64` does), on the stream numbered by the 64-bit FNV-1a hash of
 /// the UTF-8 bytes of `param_name`.
@@ -246,6 +261,14 @@ mod tests {
         assert_eq!(matrix_view(&[3, 4]), (3, 4));
         assert_eq!(matrix_view(&[7]), (1, 7));
         assert_eq!(matrix_view(&[]), (1, 1));
+    }
+
+    #[test]
+    fn fans_follow_pytorch() {
+        assert_eq!(fans(&[64, 2]), (2, 64));
+        assert_eq!(fans(&[16, 3, 5, 5]), (75, 400));
+        assert_eq!(fans(&[7]), (7, 7));
+        assert_eq!(fans(&[]), (1, 1));
     }
 
     #[test]

@@ -9,6 +9,8 @@
 #![deny(unsafe_code)]
 
 pub mod cli;
+pub mod codegen;
+pub mod data;
 pub mod diag;
 pub mod init;
 pub mod model;
@@ -16,6 +18,7 @@ pub mod params;
 pub mod runtime;
 pub mod span;
 
+pub mod autodiff;
 pub mod ir;
 pub mod lower;
 pub mod step;

@@ -16,10 +16,10 @@
 //!
 //! Being safetensors, a checkpoint opens in PyTorch (`safetensors.torch.load_file`) too.
 //!
-//! Floats inside `meta` pass through JSON text; serde_json's default parser may differ from the
-//! written value in the last bit, so state that must resume bit for bit (RNG position, data
-//! order) belongs in integers or strings — [`rng_state`] and [`restore_rng`] do that for a
-//! ChaCha8 generator. Tensors are stored exactly.
+//! `meta` round-trips exactly, floats included: serde_json is built with `float_roundtrip`, so a
+//! float read back has the bits that were written (its default parser may be off in the last
+//! bit, which would break a bit-for-bit resume). [`rng_state`] and [`restore_rng`] put a ChaCha8
+//! generator's exact position into `meta`. Tensors are stored exactly.
 //!
 //! # Never lost
 //! [`save`] encodes everything in memory first, then writes `DIR/checkpoint.safetensors.tmp`,
@@ -152,7 +152,7 @@ pub fn encode(checkpoint: &Checkpoint, path: &Path) -> Result<Vec<u8>, Checkpoin
         ("step".to_string(), checkpoint.step.to_string()),
         ("epoch".to_string(), checkpoint.epoch.to_string()),
         ("meta".to_string(), checkpoint.meta.to_string()),
-        ("checksum".to_string(), checksum(&tensors)),
+        ("checksum".to_string(), tensor_checksum(&tensors)),
     ]);
     Ok(tensors.to_safetensors_bytes(&metadata, path)?)
 }
@@ -176,7 +176,7 @@ pub fn decode(bytes: &[u8], path: &Path) -> Result<Checkpoint, CheckpointError> 
         )));
     }
     let expected = field("checksum")?;
-    let found = checksum(&tensors);
+    let found = tensor_checksum(&tensors);
     if *expected != found {
         return Err(CheckpointError::Corrupted {
             path: path.to_path_buf(),
@@ -220,8 +220,10 @@ fn split_tensors(tensors: ParamStore) -> Result<(ParamStore, ParamStore), String
     Ok((params, state))
 }
 
-/// The FNV-1a hash of every tensor (name, shape, values) in name order, as 16 hex digits.
-fn checksum(tensors: &ParamStore) -> String {
+/// The `checksum` entry of a checkpoint holding `tensors` (names with their `params/` or
+/// `state/` prefixes): the FNV-1a hash of every tensor's name, shape and values in name order,
+/// as 16 hex digits.
+pub fn tensor_checksum(tensors: &ParamStore) -> String {
     let mut hash = Fnv1a::new();
     for (name, tensor) in tensors.iter() {
         hash.write(&(name.len() as u64).to_le_bytes());

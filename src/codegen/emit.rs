@@ -1,0 +1,435 @@
+//! Cranelift code for a [`Plan`]: each loop nest becomes nested counted loops whose innermost
+//! level runs on f32x4 vectors (with a scalar tail) when every access there is contiguous or
+//! broadcast; reductions keep their accumulator in a register; matrix products call the library
+//! GEMM through an imported symbol.
+
+use super::math::{self, Import};
+use super::memory::Layout;
+use super::plan::{for_each_affine, Access, Affine, Expr, LoopNest, Plan, Step, StoreMode};
+use super::CodegenError;
+use cranelift::codegen::ir::{Endianness, FuncRef};
+use cranelift::prelude::*;
+use cranelift_jit::JITModule;
+use cranelift_module::{FuncId, Module};
+use std::collections::HashMap;
+
+/// Lanes of the vector type Cranelift's x64 backend supports (128 bits of f32).
+pub(crate) const LANES: usize = 4;
+
+/// One generated function per this many steps keeps each function small for the register
+/// allocator while amortizing the per-function overhead.
+const STEPS_PER_FUNCTION: usize = 24;
+
+/// The functions of a compiled plan, in call order, and their CLIF text if asked for.
+pub(crate) struct Emitted {
+    pub funcs: Vec<FuncId>,
+    pub clif: String,
+}
+
+/// Defines one function per chunk of `plan`'s steps in `module`.
+pub(crate) fn emit(
+    module: &mut JITModule,
+    imports: &HashMap<Import, FuncId>,
+    plan: &Plan,
+    layout: &Layout,
+    fma: bool,
+    want_clif: bool,
+) -> Result<Emitted, CodegenError> {
+    let mut ctx = module.make_context();
+    let mut fctx = FunctionBuilderContext::new();
+    let mut out = Emitted {
+        funcs: Vec::new(),
+        clif: String::new(),
+    };
+    let frontend = module.target_config();
+    let ptr = frontend.pointer_type();
+    for (i, chunk) in plan.steps.chunks(STEPS_PER_FUNCTION).enumerate() {
+        ctx.func.signature.params.push(AbiParam::new(ptr));
+        let name = format!("netc_step_{i}");
+        let id = module
+            .declare_function(&name, cranelift_module::Linkage::Local, &ctx.func.signature)
+            .map_err(|e| CodegenError::Cranelift(e.to_string()))?;
+        {
+            let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+            let entry = b.create_block();
+            b.append_block_params_for_function_params(entry);
+            b.switch_to_block(entry);
+            let arena = b.block_params(entry)[0];
+            let mut f = FnLower {
+                b,
+                module,
+                imports,
+                refs: HashMap::new(),
+                arena,
+                offsets: &layout.offsets,
+                fma,
+            };
+            for step in chunk {
+                f.step(step);
+            }
+            f.b.ins().return_(&[]);
+            f.b.seal_all_blocks();
+            f.b.finalize(frontend);
+        }
+        if want_clif {
+            out.clif
+                .push_str(&format!("; {name}\n{}\n", ctx.func.display()));
+        }
+        module
+            .define_function(id, &mut ctx)
+            .map_err(|e| CodegenError::Cranelift(format!("{e:?}")))?;
+        module.clear_context(&mut ctx);
+        out.funcs.push(id);
+    }
+    Ok(out)
+}
+
+/// The state of one function being built.
+pub(crate) struct FnLower<'a, 'b> {
+    pub b: FunctionBuilder<'b>,
+    module: &'a mut JITModule,
+    imports: &'a HashMap<Import, FuncId>,
+    refs: HashMap<Import, FuncRef>,
+    arena: Value,
+    offsets: &'a [usize],
+    #[allow(dead_code)] // read by the inline math approximations, next commit
+    pub fma: bool,
+}
+
+/// Loads and stores into the arena: in bounds by construction of the memory plan.
+fn mem() -> MemFlagsData {
+    MemFlagsData::new().with_notrap()
+}
+
+impl FnLower<'_, '_> {
+    fn step(&mut self, step: &Step) {
+        match step {
+            Step::Loop(l) => self.loop_nest(&collapse(l)),
+            Step::MatMul(mm) => {
+                let sgemm = self.import(Import::Sgemm);
+                let a = self.base(&mm.a);
+                let b = self.base(&mm.b);
+                let c = self.address(mm.c, 0);
+                let dims = [
+                    mm.m,
+                    mm.k,
+                    mm.n,
+                    mm.a.at.strides[0],
+                    mm.a.at.strides[1],
+                    mm.b.at.strides[0],
+                    mm.b.at.strides[1],
+                ]
+                .map(|d| self.b.ins().iconst(types::I64, d as i64));
+                let args = [
+                    dims[0], dims[1], dims[2], a, dims[3], dims[4], b, dims[5], dims[6], c,
+                ];
+                self.b.ins().call(sgemm, &args);
+            }
+        }
+    }
+
+    /// A reference to an imported Rust function, declared in this function on first use.
+    pub fn import(&mut self, which: Import) -> FuncRef {
+        if let Some(r) = self.refs.get(&which) {
+            return *r;
+        }
+        let r = self
+            .module
+            .declare_func_in_func(self.imports[&which], self.b.func);
+        self.refs.insert(which, r);
+        r
+    }
+
+    fn address(&mut self, buf: usize, offset: usize) -> Value {
+        let bytes = 4 * (self.offsets[buf] + offset) as i64;
+        self.b.ins().iadd_imm_s(self.arena, bytes)
+    }
+
+    fn base(&mut self, a: &Access) -> Value {
+        self.address(a.buf, a.at.offset)
+    }
+
+    /// The integer index `offset + Σ idx_d · strides_d`.
+    fn index(&mut self, at: &Affine, idx: &[Value]) -> Value {
+        let mut sum = self.b.ins().iconst(types::I64, at.offset as i64);
+        for (d, &s) in at.strides.iter().enumerate() {
+            if s != 0 {
+                let term = self.b.ins().imul_imm_s(idx[d], s as i64);
+                sum = self.b.ins().iadd(sum, term);
+            }
+        }
+        sum
+    }
+
+    /// The byte address of an access at a point of the iteration space.
+    fn at(&mut self, a: &Access, idx: &[Value]) -> Value {
+        let base = self.address(a.buf, 0);
+        let i = self.index(&a.at, idx);
+        let bytes = self.b.ins().ishl_imm_s(i, 2);
+        self.b.ins().iadd(base, bytes)
+    }
+
+    /// `for i in start..end step step { body(i) }` over i64.
+    fn counted(
+        &mut self,
+        start: usize,
+        end: usize,
+        step: usize,
+        body: &mut dyn FnMut(&mut Self, Value),
+    ) {
+        if start >= end {
+            return;
+        }
+        let var = self.b.declare_var(types::I64);
+        let init = self.b.ins().iconst(types::I64, start as i64);
+        self.b.def_var(var, init);
+        let (header, body_block, exit) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(header);
+        let i = self.b.use_var(var);
+        let more = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::SignedLessThan, i, end as i64);
+        self.b.ins().brif(more, body_block, &[], exit, &[]);
+        self.b.switch_to_block(body_block);
+        body(self, i);
+        let next = self.b.ins().iadd_imm_s(i, step as i64);
+        self.b.def_var(var, next);
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(exit);
+    }
+
+    fn loop_nest(&mut self, l: &LoopNest) {
+        if l.space.is_empty() {
+            let v = self.expr(&l.expr, &[], false);
+            self.store(&l.dst, &[], v, l.mode, false);
+            return;
+        }
+        self.outer(l, 0, &mut Vec::new());
+    }
+
+    fn outer(&mut self, l: &LoopNest, d: usize, idx: &mut Vec<Value>) {
+        if d + 1 == l.space.len() {
+            self.inner(l, idx);
+            return;
+        }
+        self.counted(0, l.space[d], 1, &mut |s, i| {
+            idx.push(i);
+            s.outer(l, d + 1, idx);
+            idx.pop();
+        });
+    }
+
+    /// The innermost loop: f32x4 over the largest multiple of 4, then a scalar tail.
+    fn inner(&mut self, l: &LoopNest, idx: &mut Vec<Value>) {
+        let n = *l.space.last().unwrap_or(&1);
+        let dst_stride = *l.dst.at.strides.last().unwrap_or(&1);
+        let reduce_in_register = dst_stride == 0 && l.mode != StoreMode::Assign;
+        let vector_end = if n >= LANES && vectorizable(l, reduce_in_register) {
+            n - n % LANES
+        } else {
+            0
+        };
+        if !reduce_in_register {
+            for (start, end, step, vector) in
+                [(0, vector_end, LANES, true), (vector_end, n, 1, false)]
+            {
+                self.counted(start, end, step, &mut |s, i| {
+                    idx.push(i);
+                    let v = s.expr(&l.expr, idx, vector);
+                    s.store(&l.dst, idx, v, l.mode, vector);
+                    idx.pop();
+                });
+            }
+            return;
+        }
+        let identity = if l.mode == StoreMode::Max {
+            f32::NEG_INFINITY
+        } else {
+            0.0
+        };
+        let acc = self.b.declare_var(types::F32);
+        let init = self.b.ins().f32const(identity);
+        self.b.def_var(acc, init);
+        if vector_end > 0 {
+            let vacc = self.b.declare_var(types::F32X4);
+            let vinit = self.b.ins().splat(types::F32X4, init);
+            self.b.def_var(vacc, vinit);
+            self.counted(0, vector_end, LANES, &mut |s, i| {
+                idx.push(i);
+                let v = s.expr(&l.expr, idx, true);
+                let old = s.b.use_var(vacc);
+                let new = s.combine(l.mode, old, v);
+                s.b.def_var(vacc, new);
+                idx.pop();
+            });
+            let v = self.b.use_var(vacc);
+            let mut total = self.b.ins().extractlane(v, 0);
+            for lane in 1..LANES as u8 {
+                let x = self.b.ins().extractlane(v, lane);
+                total = self.combine(l.mode, total, x);
+            }
+            self.b.def_var(acc, total);
+        }
+        self.counted(vector_end, n, 1, &mut |s, i| {
+            idx.push(i);
+            let v = s.expr(&l.expr, idx, false);
+            let old = s.b.use_var(acc);
+            let new = s.combine(l.mode, old, v);
+            s.b.def_var(acc, new);
+            idx.pop();
+        });
+        let zero = self.b.ins().iconst(types::I64, 0);
+        idx.push(zero);
+        let total = self.b.use_var(acc);
+        self.store(&l.dst, idx, total, l.mode, false);
+        idx.pop();
+    }
+
+    /// dst ⊕= v at `idx`.
+    fn store(&mut self, dst: &Access, idx: &[Value], v: Value, mode: StoreMode, vector: bool) {
+        let p = self.at(dst, idx);
+        let ty = if vector { types::F32X4 } else { types::F32 };
+        let v = match mode {
+            StoreMode::Assign => v,
+            StoreMode::Add | StoreMode::Max => {
+                let old = self.b.ins().load(ty, mem(), p, 0);
+                self.combine(mode, old, v)
+            }
+        };
+        self.b.ins().store(mem(), v, p, 0);
+    }
+
+    fn combine(&mut self, mode: StoreMode, acc: Value, v: Value) -> Value {
+        match mode {
+            StoreMode::Assign => v,
+            StoreMode::Add => self.b.ins().fadd(acc, v),
+            StoreMode::Max => math::max(self, acc, v),
+        }
+    }
+
+    /// The value of `e` at `idx` (a vector of the next 4 innermost points when `vector`).
+    pub fn expr(&mut self, e: &Expr, idx: &[Value], vector: bool) -> Value {
+        match e {
+            Expr::Load(a) => {
+                let p = self.at(a, idx);
+                let inner_stride = a.at.strides.last().copied().unwrap_or(0);
+                if vector && inner_stride == 1 {
+                    self.b.ins().load(types::F32X4, mem(), p, 0)
+                } else {
+                    let x = self.b.ins().load(types::F32, mem(), p, 0);
+                    self.splat_if(x, vector)
+                }
+            }
+            Expr::Const(c) => {
+                let x = self.b.ins().f32const(*c);
+                self.splat_if(x, vector)
+            }
+            Expr::Unary(op, x) => {
+                let x = self.expr(x, idx, vector);
+                math::unary(self, *op, x, vector)
+            }
+            Expr::Binary(op, a, b) => {
+                let a = self.expr(a, idx, vector);
+                let b = self.expr(b, idx, vector);
+                math::binary(self, *op, a, b)
+            }
+            Expr::Compare(op, a, b) => {
+                let a = self.expr(a, idx, vector);
+                let b = self.expr(b, idx, vector);
+                math::compare(self, *op, a, b, vector)
+            }
+            Expr::Select(abc) => {
+                let c = self.expr(&abc[0], idx, vector);
+                let t = self.expr(&abc[1], idx, vector);
+                let f = self.expr(&abc[2], idx, vector);
+                math::select_nonzero(self, c, t, f, vector)
+            }
+            Expr::Mask(m) => {
+                let counter = self.at(&m.counter, idx);
+                let counter = self.b.ins().load(types::F32, mem(), counter, 0);
+                let index = self.index(&m.index, idx);
+                math::mask(self, m, counter, index)
+            }
+        }
+    }
+
+    pub fn splat_if(&mut self, x: Value, vector: bool) -> Value {
+        if vector {
+            self.b.ins().splat(types::F32X4, x)
+        } else {
+            x
+        }
+    }
+
+    /// Reinterprets a lane mask (i32x4) as f32x4 bits.
+    pub fn mask_as_f32x4(&mut self, m: Value) -> Value {
+        let flags = MemFlagsData::new().with_endianness(Endianness::Little);
+        self.b.ins().bitcast(types::F32X4, flags, m)
+    }
+}
+
+/// Whether the innermost level can run on f32x4: contiguous or broadcast loads, no mask (its
+/// hash is scalar integer code), and a contiguous store (or a register accumulator).
+fn vectorizable(l: &LoopNest, reduce_in_register: bool) -> bool {
+    let mut ok = reduce_in_register || l.dst.at.strides.last() == Some(&1);
+    let mut e = l.expr.clone();
+    for_each_affine(&mut e, &mut |a| {
+        ok &= a.strides.last().is_some_and(|&s| s <= 1)
+    });
+    ok && !has_mask(&l.expr)
+}
+
+fn has_mask(e: &Expr) -> bool {
+    match e {
+        Expr::Mask(_) => true,
+        Expr::Load(_) | Expr::Const(_) => false,
+        Expr::Unary(_, x) => has_mask(x),
+        Expr::Binary(_, a, b) | Expr::Compare(_, a, b) => has_mask(a) || has_mask(b),
+        Expr::Select(abc) => abc.iter().any(has_mask),
+    }
+}
+
+/// Drops size-1 axes and merges adjacent axes that every access walks contiguously, so an
+/// elementwise chain over any shape becomes one flat loop.
+fn collapse(l: &LoopNest) -> LoopNest {
+    let mut all = vec![l.dst.at.clone()];
+    let mut expr = l.expr.clone();
+    for_each_affine(&mut expr, &mut |a| all.push(a.clone()));
+    // (merged size, innermost original axis) of each kept axis, outer to inner.
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    for d in 0..l.space.len() {
+        if l.space[d] == 1 {
+            continue;
+        }
+        if let Some((size, inner)) = groups.last_mut() {
+            let inner_axis = *inner;
+            if all
+                .iter()
+                .all(|a| a.strides[inner_axis] == a.strides[d] * l.space[d])
+            {
+                *size *= l.space[d];
+                *inner = d;
+                continue;
+            }
+        }
+        groups.push((l.space[d], d));
+    }
+    let remap = |a: &mut Affine| {
+        a.strides = groups.iter().map(|&(_, d)| a.strides[d]).collect();
+    };
+    for_each_affine(&mut expr, &mut |a| remap(a));
+    let mut dst = l.dst.clone();
+    remap(&mut dst.at);
+    LoopNest {
+        space: groups.iter().map(|&(n, _)| n).collect(),
+        expr,
+        dst,
+        mode: l.mode,
+    }
+}

@@ -1,0 +1,193 @@
+//! A compiled program: its generated functions, the arena they work on, and where every leaf
+//! and output lives in it. [`Kernel::step`] is the one place generated code is called.
+
+use super::memory::Layout;
+use super::plan::Plan;
+use super::CodegenError;
+use crate::ir::{numel, Graph, Role, Tensor};
+use cranelift_jit::JITModule;
+use std::collections::HashMap;
+
+/// A generated function: runs one chunk of the program on the arena.
+type StepFn = unsafe extern "C" fn(*mut f32);
+
+/// Where a leaf or output lives in the arena.
+#[derive(Debug, Clone)]
+struct Slot {
+    name: String,
+    offset: usize,
+    shape: Vec<usize>,
+}
+
+impl Slot {
+    fn range(&self) -> std::ops::Range<usize> {
+        self.offset..self.offset + numel(&self.shape)
+    }
+}
+
+/// A graph compiled to native code, ready to run step after step.
+pub struct Kernel {
+    /// Owns the executable memory `funcs` point into; freed on drop.
+    module: Option<JITModule>,
+    funcs: Vec<StepFn>,
+    arena: Vec<f32>,
+    leaves: Vec<Slot>,
+    outputs: Vec<Slot>,
+    /// (output index, leaf slot) of every `Role::Update` whose parameter the graph reads.
+    updates: Vec<(usize, usize)>,
+}
+
+impl Kernel {
+    pub(crate) fn new(
+        module: JITModule,
+        funcs: Vec<*const u8>,
+        g: &Graph,
+        plan: &Plan,
+        layout: &Layout,
+    ) -> Kernel {
+        let funcs = funcs
+            .into_iter()
+            .map(|p| {
+                // SAFETY: every pointer comes from `get_finalized_function` for a function
+                // declared with the signature `fn(arena: *mut f32)` in `emit`.
+                unsafe { std::mem::transmute::<*const u8, StepFn>(p) }
+            })
+            .collect();
+        let leaves: Vec<Slot> = plan
+            .leaves
+            .iter()
+            .map(|(name, buf, shape)| Slot {
+                name: name.clone(),
+                offset: layout.offsets[*buf],
+                shape: shape.clone(),
+            })
+            .collect();
+        let outputs: Vec<Slot> = plan
+            .outputs
+            .iter()
+            .zip(&g.outputs)
+            .map(|(o, out)| Slot {
+                name: out.name.clone(),
+                offset: layout.offsets[o.buf] + o.offset,
+                shape: o.shape.clone(),
+            })
+            .collect();
+        let updates = g
+            .outputs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| match &o.role {
+                Role::Update { param } => leaves
+                    .iter()
+                    .position(|l| &l.name == param)
+                    .map(|slot| (i, slot)),
+                Role::Loss | Role::Probe { .. } | Role::Metric | Role::Value => None,
+            })
+            .collect();
+        Kernel {
+            module: Some(module),
+            funcs,
+            arena: vec![0.0; layout.len],
+            leaves,
+            outputs,
+            updates,
+        }
+    }
+
+    /// Runs the program once on `env` (every Input and Param by name) and returns the outputs
+    /// in the graph's order. Parameters are not updated: see [`Kernel::apply_updates`].
+    pub fn run(
+        &mut self,
+        env: &HashMap<String, Tensor<f32>>,
+    ) -> Result<Vec<Tensor<f32>>, CodegenError> {
+        for slot in 0..self.leaves.len() {
+            let leaf = &self.leaves[slot];
+            let t = env
+                .get(&leaf.name)
+                .ok_or_else(|| CodegenError::MissingInput {
+                    name: leaf.name.clone(),
+                })?;
+            if t.shape != leaf.shape || t.data.len() != numel(&leaf.shape) {
+                return Err(CodegenError::ShapeMismatch {
+                    name: leaf.name.clone(),
+                    expected: leaf.shape.clone(),
+                    found: t.shape.clone(),
+                });
+            }
+            let range = leaf.range();
+            self.arena[range].copy_from_slice(&t.data);
+        }
+        self.step();
+        Ok((0..self.outputs.len())
+            .map(|i| Tensor::new(self.outputs[i].shape.clone(), self.output(i).to_vec()))
+            .collect())
+    }
+
+    /// Names of the leaves (Inputs and Params) in slot order.
+    pub fn leaf_names(&self) -> Vec<&str> {
+        self.leaves.iter().map(|l| l.name.as_str()).collect()
+    }
+
+    /// The slot of the leaf called `name`, if the program reads it.
+    pub fn leaf_slot(&self, name: &str) -> Option<usize> {
+        self.leaves.iter().position(|l| l.name == name)
+    }
+
+    pub fn leaf_shape(&self, slot: usize) -> &[usize] {
+        &self.leaves[slot].shape
+    }
+
+    /// The arena memory of a leaf, to write inputs and parameters in place.
+    pub fn leaf_mut(&mut self, slot: usize) -> &mut [f32] {
+        let range = self.leaves[slot].range();
+        &mut self.arena[range]
+    }
+
+    pub fn leaf(&self, slot: usize) -> &[f32] {
+        &self.arena[self.leaves[slot].range()]
+    }
+
+    /// Runs the program once on the values already in the arena.
+    pub fn step(&mut self) {
+        let arena = self.arena.as_mut_ptr();
+        for f in &self.funcs {
+            // SAFETY: the generated code reads and writes only arena offsets below the length
+            // the memory plan computed, and `arena` has exactly that length. Each function is
+            // alive: `self.module` owns its code until drop.
+            unsafe { f(arena) };
+        }
+    }
+
+    /// The row-major values of output `i` (in `g.outputs` order) after the last step.
+    pub fn output(&self, i: usize) -> &[f32] {
+        &self.arena[self.outputs[i].range()]
+    }
+
+    pub fn output_shape(&self, i: usize) -> &[usize] {
+        &self.outputs[i].shape
+    }
+
+    pub fn num_outputs(&self) -> usize {
+        self.outputs.len()
+    }
+
+    /// Copies every `Role::Update` output over its parameter, inside the arena.
+    pub fn apply_updates(&mut self) {
+        for &(out, leaf) in &self.updates {
+            let src = self.outputs[out].range();
+            let dst = self.leaves[leaf].offset;
+            if src.start != dst {
+                self.arena.copy_within(src, dst);
+            }
+        }
+    }
+}
+
+impl Drop for Kernel {
+    fn drop(&mut self) {
+        if let Some(module) = self.module.take() {
+            // SAFETY: the function pointers into this module die with `self`; none can run.
+            unsafe { module.free_memory() };
+        }
+    }
+}

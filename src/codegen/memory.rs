@@ -1,0 +1,89 @@
+//! The memory plan: every buffer of a [`Plan`] gets an offset in one f32 arena. Leaves and
+//! outputs live for the whole step; a temporary shares memory with any buffer whose lifetime
+//! (first to last step that touches it) does not overlap its own.
+
+use super::plan::{Expr, Plan, Step};
+
+/// Buffers start at multiples of this many floats (64 bytes, one cache line).
+const ALIGN: usize = 16;
+
+/// Offsets (in floats) of every buffer, and the arena's length.
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    pub offsets: Vec<usize>,
+    pub len: usize,
+}
+
+/// Places the buffers of `plan`, reusing the memory of dead temporaries.
+pub(crate) fn layout(plan: &Plan) -> Layout {
+    let lifetimes = lifetimes(plan);
+    let mut order: Vec<usize> = (0..plan.buffers.len()).collect();
+    order.sort_by_key(|&b| lifetimes[b].0);
+    let mut offsets = vec![0; plan.buffers.len()];
+    // Placed buffers still alive: (last step, offset, size).
+    let mut active: Vec<(usize, usize, usize)> = Vec::new();
+    let mut len = 0;
+    for b in order {
+        let (first, last) = lifetimes[b];
+        active.retain(|&(end, ..)| end >= first);
+        active.sort_by_key(|&(_, off, _)| off);
+        let size = plan.buffers[b].len.div_ceil(ALIGN) * ALIGN;
+        let mut at = 0;
+        for &(_, off, sz) in &active {
+            if at + size <= off {
+                break;
+            }
+            at = at.max(off + sz);
+        }
+        offsets[b] = at;
+        active.push((last, at, size));
+        len = len.max(at + size);
+    }
+    Layout { offsets, len }
+}
+
+/// (first, last) step touching each buffer; leaves and outputs span the whole step.
+fn lifetimes(plan: &Plan) -> Vec<(usize, usize)> {
+    let forever = (0, usize::MAX);
+    let mut spans: Vec<Option<(usize, usize)>> = plan
+        .buffers
+        .iter()
+        .map(|b| (b.leaf.is_some() || b.output).then_some(forever))
+        .collect();
+    let mut touch = |buf: usize, t: usize| {
+        let s = spans[buf].get_or_insert((t, t));
+        s.0 = s.0.min(t);
+        s.1 = s.1.max(t);
+    };
+    for (t, step) in plan.steps.iter().enumerate() {
+        match step {
+            Step::Loop(l) => {
+                touch(l.dst.buf, t);
+                let mut bufs = Vec::new();
+                collect_bufs(&l.expr, &mut bufs);
+                bufs.into_iter().for_each(|b| touch(b, t));
+            }
+            Step::MatMul(mm) => {
+                touch(mm.a.buf, t);
+                touch(mm.b.buf, t);
+                touch(mm.c, t);
+            }
+        }
+    }
+    spans.into_iter().map(|s| s.unwrap_or((0, 0))).collect()
+}
+
+/// Every buffer an expression reads.
+fn collect_bufs(e: &Expr, bufs: &mut Vec<usize>) {
+    match e {
+        Expr::Load(a) => bufs.push(a.buf),
+        Expr::Const(_) => {}
+        Expr::Mask(m) => bufs.push(m.counter.buf),
+        Expr::Unary(_, x) => collect_bufs(x, bufs),
+        Expr::Binary(_, a, b) | Expr::Compare(_, a, b) => {
+            collect_bufs(a, bufs);
+            collect_bufs(b, bufs);
+        }
+        Expr::Select(abc) => abc.iter().for_each(|x| collect_bufs(x, bufs)),
+    }
+}

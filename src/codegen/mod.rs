@@ -1,0 +1,128 @@
+//! The Cranelift JIT backend: compiles an [`ir::Graph`](crate::ir::Graph) to native code for
+//! the host and runs it on one f32 arena.
+//!
+//! The pipeline, one module a stage: `plan` (graph → loop nests over buffers: views as strides,
+//! fused elementwise chains, reductions inside their producer's loop) → `memory` (buffer
+//! offsets in one arena, reusing dead temporaries) → `emit` and `math` (Cranelift IR, f32x4
+//! inner loops) → `kernel` (the compiled program, its arena, and the one place generated code is
+//! called). `host` holds the Rust functions generated code imports (GEMM, scalar math).
+//!
+//! Architecture invariant: this is the only module allowed `unsafe`, and it knows nothing of
+//! source text: a graph in, a kernel out.
+#![allow(unsafe_code)]
+
+mod emit;
+mod host;
+mod kernel;
+mod math;
+mod memory;
+mod plan;
+
+pub use kernel::Kernel;
+
+use crate::ir::Graph;
+use cranelift::prelude::*;
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{default_libcall_names, FuncId, Linkage, Module};
+use math::Import;
+use std::collections::HashMap;
+
+/// How to compile.
+#[derive(Debug, Clone, Default)]
+pub struct JitOptions {}
+
+/// Why a graph could not be compiled or run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CodegenError {
+    #[error("node %{node} cannot be compiled: {reason}")]
+    Malformed { node: usize, reason: String },
+    #[error("the program is malformed: {0}")]
+    Invalid(#[from] crate::ir::verify::VerifyError),
+    #[error("Cranelift failed: {0}")]
+    Cranelift(String),
+    #[error("no value given for input `{name}`")]
+    MissingInput { name: String },
+    #[error("input `{name}` has shape {found:?}, the program expects {expected:?}")]
+    ShapeMismatch {
+        name: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
+}
+
+/// Compiles `g` for the host CPU.
+pub fn compile(g: &Graph, _opts: &JitOptions) -> Result<Kernel, CodegenError> {
+    crate::ir::verify::verify(g)?;
+    let plan = plan::plan(g)?;
+    let layout = memory::layout(&plan);
+    let (mut module, imports) = new_module()?;
+    let emitted = emit::emit(&mut module, &imports, &plan, &layout, host_has_fma(), false)?;
+    module
+        .finalize_definitions()
+        .map_err(|e| CodegenError::Cranelift(e.to_string()))?;
+    let funcs = emitted
+        .funcs
+        .iter()
+        .map(|&id| module.get_finalized_function(id))
+        .collect();
+    Ok(Kernel::new(module, funcs, g, &plan, &layout))
+}
+
+/// The Cranelift IR the JIT generates for `g`, one function per chunk of loop nests.
+pub fn emit_clif(g: &Graph, _opts: &JitOptions) -> Result<String, CodegenError> {
+    crate::ir::verify::verify(g)?;
+    let plan = plan::plan(g)?;
+    let layout = memory::layout(&plan);
+    let (mut module, imports) = new_module()?;
+    let emitted = emit::emit(&mut module, &imports, &plan, &layout, host_has_fma(), true)?;
+    // SAFETY: nothing was finalized, so no code from this module can be running.
+    unsafe { module.free_memory() };
+    Ok(emitted.clif)
+}
+
+/// Whether Cranelift turns `fma` into a real `vfmadd` here (it needs both AVX and FMA).
+fn host_has_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx") && std::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// A JIT module for the host at `opt_level=speed`, with every [`Import`] declared.
+fn new_module() -> Result<(JITModule, HashMap<Import, FuncId>), CodegenError> {
+    let cl = |e: cranelift_module::ModuleError| CodegenError::Cranelift(e.to_string());
+    let mut builder =
+        JITBuilder::with_flags(&[("opt_level", "speed")], default_libcall_names()).map_err(cl)?;
+    for import in Import::ALL {
+        let (name, ptr) = import.symbol();
+        builder.symbol(name, ptr);
+    }
+    let mut module = JITModule::new(builder);
+    let mut imports = HashMap::new();
+    for import in Import::ALL {
+        let mut sig = module.make_signature();
+        match import {
+            Import::Sgemm => {
+                sig.params.extend([AbiParam::new(types::I64); 10]);
+            }
+            Import::Exp
+            | Import::Log
+            | Import::Log1p
+            | Import::Tanh
+            | Import::Sigmoid
+            | Import::Erf => {
+                sig.params.push(AbiParam::new(types::F32));
+                sig.returns.push(AbiParam::new(types::F32));
+            }
+        }
+        let id = module
+            .declare_function(import.symbol().0, Linkage::Import, &sig)
+            .map_err(cl)?;
+        imports.insert(import, id);
+    }
+    Ok((module, imports))
+}

@@ -1,0 +1,342 @@
+//! The JIT against the reference interpreter (`ir::interp`): every op on inputs with special
+//! values, and proptest on random small graphs built from every op the IR has.
+//!
+//! Tolerance (see docs/codegen.md): elementwise math agrees to a few ulp; sums and products may
+//! add in a different order, so results are compared with
+//! |jit − interp| ≤ 1e-5 · (1 + max |interp| of that output).
+
+use netc::codegen::{compile, JitOptions};
+use netc::ir::interp;
+use netc::ir::{BinaryOp, CmpOp, Graph, ReduceOp, Role, Tensor, UnaryOp, ValueId};
+use proptest::prelude::*;
+use std::collections::HashMap;
+
+const UNARY: [UnaryOp; 13] = [
+    UnaryOp::Neg,
+    UnaryOp::Exp,
+    UnaryOp::Log,
+    UnaryOp::Log1p,
+    UnaryOp::Tanh,
+    UnaryOp::Sigmoid,
+    UnaryOp::Sqrt,
+    UnaryOp::Rsqrt,
+    UnaryOp::Recip,
+    UnaryOp::Abs,
+    UnaryOp::Square,
+    UnaryOp::Erf,
+    UnaryOp::IsNonFinite,
+];
+const BINARY: [BinaryOp; 6] = [
+    BinaryOp::Add,
+    BinaryOp::Sub,
+    BinaryOp::Mul,
+    BinaryOp::Div,
+    BinaryOp::Max,
+    BinaryOp::Min,
+];
+const COMPARE: [CmpOp; 5] = [CmpOp::Gt, CmpOp::Ge, CmpOp::Lt, CmpOp::Le, CmpOp::Eq];
+const REDUCE: [ReduceOp; 3] = [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max];
+
+/// Runs `g` on both backends and checks every output.
+fn check(g: &Graph, env: &HashMap<String, Tensor<f32>>, rel: f32) -> Result<(), String> {
+    let want = interp::run(g, env).map_err(|e| format!("interp: {e}"))?;
+    let mut k = compile(g, &JitOptions::default()).map_err(|e| format!("compile: {e}"))?;
+    let got = k.run(env).map_err(|e| format!("run: {e}"))?;
+    for (o, (w, j)) in g.outputs.iter().zip(want.iter().zip(&got)) {
+        if w.shape != j.shape {
+            return Err(format!("{}: shape {:?} vs {:?}", o.name, j.shape, w.shape));
+        }
+        let scale = w
+            .data
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold(0f32, |m, v| m.max(v.abs()));
+        for (i, (a, b)) in j.data.iter().zip(&w.data).enumerate() {
+            let same = a == b || (a.is_nan() && b.is_nan()) || (a - b).abs() <= rel * (1.0 + scale);
+            if !same {
+                return Err(format!("{} [{i}]: jit {a} vs interp {b}", o.name));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Values that exercise tails and special cases, cycled to fill a shape.
+fn special(shape: &[usize]) -> Tensor<f32> {
+    let vals = [
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        0.5,
+        -2.5,
+        1e-30,
+        -1e-30,
+        3e-8,
+        20.0,
+        -20.0,
+        30.0,
+        -30.0,
+        88.0,
+        -88.0,
+        100.0,
+        -104.0,
+        1e30,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        0.1,
+        7.25,
+        -3.3,
+        1e-7,
+        2e-38,
+    ];
+    let n: usize = shape.iter().product();
+    Tensor::new(
+        shape.to_vec(),
+        (0..n).map(|i| vals[i % vals.len()]).collect(),
+    )
+}
+
+#[test]
+fn every_unary_op_on_special_values() {
+    for op in UNARY {
+        let mut g = Graph::new();
+        let x = g.input("x", vec![3, 26]);
+        let y = g.unary(op, x);
+        g.add_output("y", y, Role::Value);
+        let env = HashMap::from([("x".to_string(), special(&[3, 26]))]);
+        check(&g, &env, 1e-6).unwrap_or_else(|e| panic!("{op:?}: {e}"));
+    }
+}
+
+#[test]
+fn every_binary_and_compare_op_with_broadcast_and_nan() {
+    let env = HashMap::from([
+        ("a".to_string(), special(&[5, 26])),
+        ("b".to_string(), special(&[26])),
+    ]);
+    for op in BINARY {
+        let mut g = Graph::new();
+        let (a, b) = (g.input("a", vec![5, 26]), g.input("b", vec![26]));
+        let t = g.transpose(a, vec![1, 0]);
+        let bt = g.reshape(b, vec![26, 1]);
+        let y = g.binary(op, a, b);
+        let z = g.binary(op, bt, t);
+        g.add_output("y", y, Role::Value);
+        g.add_output("z", z, Role::Value);
+        check(&g, &env, 0.0).unwrap_or_else(|e| panic!("{op:?}: {e}"));
+    }
+    for op in COMPARE {
+        let mut g = Graph::new();
+        let (a, b) = (g.input("a", vec![5, 26]), g.input("b", vec![26]));
+        let c = g.compare(op, a, b);
+        let s = g.select(c, a, b);
+        let s2 = g.select(a, b, c);
+        for (n, v) in [("c", c), ("s", s), ("s2", s2)] {
+            g.add_output(n, v, Role::Value);
+        }
+        check(&g, &env, 0.0).unwrap_or_else(|e| panic!("{op:?}: {e}"));
+    }
+}
+
+#[test]
+fn max_reduction_propagates_nan_like_the_interpreter() {
+    let mut g = Graph::new();
+    let x = g.input("x", vec![4, 26]);
+    for (i, axes) in [vec![0], vec![1], vec![0, 1]].into_iter().enumerate() {
+        let r = g.reduce(ReduceOp::Max, x, &axes, false);
+        g.add_output(format!("r{i}"), r, Role::Value);
+    }
+    let env = HashMap::from([("x".to_string(), special(&[4, 26]))]);
+    check(&g, &env, 0.0).expect("agree");
+}
+
+/// One step of building a random graph: an op kind and three selector bytes.
+#[derive(Debug, Clone)]
+struct Instr {
+    kind: u8,
+    a: u8,
+    b: u8,
+    k: u8,
+}
+
+fn instr() -> impl Strategy<Value = Instr> {
+    (0u8..12, any::<u8>(), any::<u8>(), any::<u8>()).prop_map(|(kind, a, b, k)| Instr {
+        kind,
+        a,
+        b,
+        k,
+    })
+}
+
+/// A value of the pool and whether it is free of reassociated sums (comparisons are only
+/// built on such values, so rounding differences cannot flip them).
+#[derive(Clone, Copy)]
+struct Pooled {
+    v: ValueId,
+    exact: bool,
+}
+
+/// Builds a graph from `prog` over inputs `x` (shape `dims`) and `w`; every op kind appears.
+fn build(dims: &[usize], prog: &[Instr], outs: u32) -> Graph {
+    let mut g = Graph::new();
+    let x = g.input("x", dims.to_vec());
+    let w = g.param("w", vec![dims[dims.len() - 1], 3]);
+    let step = g.input("step", vec![]);
+    let mut pool = vec![Pooled { v: x, exact: true }];
+    for ins in prog {
+        let p = pool[ins.a as usize % pool.len()];
+        let q = pool[ins.b as usize % pool.len()];
+        let shape = g.shape(p.v).to_vec();
+        let rank = shape.len();
+        let (v, exact) = match ins.kind {
+            0 => {
+                let op = UNARY[ins.k as usize % UNARY.len()];
+                (safe_unary(&mut g, op, p.v), p.exact)
+            }
+            1 | 2 => {
+                let q = compatible(&mut g, p.v, q.v);
+                let op = BINARY[ins.k as usize % BINARY.len()];
+                let q = if op == BinaryOp::Div {
+                    positive(&mut g, q)
+                } else {
+                    q
+                };
+                (g.binary(op, p.v, q), p.exact)
+            }
+            3 if p.exact && q.exact => {
+                let qv = compatible(&mut g, p.v, q.v);
+                let c = g.compare(COMPARE[ins.k as usize % COMPARE.len()], p.v, qv);
+                (g.select(c, p.v, qv), true)
+            }
+            4 => {
+                let axes: Vec<usize> = (0..rank).filter(|d| ins.k >> d & 1 == 1).collect();
+                let op = REDUCE[ins.b as usize % REDUCE.len()];
+                (g.reduce(op, p.v, &axes, ins.k & 0x80 != 0), false)
+            }
+            5 if rank >= 2 => {
+                let mut perm: Vec<usize> = (0..rank).collect();
+                perm.rotate_left(1 + ins.k as usize % (rank - 1));
+                (g.transpose(p.v, perm), p.exact)
+            }
+            6 if rank >= 1 => {
+                let axis = ins.k as usize % rank;
+                let len = shape[axis].div_ceil(2);
+                (g.slice(p.v, axis, shape[axis] - len, len), p.exact)
+            }
+            7 if rank >= 1 => {
+                let axis = ins.k as usize % rank;
+                (g.concat(&[p.v, p.v], axis), p.exact)
+            }
+            8 => {
+                let n: usize = shape.iter().product();
+                let to = if ins.k % 2 == 0 || rank < 2 {
+                    vec![n]
+                } else {
+                    vec![shape[0], n / shape[0]]
+                };
+                (g.reshape(p.v, to), p.exact)
+            }
+            9 if rank == 2 && shape[1] == dims[dims.len() - 1] => {
+                (g.matmul(p.v, w, false, false), false)
+            }
+            9 if rank == 2 => {
+                // op(p)ᵀ·op(p) or op(p)·op(p)ᵀ: square Gram matrices in the transposed layouts
+                let t = ins.k % 2 == 0;
+                (g.matmul(p.v, p.v, t, !t), false)
+            }
+            10 => {
+                let mut to = vec![2];
+                to.extend(&shape);
+                (g.broadcast(p.v, to), p.exact)
+            }
+            11 => {
+                let m = g.random_mask(
+                    0.25 + f64::from(ins.k % 4) * 0.2,
+                    42,
+                    ins.b.into(),
+                    step,
+                    shape,
+                );
+                (g.mul(p.v, m), p.exact)
+            }
+            _ => (g.unary(UnaryOp::Neg, p.v), p.exact),
+        };
+        pool.push(Pooled { v, exact });
+    }
+    let last = pool.len() - 1;
+    for (i, p) in pool.iter().enumerate().skip(1) {
+        if i == last || outs >> (i % 32) & 1 == 1 {
+            g.add_output(format!("v{i}"), p.v, Role::Value);
+        }
+    }
+    g
+}
+
+/// `q` reshaped to something `p` broadcasts with: itself, or its sum as a scalar.
+fn compatible(g: &mut Graph, p: ValueId, q: ValueId) -> ValueId {
+    if netc::ir::broadcast_shape(g.shape(p), g.shape(q)).is_some() {
+        q
+    } else {
+        g.reduce_all(ReduceOp::Sum, q)
+    }
+}
+
+/// x² + 0.5: a positive argument for log, sqrt, division.
+fn positive(g: &mut Graph, x: ValueId) -> ValueId {
+    let sq = g.unary(UnaryOp::Square, x);
+    g.offset(sq, 0.5)
+}
+
+fn safe_unary(g: &mut Graph, op: UnaryOp, x: ValueId) -> ValueId {
+    match op {
+        UnaryOp::Log | UnaryOp::Sqrt | UnaryOp::Rsqrt | UnaryOp::Recip | UnaryOp::Log1p => {
+            let p = positive(g, x);
+            g.unary(op, p)
+        }
+        UnaryOp::Exp => {
+            let t = g.unary(UnaryOp::Tanh, x);
+            g.unary(op, t)
+        }
+        UnaryOp::Neg
+        | UnaryOp::Tanh
+        | UnaryOp::Sigmoid
+        | UnaryOp::Abs
+        | UnaryOp::Square
+        | UnaryOp::Erf
+        | UnaryOp::IsNonFinite => g.unary(op, x),
+    }
+}
+
+fn shape_strategy() -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(1usize..7, 1..4)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #[test]
+    fn random_graphs_agree_with_the_interpreter(
+        dims in shape_strategy(),
+        prog in prop::collection::vec(instr(), 1..12),
+        outs in any::<u32>(),
+        seed in any::<u64>(),
+        step in 0u32..1000,
+    ) {
+        let g = build(&dims, &prog, outs);
+        let mut env = HashMap::new();
+        let mut rng = seed;
+        for (name, shape) in [("x", dims.clone()), ("w", vec![dims[dims.len() - 1], 3])] {
+            let n: usize = shape.iter().product();
+            let data = (0..n).map(|_| {
+                rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((rng >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
+            }).collect();
+            env.insert(name.to_string(), Tensor::new(shape, data));
+        }
+        env.insert("step".to_string(), Tensor::scalar(step as f32));
+        if let Err(e) = check(&g, &env, 1e-5) {
+            return Err(TestCaseError::fail(format!("{e}\n{}", netc::ir::print::print(&g))));
+        }
+    }
+}

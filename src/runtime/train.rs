@@ -221,6 +221,8 @@ impl<'m> Session<'m> {
         let k = self.splits.train.target_width();
         let (mut x, mut y, mut mask) = (vec![0.0; batch * width], vec![0.0; batch * k], vec![0.0; batch]);
         let mut last_loss = f64::NAN;
+        // The current epoch's batch order, a pure function of (seed, epoch).
+        let mut order: Option<(u64, Vec<usize>)> = None;
         let checkpoint_every = self.model.train.checkpoint_every.max(1) as u64;
         let stop = loop {
             if self.step >= self.total_steps {
@@ -231,8 +233,12 @@ impl<'m> Session<'m> {
             }
             let epoch = self.step / steps_per_epoch;
             let in_epoch = (self.step % steps_per_epoch) as usize;
-            let order = self.batcher.epoch(epoch);
-            self.splits.train.gather(&order[in_epoch * batch..(in_epoch + 1) * batch], &mut x, &mut y, &mut mask);
+            if order.as_ref().is_none_or(|(e, _)| *e != epoch) {
+                order = Some((epoch, self.batcher.permutation(epoch)));
+            }
+            if let Some((_, perm)) = &order {
+                self.splits.train.gather(&perm[in_epoch * batch..(in_epoch + 1) * batch], &mut x, &mut y, &mut mask);
+            }
             let record = self.train_step(&x, &y, &mask, epoch)?;
             last_loss = record.loss;
             if let Some(bad) = self.non_finite(&record) {
@@ -342,7 +348,7 @@ impl<'m> Session<'m> {
         let params = self.current(self.program.params.iter().map(|p| (p.name.clone(), p.shape.clone())));
         let state = self.current(self.program.state.iter().map(|s| (s.name.clone(), s.shape.clone())));
         let meta = serde_json::json!({ "model": self.model.name, "seed": self.model.train.seed });
-        let ck = Checkpoint { step: self.step, epoch: self.step / self.batcher.batches_per_epoch().max(1) as u64, params, state, meta };
+        let ck = Checkpoint { step: self.step, epoch: self.step / self.batcher.steps_per_epoch().max(1) as u64, params, state, meta };
         checkpoint::save(dir, &ck)?;
         Ok(())
     }

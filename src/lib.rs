@@ -11,6 +11,8 @@
 pub mod cli;
 pub mod diag;
 pub mod model;
+pub mod sema;
 pub mod span;
+pub mod syntax;
 
 pub mod ir;

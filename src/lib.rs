@@ -16,7 +16,9 @@ pub mod init;
 pub mod model;
 pub mod params;
 pub mod runtime;
+pub mod sema;
 pub mod span;
+pub mod syntax;
 
 pub mod autodiff;
 pub mod ir;

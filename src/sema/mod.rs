@@ -1,0 +1,360 @@
+//! The checker: from the AST to a fully resolved [`Model`], or to every diagnostic found.
+//!
+//! It resolves blocks and names, expands `repeat`, checks every argument's type and range,
+//! infers every shape, and checks residuals, the loss against the output and the data, and
+//! duplicate names. Warnings (lints) come out of the same pass; only errors withhold the model.
+
+mod args;
+mod attrs;
+mod data;
+mod layers;
+mod lint;
+mod loss;
+pub mod names;
+mod overrides;
+mod train;
+
+pub use layers::{MAX_LAYERS, MAX_PARAMS, MAX_UNITS};
+pub use overrides::Override;
+
+use crate::diag::Diagnostic;
+use crate::model::{Clip, Model, OnNonFinite, ProbeConfig, Schedule, TrainConfig};
+use crate::span::Span;
+use crate::syntax::ast::{BlockDef, File, Item, ModelDef, Setting, SettingLine, TrainDef};
+use args::Range;
+use std::collections::HashMap;
+
+/// The result of checking one source: the model when there is no error, and every
+/// diagnostic (errors and warnings) in source order.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub model: Option<Model>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses and checks `src`, applying `--set` overrides to its train section.
+pub fn check_source(file_name: &str, src: &str, overrides: &[Override]) -> Checked {
+    let _ = file_name;
+    let (file, mut diagnostics) = crate::syntax::parse_file(src);
+    let model = check_file(&file, overrides, &mut diagnostics);
+    diagnostics = tidy(diagnostics);
+    let has_error = diagnostics.iter().any(Diagnostic::is_error);
+    Checked {
+        model: if has_error { None } else { model },
+        diagnostics,
+    }
+}
+
+/// Checks a parsed file; diagnostics are appended to `diags`.
+pub fn check_file(
+    file: &File,
+    overrides: &[Override],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Model> {
+    let blocks = collect_blocks(file, diags);
+    let model_def = single(file, diags, |i| matches!(i, Item::Model(_)), "model")?;
+    let Item::Model(model_def) = model_def else {
+        return None;
+    };
+    let train_item = single(file, diags, |i| matches!(i, Item::Train(_)), "train");
+    let expanded = layers::expand_model(diags, model_def, &blocks);
+    lint::unused_blocks(diags, &blocks, &expanded.used_blocks);
+    lint::softmax_not_last(diags, &expanded.layers);
+    lint::duplicate_names(diags, &expanded.layers);
+    let train_def = match train_item {
+        Some(Item::Train(t)) => Some(t),
+        _ => {
+            let parse_failed = file.items.iter().any(|i| matches!(i, Item::Error(_)));
+            if !file.items.iter().any(|i| matches!(i, Item::Train(_))) && !parse_failed {
+                diags.push(missing_train(model_def));
+            }
+            None
+        }
+    };
+    let train = train_config(diags, train_def?, overrides, &expanded);
+    let (input, output_shape) = (expanded.input?, expanded.output_shape?);
+    Some(Model {
+        name: model_def.name.text.clone(),
+        span: model_def.span,
+        input,
+        layers: expanded.layers,
+        output_shape,
+        train: train?,
+    })
+}
+
+fn missing_train(model: &ModelDef) -> Diagnostic {
+    Diagnostic::error(
+        "netc::train::missing",
+        model.name.span,
+        "this file has no `train { ... }` section, so there is no data to train on",
+    )
+    .with_label("model without training settings")
+    .with_help("add `train { data = csv(\"file.csv\", target = \"label\") }` after the model")
+}
+
+/// Sorts by position and drops repeats (an error inside a `repeat` is found once per copy).
+fn tidy(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut out: Vec<Diagnostic> = Vec::with_capacity(diags.len());
+    for diag in diags {
+        if !out.contains(&diag) {
+            out.push(diag);
+        }
+    }
+    out.sort_by_key(|d| (d.span.start, d.span.end));
+    out
+}
+
+/// The one item of a kind; a second one is an error pointing at the first.
+fn single<'a>(
+    file: &'a File,
+    diags: &mut Vec<Diagnostic>,
+    is: impl Fn(&Item) -> bool,
+    what: &str,
+) -> Option<&'a Item> {
+    let mut found = file.items.iter().filter(|i| is(i));
+    let first = found.next();
+    for extra in found {
+        diags.push(
+            Diagnostic::error(
+                if what == "model" {
+                    "netc::model::duplicate"
+                } else {
+                    "netc::train::duplicate"
+                },
+                header(extra.span()),
+                format!("a file holds one `{what}`, and this is a second one"),
+            )
+            .with_label(format!("second `{what}`"))
+            .with_related(
+                first.map_or(Span::default(), |f| header(f.span())),
+                format!("the first `{what}` is here"),
+            )
+            .with_help(format!("keep one `{what}` per file")),
+        );
+    }
+    let parse_failed = file.items.iter().any(|i| matches!(i, Item::Error(_)));
+    if first.is_none() && what == "model" && !parse_failed {
+        diags.push(
+            Diagnostic::error(
+                "netc::model::missing",
+                Span::new(0, 0),
+                "this file has no `model { ... }`",
+            )
+            .with_label("expected a model")
+            .with_help("start with `model name { input x: [width] ... }`"),
+        );
+    }
+    first
+}
+
+/// The first few characters of an item, so a label does not cover a whole section.
+fn header(span: Span) -> Span {
+    Span::new(span.start, span.end.min(span.start + 5))
+}
+
+fn collect_blocks<'a>(
+    file: &'a File,
+    diags: &mut Vec<Diagnostic>,
+) -> HashMap<String, &'a BlockDef> {
+    let mut blocks: HashMap<String, &BlockDef> = HashMap::new();
+    for item in &file.items {
+        let Item::Block(block) = item else { continue };
+        let name = &block.name;
+        if names::LAYERS.contains(&name.text.as_str())
+            || names::RECURRENT.contains(&name.text.as_str())
+        {
+            diags.push(
+                Diagnostic::error(
+                    "netc::name::block_shadows_layer",
+                    name.span,
+                    format!("a block cannot be named `{}`, a built-in layer", name.text),
+                )
+                .with_label("built-in layer name")
+                .with_help("pick another name for the block"),
+            );
+            continue;
+        }
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for param in &block.params {
+            if let Some(first) = seen.insert(&param.name.text, param.name.span) {
+                diags.push(
+                    Diagnostic::error(
+                        "netc::name::duplicate_param",
+                        param.name.span,
+                        format!(
+                            "block `{}` has two parameters named `{}`",
+                            name.text, param.name.text
+                        ),
+                    )
+                    .with_label("second parameter")
+                    .with_related(first, "first parameter"),
+                );
+            }
+        }
+        if let Some(first) = blocks.get(&name.text) {
+            diags.push(
+                Diagnostic::error(
+                    "netc::name::duplicate_block",
+                    name.span,
+                    format!("block `{}` is defined twice", name.text),
+                )
+                .with_label("second definition")
+                .with_related(first.name.span, "first definition")
+                .with_help("rename one of the blocks"),
+            );
+            continue;
+        }
+        blocks.insert(name.text.clone(), block);
+    }
+    blocks
+}
+
+fn train_config(
+    diags: &mut Vec<Diagnostic>,
+    def: &TrainDef,
+    overrides: &[Override],
+    expanded: &layers::Expanded,
+) -> Option<TrainConfig> {
+    let mut settings: Vec<Setting> = def
+        .settings
+        .iter()
+        .filter_map(|s| match s {
+            SettingLine::Setting(s) => Some(s.clone()),
+            SettingLine::Error(_) => None,
+        })
+        .collect();
+    let parse_errors = def.settings.len() != settings.len();
+    settings = unique_settings(diags, settings);
+    let anchor = header(def.span);
+    overrides::apply(diags, &mut settings, overrides, anchor);
+    let from_overrides = diags.len();
+    let get = |key: &str| settings.iter().find(|s| s.key.text == key);
+    let data = match get("data") {
+        Some(s) => {
+            data::data_source(diags, &s.value).map(|(source, facts)| (source, facts, s.value.span))
+        }
+        None => {
+            if !parse_errors {
+                diags.push(
+                    Diagnostic::error("netc::train::missing_data", header(def.span), "the train section does not say which data to train on")
+                        .with_label("no `data = ...`")
+                        .with_help("add `data = csv(\"file.csv\", target = \"label\")` or a synthetic set like `data = moons(n = 500)`"),
+                );
+            }
+            None
+        }
+    };
+    let given_loss = get("loss").map(|s| (train::loss(diags, &s.value), s.value.span));
+    let optimizer = get("optimizer").map_or(Some(train::DEFAULT_OPTIMIZER), |s| {
+        train::optimizer(diags, &s.value)
+    });
+    let schedule = get("schedule").map_or(Some(Schedule::Constant), |s| {
+        train::schedule(diags, &s.value)
+    });
+    let clip = get("clip").map_or(Some(Clip::None), |s| train::clip(diags, &s.value));
+    let l2 = get("l2").map_or(Some(0.0), |s| {
+        train::number(diags, &s.value, "l2", Range::NonNegative)
+    });
+    let batch = get("batch").map_or(Some(32), |s| {
+        train::count(diags, &s.value, "batch", (1, 1 << 20))
+    });
+    let epochs = get("epochs").map_or(Some(10), |s| {
+        train::count(diags, &s.value, "epochs", (1, 1_000_000))
+    });
+    let steps = get("steps").map(|s| train::count(diags, &s.value, "steps", (1, u32::MAX as u64)));
+    let seed = get("seed").map_or(Some(0), |s| {
+        train::count(diags, &s.value, "seed", (0, u64::MAX))
+    });
+    let probes = get("probes").map_or(
+        Some(ProbeConfig {
+            enabled: true,
+            every: 1,
+        }),
+        |s| train::probes(diags, &s.value),
+    );
+    let on_nonfinite = get("on_nonfinite").map_or(Some(OnNonFinite::Stop), |s| {
+        train::on_nonfinite(diags, &s.value)
+    });
+    let checkpoint_every = get("checkpoint_every").map_or(Some(500), |s| {
+        train::count(diags, &s.value, "checkpoint_every", (1, u32::MAX as u64))
+    });
+    if !overrides.is_empty() {
+        for diag in &mut diags[from_overrides..] {
+            if diag.span == anchor {
+                diag.label = format!("{} (from `--set`)", diag.label);
+            }
+        }
+    }
+    let (source, facts, data_span) = data?;
+    let loss = match (&expanded.input, &expanded.output_shape, given_loss) {
+        (Some(input), Some(output), given) => {
+            let given = match given {
+                Some((loss, span)) => Some((loss?, span)),
+                None => None,
+            };
+            let cx = loss::LossContext {
+                input,
+                layers: &expanded.layers,
+                output,
+                data: Some((facts, data_span)),
+                train_span: header(def.span),
+            };
+            loss::settle(diags, given, &cx)
+        }
+        _ => None,
+    };
+    let steps = match steps {
+        Some(s) => Some(s? as usize),
+        None => None,
+    };
+    Some(TrainConfig {
+        data: source,
+        loss: loss?,
+        optimizer: optimizer?,
+        schedule: schedule?,
+        clip: clip?,
+        l2: l2?,
+        batch: batch? as usize,
+        epochs: epochs? as usize,
+        steps,
+        seed: seed?,
+        probes: probes?,
+        on_nonfinite: on_nonfinite?,
+        checkpoint_every: checkpoint_every? as usize,
+        span: def.span,
+    })
+}
+
+/// Reports unknown and repeated keys; keeps the first of each known key.
+fn unique_settings(diags: &mut Vec<Diagnostic>, settings: Vec<Setting>) -> Vec<Setting> {
+    let mut kept: Vec<Setting> = Vec::new();
+    for setting in settings {
+        let key = &setting.key;
+        if !names::SETTINGS.contains(&key.text.as_str()) {
+            diags.push(args::unknown(
+                "netc::name::unknown_setting",
+                "setting",
+                &key.text,
+                key.span,
+                names::SETTINGS,
+            ));
+            continue;
+        }
+        if let Some(first) = kept.iter().find(|s| s.key.text == key.text) {
+            diags.push(
+                Diagnostic::error(
+                    "netc::train::duplicate_setting",
+                    key.span,
+                    format!("`{}` is set twice", key.text),
+                )
+                .with_label("set again here")
+                .with_related(first.key.span, "first set here")
+                .with_help("keep one of the two lines"),
+            );
+            continue;
+        }
+        kept.push(setting);
+    }
+    kept
+}

@@ -1,0 +1,219 @@
+//! `--set key=value` overrides: parsed like a `.net` value and applied to the train section
+//! before it is checked, so an override is checked exactly like the line it replaces.
+
+use super::data::data_params;
+use super::names::{suggest, SETTINGS};
+use super::train::{clip_params, optimizer_params, schedule_params};
+use crate::diag::Diagnostic;
+use crate::span::Span;
+use crate::syntax::ast::{Arg, Expr, ExprKind, Ident, Setting};
+use crate::syntax::parse_expr;
+
+/// One `--set key=value`: `epochs=3`, `optimizer.lr=0.01`, `clip=none`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    pub key: String,
+    pub value: String,
+}
+
+impl Override {
+    /// Splits `key=value` at the first `=`.
+    pub fn parse(text: &str) -> Result<Override, String> {
+        let Some((key, value)) = text.split_once('=') else {
+            return Err(format!("`{text}` is not `key=value`"));
+        };
+        let (key, value) = (key.trim(), value.trim());
+        if key.is_empty() || value.is_empty() {
+            return Err(format!("`{text}` needs both a key and a value"));
+        }
+        Ok(Override {
+            key: key.to_string(),
+            value: value.to_string(),
+        })
+    }
+}
+
+/// The positional parameters of `name` when it is the value of setting `key`.
+fn params_of(key: &str, name: &str) -> &'static [&'static str] {
+    match key {
+        "optimizer" => optimizer_params(name),
+        "schedule" => schedule_params(name),
+        "clip" => clip_params(name),
+        "data" => data_params(name),
+        _ => &[],
+    }
+}
+
+/// The value a setting has when the file does not give one, for `--set optimizer.lr=...`.
+fn default_head(key: &str) -> Option<&'static str> {
+    match key {
+        "optimizer" => Some("adam"),
+        "schedule" => Some("constant"),
+        "clip" => Some("none"),
+        _ => None,
+    }
+}
+
+/// Applies every override to `settings`; `anchor` is where their diagnostics point.
+pub fn apply(
+    diags: &mut Vec<Diagnostic>,
+    settings: &mut Vec<Setting>,
+    overrides: &[Override],
+    anchor: Span,
+) {
+    for o in overrides {
+        if let Err(diag) = apply_one(settings, o, anchor) {
+            diags.push(*diag);
+        }
+    }
+}
+
+fn apply_one(
+    settings: &mut Vec<Setting>,
+    o: &Override,
+    anchor: Span,
+) -> Result<(), Box<Diagnostic>> {
+    let shown = format!("--set {}={}", o.key, o.value);
+    let error = |code: &'static str, message: String| -> Diagnostic {
+        Diagnostic::error(code, anchor, format!("in `{shown}`: {message}"))
+            .with_label("overridden from the command line")
+    };
+    let mut value = parse_expr(&o.value)
+        .map_err(|m| {
+            error(
+                "netc::override::syntax",
+                format!("the value does not parse: {m}"),
+            )
+        })
+        .map_err(Box::new)?;
+    respan(&mut value, anchor);
+    let path: Vec<&str> = o.key.split('.').collect();
+    let top = path[0];
+    if !SETTINGS.contains(&top) {
+        return Err(error(
+            "netc::override::unknown_key",
+            format!("there is no setting `{top}`"),
+        )
+        .with_help(suggest(top, SETTINGS))
+        .into());
+    }
+    let ident = |text: &str| Ident {
+        text: text.to_string(),
+        span: anchor,
+    };
+    let existing = settings.iter().position(|s| s.key.text == top);
+    match (path.len(), existing) {
+        (1, Some(i)) => settings[i].value = value,
+        (1, None) => settings.push(Setting {
+            key: ident(top),
+            value,
+            span: anchor,
+        }),
+        (2, found) => {
+            let current = match found {
+                Some(i) => settings[i].value.clone(),
+                None => match default_head(top) {
+                    Some(head) => Expr {
+                        kind: ExprKind::Name(head.to_string()),
+                        span: anchor,
+                    },
+                    None => {
+                        return Err(error(
+                            "netc::override::unknown_key",
+                            format!("the file has no `{top} = ...` to change"),
+                        )
+                        .into())
+                    }
+                },
+            };
+            let updated = with_argument(current, top, path[1], value, anchor)
+                .ok_or_else(|| {
+                    error(
+                        "netc::override::unknown_key",
+                        format!("`{top}` is not a call with arguments"),
+                    )
+                })
+                .map_err(Box::new)?;
+            match found {
+                Some(i) => settings[i].value = updated,
+                None => settings.push(Setting {
+                    key: ident(top),
+                    value: updated,
+                    span: anchor,
+                }),
+            }
+        }
+        _ => {
+            return Err(error(
+                "netc::override::unknown_key",
+                format!("`{}` has too many parts", o.key),
+            )
+            .into())
+        }
+    }
+    Ok(())
+}
+
+/// `adam(1e-3)` with `lr = 0.01` becomes `adam(lr = 0.01)`: positional arguments are named
+/// first so the new value replaces the old one whichever way it was written.
+fn with_argument(current: Expr, key: &str, param: &str, value: Expr, anchor: Span) -> Option<Expr> {
+    let (name, args) = match current.kind {
+        ExprKind::Name(n) => (
+            Ident {
+                text: n,
+                span: current.span,
+            },
+            Vec::new(),
+        ),
+        ExprKind::Call { name, args } => (name, args),
+        _ => return None,
+    };
+    let params = params_of(key, &name.text);
+    let mut position = 0;
+    let mut named: Vec<Arg> = Vec::new();
+    for mut arg in args {
+        if arg.name.is_none() {
+            if let Some(p) = params.get(position) {
+                arg.name = Some(Ident {
+                    text: p.to_string(),
+                    span: arg.span,
+                });
+            }
+            position += 1;
+        }
+        if arg.name.as_ref().is_none_or(|n| n.text != param) {
+            named.push(arg);
+        }
+    }
+    named.push(Arg {
+        name: Some(Ident {
+            text: param.to_string(),
+            span: anchor,
+        }),
+        value,
+        span: anchor,
+    });
+    Some(Expr {
+        kind: ExprKind::Call { name, args: named },
+        span: current.span,
+    })
+}
+
+/// Points every span of a command-line value at `anchor`.
+fn respan(expr: &mut Expr, anchor: Span) {
+    expr.span = anchor;
+    match &mut expr.kind {
+        ExprKind::Call { name, args } => {
+            name.span = anchor;
+            for arg in args {
+                arg.span = anchor;
+                if let Some(n) = &mut arg.name {
+                    n.span = anchor;
+                }
+                respan(&mut arg.value, anchor);
+            }
+        }
+        ExprKind::List(items) => items.iter_mut().for_each(|e| respan(e, anchor)),
+        ExprKind::Number(_) | ExprKind::Str(_) | ExprKind::Name(_) => {}
+    }
+}

@@ -168,7 +168,6 @@ fn grad(loaded: &Loaded, args: &GradArgs) -> Result<(), TrainError> {
     prog.set_leaf(crate::lower::INPUT_X, &x)?;
     prog.set_leaf(crate::lower::INPUT_Y, &y)?;
     prog.set_leaf(crate::lower::INPUT_MASK, &mask)?;
-    prog.set_leaf(crate::lower::INPUT_STEP, &[1.0])?;
     prog.run()?;
     let mut grads = ParamStore::new();
     for (i, out) in graph.outputs.iter().enumerate().skip(1) {

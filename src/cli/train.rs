@@ -201,7 +201,13 @@ impl Observer for Progress {
         self.last_epoch = Some(r.clone());
         match &self.mode {
             Mode::Bar(bar) => bar.println(format!("epoch {:>3}  {}", r.epoch + 1, self.valid_text())),
-            Mode::Lines { .. } => eprintln!("epoch {:>3}  {}", r.epoch + 1, self.valid_text()),
+            Mode::Lines { every } => {
+                let total_epochs = self.info.as_ref().map_or(1, |i| i.total_steps.div_ceil(i.steps_per_epoch.max(1)));
+                let stride = (total_epochs / 10).max(1);
+                if (r.epoch + 1) % stride == 0 || r.epoch + 1 == total_epochs || *every == 0 {
+                    eprintln!("epoch {:>3}  {}", r.epoch + 1, self.valid_text());
+                }
+            }
             Mode::Json => println!("{}", serde_json::json!({ "event": "epoch", "record": r })),
             Mode::Quiet => {}
         }
@@ -215,11 +221,19 @@ fn print_summary(report: &train::TrainReport, progress: &Progress, src: &str) {
         StopReason::Finished => println!("finished {} steps in {secs:.2}s", report.steps),
         StopReason::Interrupted => println!("interrupted after {} steps; checkpoint saved", report.steps),
         StopReason::NonFinite(nf) => {
-            let place = match (&nf.layer, nf.span) {
-                (Some(layer), Some(span)) => format!("layer `{layer}` (line {}), {} pass", common::line_of(src, span), nf.pass),
-                _ => "the loss".to_owned(),
-            };
-            println!("stopped at step {}: a NaN or infinity first appeared in {place}", nf.step);
+            match (&nf.layer, nf.span, nf.pass) {
+                (Some(layer), Some(span), "gradient norm") => println!(
+                    "stopped at step {}: the gradients exploded; the norm of layer `{layer}`'s weight gradient (line {}) overflowed",
+                    nf.step,
+                    common::line_of(src, span)
+                ),
+                (Some(layer), Some(span), pass) => println!(
+                    "stopped at step {}: a NaN or infinity first appeared in layer `{layer}` (line {}), {pass} pass",
+                    nf.step,
+                    common::line_of(src, span)
+                ),
+                _ => println!("stopped at step {}: the loss is not finite", nf.step),
+            }
             println!("the last good checkpoint is kept in {}", report.out_dir.display());
             println!("try: a smaller learning rate, `clip = norm(1.0)`, or a smaller init scale for that layer");
         }

@@ -50,6 +50,14 @@ impl<'m> Lowering<'m> {
         }
     }
 
+    /// The loss reads the last layer's logits, not its output: probe ∂L/∂z there instead,
+    /// since ∂L/∂a is zero off the loss's path.
+    pub fn set_last_gradient_point(&mut self, logits: ValueId) {
+        if let Some(last) = self.layers.last_mut() {
+            last.grad_at = logits;
+        }
+    }
+
     pub fn params(&self) -> &[ParamSpec] {
         &self.params
     }
@@ -121,6 +129,7 @@ impl<'m> Lowering<'m> {
             name: layer.name.clone(),
             span: layer.span,
             output: value,
+            grad_at: value,
             act,
             weight,
             bias,

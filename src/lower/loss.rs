@@ -4,40 +4,38 @@
 use super::act;
 use super::layers::{Lowering, Top};
 use super::{Mode, ParamKind};
-use crate::ir::{BinaryOp, ReduceOp, UnaryOp, ValueId};
+use crate::ir::{ReduceOp, UnaryOp, ValueId};
 use crate::model::{Activation, Loss, Model};
 
-/// Returns (the model's output, the scalar loss).
-pub fn lower_loss(
-    cx: &mut Lowering<'_>,
-    model: &Model,
-    top: Top,
-    y: ValueId,
-    mask: ValueId,
-) -> (ValueId, ValueId) {
+/// Returns (the model's output, the scalar loss). Both classification losses read logits, as
+/// PyTorch's do: a final softmax (cross-entropy) or sigmoid (binary cross-entropy) is fused
+/// into the loss, and without one the raw outputs are the logits; the model's output is then
+/// the probabilities either way.
+pub fn lower_loss(cx: &mut Lowering<'_>, model: &Model, top: Top, y: ValueId, mask: ValueId) -> (ValueId, ValueId) {
     cx.graph.set_origin(Some(model.train.span), None);
-    let per_row = match (model.train.loss, top.logits) {
-        (Loss::CrossEntropy, Some((z, Activation::Softmax))) => cross_entropy(cx, z, y),
-        (Loss::CrossEntropy, _) => {
-            // The model's output is already a distribution (the checker warns about this):
-            // ℓ = −Σ y·ln(p), with p clamped away from 0.
-            let g = &mut cx.graph;
-            let tiny = g.scalar(1e-12);
-            let p = g.binary(BinaryOp::Max, top.value, tiny);
-            let log_p = g.unary(UnaryOp::Log, p);
-            let prod = g.mul(y, log_p);
-            let last = g.shape(prod).len() - 1;
-            let s = g.reduce(ReduceOp::Sum, prod, &[last], false);
-            g.unary(UnaryOp::Neg, s)
+    let (output, per_row) = match (model.train.loss, top.logits) {
+        (Loss::CrossEntropy, Some((z, Activation::Softmax))) => {
+            cx.set_last_gradient_point(z);
+            (top.value, cross_entropy(cx, z, y))
         }
-        (Loss::BinaryCrossEntropy, Some((z, Activation::Sigmoid))) => bce_logits(cx, z, y),
-        (Loss::BinaryCrossEntropy, _) => bce_probs(cx, top.value, y),
+        (Loss::CrossEntropy, _) => {
+            let probs = act::softmax(&mut cx.graph, top.value);
+            (probs, cross_entropy(cx, top.value, y))
+        }
+        (Loss::BinaryCrossEntropy, Some((z, Activation::Sigmoid))) => {
+            cx.set_last_gradient_point(z);
+            (top.value, bce_logits(cx, z, y))
+        }
+        (Loss::BinaryCrossEntropy, _) => {
+            let probs = cx.graph.unary(UnaryOp::Sigmoid, top.value);
+            (probs, bce_logits(cx, top.value, y))
+        }
         (Loss::Mse, _) => {
             let g = &mut cx.graph;
             let out = flatten_rows(g, top.value);
             let d = g.sub(out, y);
             let sq = g.unary(UnaryOp::Square, d);
-            g.reduce(ReduceOp::Mean, sq, &[1], false)
+            (top.value, g.reduce(ReduceOp::Mean, sq, &[1], false))
         }
     };
     let g = &mut cx.graph;
@@ -48,7 +46,7 @@ pub fn lower_loss(
     if cx.opts.l2 && cx.opts.mode == Mode::Train && model.train.l2 > 0.0 {
         loss = add_l2(cx, loss, model.train.l2);
     }
-    (top.value, loss)
+    (output, loss)
 }
 
 /// ℓ = logsumexp(z) − Σ y·z = −Σ y·log_softmax(z).
@@ -74,27 +72,6 @@ fn bce_logits(cx: &mut Lowering<'_>, z: ValueId, y: ValueId) -> ValueId {
     let soft = g.unary(UnaryOp::Log1p, e);
     let a = g.sub(pos, zy);
     let l = g.add(a, soft);
-    g.reduce(ReduceOp::Mean, l, &[1], false)
-}
-
-/// Binary cross-entropy from probabilities (clamped to [1e-7, 1 − 1e-7]).
-fn bce_probs(cx: &mut Lowering<'_>, p: ValueId, y: ValueId) -> ValueId {
-    let g = &mut cx.graph;
-    let p = flatten_rows(g, p);
-    let lo = g.scalar(1e-7);
-    let hi = g.scalar(1.0 - 1e-7);
-    let p = g.binary(BinaryOp::Max, p, lo);
-    let p = g.binary(BinaryOp::Min, p, hi);
-    let log_p = g.unary(UnaryOp::Log, p);
-    let one_minus_p = g.unary(UnaryOp::Neg, p);
-    let one_minus_p = g.offset(one_minus_p, 1.0);
-    let log_q = g.unary(UnaryOp::Log, one_minus_p);
-    let one_minus_y = g.unary(UnaryOp::Neg, y);
-    let one_minus_y = g.offset(one_minus_y, 1.0);
-    let a = g.mul(y, log_p);
-    let b = g.mul(one_minus_y, log_q);
-    let s = g.add(a, b);
-    let l = g.unary(UnaryOp::Neg, s);
     g.reduce(ReduceOp::Mean, l, &[1], false)
 }
 

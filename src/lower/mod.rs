@@ -96,6 +96,9 @@ pub struct LayerValues {
     pub span: Span,
     /// The layer's output a (after its activation).
     pub output: ValueId,
+    /// Where the back-propagated gradient is probed: the output, except for a last layer
+    /// whose softmax or sigmoid is fused into the loss, where it is the logits z.
+    pub grad_at: ValueId,
     /// The activation applied last, which decides what "saturated" or "dead" means.
     pub act: Option<Activation>,
     /// The layer's weight and bias parameter names, if it has them.

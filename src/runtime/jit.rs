@@ -6,16 +6,23 @@ use crate::ir::Graph;
 
 pub(super) fn compile(graph: &Graph) -> Result<Box<dyn Program>, ExecError> {
     let kernel = codegen::compile(graph, &JitOptions::default()).map_err(|e| ExecError::Compile(e.to_string()))?;
-    Ok(Box::new(JitProgram { kernel }))
+    let leaves = graph.inputs().into_iter().chain(graph.params()).map(|(name, _)| name.to_owned()).collect();
+    Ok(Box::new(JitProgram { kernel, leaves }))
 }
 
 struct JitProgram {
     kernel: Kernel,
+    /// Every input and parameter of the graph; the kernel keeps only those it reads.
+    leaves: std::collections::HashSet<String>,
 }
 
 impl Program for JitProgram {
     fn set_leaf(&mut self, name: &str, data: &[f32]) -> Result<(), ExecError> {
-        let slot = self.kernel.leaf_slot(name).ok_or_else(|| ExecError::UnknownLeaf(name.to_owned()))?;
+        let Some(slot) = self.kernel.leaf_slot(name) else {
+            // A leaf the program declares but never reads (e.g. `step` without dropout or
+            // Adam) has no storage in the kernel: writing it changes nothing.
+            return if self.leaves.contains(name) { Ok(()) } else { Err(ExecError::UnknownLeaf(name.to_owned())) };
+        };
         let leaf = self.kernel.leaf_mut(slot);
         if leaf.len() != data.len() {
             return Err(ExecError::LeafSize { name: name.to_owned(), expected: leaf.len(), got: data.len() });

@@ -71,7 +71,8 @@ pub struct NonFinite {
     /// The layer that first produced it, if the probes could tell.
     pub layer: Option<String>,
     pub span: Option<Span>,
-    /// "forward" or "backward", or "loss" when only the loss was non-finite.
+    /// "forward" or "backward" (a NaN or ±∞ element), "gradient norm" (every element finite
+    /// but the norm overflowed f32), or "loss" when only the loss was non-finite.
     pub pass: &'static str,
 }
 
@@ -319,6 +320,17 @@ impl<'m> Session<'m> {
         if let Some(&deepest) = flagged(ProbeStat::NonFiniteBackward).iter().max() {
             return Some(layer_at(deepest, "backward"));
         }
+        // Every element finite, but a squared norm overflowed f32: the gradients exploded.
+        // Blame the deepest layer whose weight gradient norm overflowed.
+        let overflowed: Vec<usize> = r
+            .probes
+            .iter()
+            .filter(|&&(_, s, v)| s == ProbeStat::GradWeightSq && !v.is_finite())
+            .map(|&(l, _, _)| l)
+            .collect();
+        if let Some(&deepest) = overflowed.iter().max() {
+            return Some(layer_at(deepest, "gradient norm"));
+        }
         Some(NonFinite { step: r.step, layer: None, span: None, pass: "loss" })
     }
 
@@ -404,7 +416,6 @@ pub fn evaluate(prog: &mut dyn Program, set: &Dataset, batch: usize) -> Result<(
         prog.set_leaf(crate::lower::INPUT_X, &x)?;
         prog.set_leaf(crate::lower::INPUT_Y, &y)?;
         prog.set_leaf(crate::lower::INPUT_MASK, &mask)?;
-        prog.set_leaf(crate::lower::INPUT_STEP, &[0.0])?;
         prog.run()?;
         loss_sum += f64::from(prog.output(loss_slot)[0]) * chunk.len() as f64;
         if let Some(labels) = &set.labels {

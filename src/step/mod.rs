@@ -78,7 +78,7 @@ pub fn build_step(model: &Model, batch: usize, opts: &StepOptions) -> StepProgra
 
     let trainable: Vec<&ParamSpec> = params.iter().filter(|p| p.kind.trainable()).collect();
     let mut wrt: Vec<ValueId> = trainable.iter().map(|p| p.value).collect();
-    wrt.extend(layers.iter().map(|l| l.output));
+    wrt.extend(layers.iter().map(|l| l.grad_at));
     let grads = autodiff::grad(g, loss, &wrt);
     let (param_grads, act_grads) = grads.split_at(trainable.len());
     let mut pgrads: Vec<ParamGrad> = trainable

@@ -65,7 +65,7 @@ pub fn run(mut args: TrainArgs) -> ExitCode {
         probes: !args.no_probes,
         interrupt,
     };
-    if let Err(e) = write_config(&out_dir, model, args.resume.is_some()) {
+    if let Err(e) = write_config(&out_dir, model, &loaded.src, args.resume.is_some()) {
         eprintln!("error: cannot write the run folder {}: {e}", out_dir.display());
         return ExitCode::FAILURE;
     }
@@ -97,14 +97,16 @@ fn default_run_dir(model: &str) -> PathBuf {
     PathBuf::from("runs").join(format!("{model}-{secs}"))
 }
 
-/// The resolved configuration, as JSON, beside the records.
-fn write_config(dir: &std::path::Path, model: &crate::model::Model, resume: bool) -> std::io::Result<()> {
+/// The resolved configuration (`config.json`) and the source it came from (`model.net`, so
+/// the spans in the records point at its lines), beside the records.
+fn write_config(dir: &std::path::Path, model: &crate::model::Model, src: &str, resume: bool) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     if resume {
         return Ok(());
     }
     let text = serde_json::to_string_pretty(model).map_err(std::io::Error::other)?;
-    std::fs::write(dir.join("config.json"), text)
+    std::fs::write(dir.join("config.json"), text)?;
+    std::fs::write(dir.join("model.net"), src)
 }
 
 /// How progress is shown: a bar on a terminal, plain lines otherwise, JSON, or nothing.

@@ -31,6 +31,9 @@ pub struct TrainArgs {
     /// Train this many epochs (shortcut for `--set epochs=N`).
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// Stop after step N as if interrupted, saving a checkpoint; continue with `--resume`.
+    #[arg(long, value_name = "N")]
+    pub pause_at: Option<u64>,
     /// Leave the probes out of the compiled step (to measure their cost).
     #[arg(long)]
     pub no_probes: bool,
@@ -64,6 +67,7 @@ pub fn run(mut args: TrainArgs) -> ExitCode {
         load: args.load.clone(),
         probes: !args.no_probes,
         interrupt,
+        pause_at: args.pause_at,
     };
     if let Err(e) = write_config(&out_dir, model, &loaded.src, args.resume.is_some()) {
         eprintln!("error: cannot write the run folder {}: {e}", out_dir.display());

@@ -34,6 +34,9 @@ pub struct TrainOptions {
     pub probes: bool,
     /// Set from another thread (Ctrl-C) to stop after the current step, saving a checkpoint.
     pub interrupt: Arc<AtomicBool>,
+    /// Stop once this many steps are done, as if interrupted (the schedule still spans the
+    /// whole run); continue later with `resume`.
+    pub pause_at: Option<u64>,
 }
 
 /// What the loop tells whoever watches it (the CLI's progress bar, JSON lines, tests).
@@ -229,7 +232,7 @@ impl<'m> Session<'m> {
             if self.step >= self.total_steps {
                 break StopReason::Finished;
             }
-            if opts.interrupt.load(Ordering::Relaxed) {
+            if opts.interrupt.load(Ordering::Relaxed) || opts.pause_at.is_some_and(|p| self.step >= p) {
                 break StopReason::Interrupted;
             }
             let epoch = self.step / steps_per_epoch;
@@ -269,8 +272,10 @@ impl<'m> Session<'m> {
                 self.save_checkpoint(&opts.out_dir)?;
             }
         };
+        // The bad step's updates were never applied, so the parameters are the last good ones
+        // in every case; only a finished or interrupted run gets final weights.
+        self.save_checkpoint(&opts.out_dir)?;
         if !matches!(stop, StopReason::NonFinite(_)) {
-            self.save_checkpoint(&opts.out_dir)?;
             self.save_weights(&opts.out_dir)?;
         }
         self.recorder.flush().map_err(|source| TrainError::Io { path: opts.out_dir.clone(), source })?;

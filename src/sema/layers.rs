@@ -72,7 +72,8 @@ pub fn expand_model(
     let had_input = input.is_some();
     let scope = Scope::default();
     let layers = expander.body(rest, &HashMap::new(), &scope, &mut shape);
-    if layers.is_empty() && !expander.stopped {
+    let written = rest.iter().any(|s| !matches!(s, Stmt::Error(_)));
+    if !written {
         expander.diags.push(
             Diagnostic::error(
                 "netc::model::empty",
@@ -86,7 +87,7 @@ pub fn expand_model(
     Expanded {
         input,
         layers,
-        output_shape: shape.filter(|_| had_input),
+        output_shape: shape.filter(|_| had_input && !expander.stopped),
         used_blocks: expander.used_blocks,
     }
 }

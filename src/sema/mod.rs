@@ -64,8 +64,8 @@ pub fn check_file(
     let train_def = match train_item {
         Some(Item::Train(t)) => Some(t),
         _ => {
-            let parse_failed = file.items.iter().any(|i| matches!(i, Item::Error(_)));
-            if !file.items.iter().any(|i| matches!(i, Item::Train(_))) && !parse_failed {
+            if !file.items.iter().any(|i| matches!(i, Item::Train(_))) && !parse_failed(file, diags)
+            {
                 diags.push(missing_train(model_def));
             }
             None
@@ -133,8 +133,7 @@ fn single<'a>(
             .with_help(format!("keep one `{what}` per file")),
         );
     }
-    let parse_failed = file.items.iter().any(|i| matches!(i, Item::Error(_)));
-    if first.is_none() && what == "model" && !parse_failed {
+    if first.is_none() && what == "model" && !parse_failed(file, diags) {
         diags.push(
             Diagnostic::error(
                 "netc::model::missing",
@@ -146,6 +145,12 @@ fn single<'a>(
         );
     }
     first
+}
+
+/// Did parsing fail somewhere? Then a missing section may only be a consequence.
+fn parse_failed(file: &File, diags: &[Diagnostic]) -> bool {
+    file.items.iter().any(|i| matches!(i, Item::Error(_)))
+        || diags.iter().any(|d| d.code.starts_with("netc::parse::"))
 }
 
 /// The first few characters of an item, so a label does not cover a whole section.

@@ -448,6 +448,16 @@ fn rule_name(rule: &Rule) -> String {
         Rule::param => "a parameter",
         Rule::EOI => "the end of the line",
         Rule::keyword => "a keyword",
+        Rule::kw_as => "`as`",
+        Rule::kw_model => "`model`",
+        Rule::kw_block => "`block`",
+        Rule::kw_train => "`train`",
+        Rule::kw_input => "`input`",
+        Rule::kw_repeat => "`repeat`",
+        Rule::kw_residual => "`residual`",
+        Rule::item_only => "`model`, `block` or `train`",
+        Rule::stmt_only => "a layer",
+        Rule::setting_only => "a setting `key = value`",
         other => return format!("{other:?}"),
     };
     name.to_string()

@@ -188,3 +188,25 @@ fn every_construct_checks() {
     let json = serde_json::to_string_pretty(&without_spans(&model)).expect("json");
     insta::assert_snapshot!("everything_model", json);
 }
+
+#[test]
+fn complete_files_in_the_language_guide_check() {
+    let guide =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/language.md"))
+            .expect("guide");
+    let blocks: Vec<&str> = guide.split("```").skip(1).step_by(2).collect();
+    let complete: Vec<&str> = blocks
+        .into_iter()
+        .filter(|b| b.contains("model ") && b.contains("train {"))
+        .collect();
+    assert!(complete.len() >= 2);
+    for block in complete {
+        let checked = check_source("guide.net", block, &[]);
+        let errors: Vec<_> = checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .collect();
+        assert!(errors.is_empty(), "{block}\n{errors:#?}");
+    }
+}

@@ -22,8 +22,17 @@ fn scratch(name: &str, contents: &[u8]) -> PathBuf {
 
 #[test]
 fn check_passes_on_the_examples() {
-    let out = netc(&["check", "examples/xor.net", "examples/digits.net", "examples/residual.net"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = netc(&[
+        "check",
+        "examples/xor.net",
+        "examples/digits.net",
+        "examples/residual.net",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("examples/xor.net: ok"));
 }
 
@@ -33,7 +42,10 @@ fn check_fails_with_rendered_diagnostics_and_json() {
     let out = netc(&["check", "examples/xor.net", bad]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("netc::name::unknown_activation"), "{stderr}");
+    assert!(
+        stderr.contains("netc::name::unknown_activation"),
+        "{stderr}"
+    );
     assert!(stderr.contains("did you mean `sigmoid`?"), "{stderr}");
 
     let out = netc(&["check", "--format", "json", bad]);
@@ -48,13 +60,22 @@ fn check_applies_set_overrides() {
     let out = netc(&["check", "--set", "optimizer.lr=-1", "examples/xor.net"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("netc::range::out_of_range"));
-    let out = netc(&["check", "--set", "clip=none", "--set", "epochs=3", "examples/xor.net"]);
+    let out = netc(&[
+        "check",
+        "--set",
+        "clip=none",
+        "--set",
+        "epochs=3",
+        "examples/xor.net",
+    ]);
     assert!(out.status.success());
 }
 
 #[test]
 fn garbage_and_missing_files_fail_cleanly() {
-    let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     let path = scratch("garbage.net", &garbage);
     let out = netc(&["check", path.to_str().expect("utf-8 path")]);
     assert_eq!(out.status.code(), Some(1));
@@ -73,10 +94,21 @@ fn fmt_prints_checks_and_writes() {
     let out = netc(&["fmt", file]);
     assert!(out.status.success());
     let printed = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(printed.starts_with("model m {\n    input x: [2]\n    dense 1\n}\n"), "{printed}");
+    assert!(
+        printed.starts_with("model m {\n    input x: [2]\n    dense 1\n}\n"),
+        "{printed}"
+    );
     assert!(netc(&["fmt", "--write", file]).status.success());
-    assert_eq!(std::fs::read_to_string(Path::new(file)).expect("written"), printed);
+    assert_eq!(
+        std::fs::read_to_string(Path::new(file)).expect("written"),
+        printed
+    );
     assert!(netc(&["fmt", "--check", file]).status.success());
     let broken = scratch("broken.net", b"model m {\n    dense = = 3\n}\n");
-    assert_eq!(netc(&["fmt", broken.to_str().expect("utf-8")]).status.code(), Some(1));
+    assert_eq!(
+        netc(&["fmt", broken.to_str().expect("utf-8")])
+            .status
+            .code(),
+        Some(1)
+    );
 }

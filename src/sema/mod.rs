@@ -7,21 +7,22 @@
 mod args;
 mod attrs;
 mod data;
+mod layer;
 mod layers;
 mod lint;
 mod loss;
 pub mod names;
 mod overrides;
+mod settings;
 mod train;
 
 pub use layers::{MAX_LAYERS, MAX_PARAMS, MAX_UNITS};
 pub use overrides::Override;
 
 use crate::diag::Diagnostic;
-use crate::model::{Clip, Model, OnNonFinite, ProbeConfig, Schedule, TrainConfig};
+use crate::model::Model;
 use crate::span::Span;
-use crate::syntax::ast::{BlockDef, File, Item, ModelDef, Setting, SettingLine, TrainDef};
-use args::Range;
+use crate::syntax::ast::{BlockDef, File, Item, ModelDef};
 use std::collections::HashMap;
 
 /// The result of checking one source: the model when there is no error, and every
@@ -71,7 +72,7 @@ pub fn check_file(
             None
         }
     };
-    let train = train_config(diags, train_def?, overrides, &expanded);
+    let train = settings::train_config(diags, train_def?, overrides, &expanded);
     let (input, output_shape) = (expanded.input?, expanded.output_shape?);
     Some(Model {
         name: model_def.name.text.clone(),
@@ -154,7 +155,7 @@ fn parse_failed(file: &File, diags: &[Diagnostic]) -> bool {
 }
 
 /// The first few characters of an item, so a label does not cover a whole section.
-fn header(span: Span) -> Span {
+pub(crate) fn header(span: Span) -> Span {
     Span::new(span.start, span.end.min(span.start + 5))
 }
 
@@ -213,153 +214,4 @@ fn collect_blocks<'a>(
         blocks.insert(name.text.clone(), block);
     }
     blocks
-}
-
-fn train_config(
-    diags: &mut Vec<Diagnostic>,
-    def: &TrainDef,
-    overrides: &[Override],
-    expanded: &layers::Expanded,
-) -> Option<TrainConfig> {
-    let mut settings: Vec<Setting> = def
-        .settings
-        .iter()
-        .filter_map(|s| match s {
-            SettingLine::Setting(s) => Some(s.clone()),
-            SettingLine::Error(_) => None,
-        })
-        .collect();
-    let parse_errors = def.settings.len() != settings.len();
-    settings = unique_settings(diags, settings);
-    let anchor = header(def.span);
-    overrides::apply(diags, &mut settings, overrides, anchor);
-    let from_overrides = diags.len();
-    let get = |key: &str| settings.iter().find(|s| s.key.text == key);
-    let data = match get("data") {
-        Some(s) => {
-            data::data_source(diags, &s.value).map(|(source, facts)| (source, facts, s.value.span))
-        }
-        None => {
-            if !parse_errors {
-                diags.push(
-                    Diagnostic::error("netc::train::missing_data", header(def.span), "the train section does not say which data to train on")
-                        .with_label("no `data = ...`")
-                        .with_help("add `data = csv(\"file.csv\", target = \"label\")` or a synthetic set like `data = moons(n = 500)`"),
-                );
-            }
-            None
-        }
-    };
-    let given_loss = get("loss").map(|s| (train::loss(diags, &s.value), s.value.span));
-    let optimizer = get("optimizer").map_or(Some(train::DEFAULT_OPTIMIZER), |s| {
-        train::optimizer(diags, &s.value)
-    });
-    let schedule = get("schedule").map_or(Some(Schedule::Constant), |s| {
-        train::schedule(diags, &s.value)
-    });
-    let clip = get("clip").map_or(Some(Clip::None), |s| train::clip(diags, &s.value));
-    let l2 = get("l2").map_or(Some(0.0), |s| {
-        train::number(diags, &s.value, "l2", Range::NonNegative)
-    });
-    let batch = get("batch").map_or(Some(32), |s| {
-        train::count(diags, &s.value, "batch", (1, 1 << 20))
-    });
-    let epochs = get("epochs").map_or(Some(10), |s| {
-        train::count(diags, &s.value, "epochs", (1, 1_000_000))
-    });
-    let steps = get("steps").map(|s| train::count(diags, &s.value, "steps", (1, u32::MAX as u64)));
-    let seed = get("seed").map_or(Some(0), |s| {
-        train::count(diags, &s.value, "seed", (0, u64::MAX))
-    });
-    let probes = get("probes").map_or(
-        Some(ProbeConfig {
-            enabled: true,
-            every: 1,
-        }),
-        |s| train::probes(diags, &s.value),
-    );
-    let on_nonfinite = get("on_nonfinite").map_or(Some(OnNonFinite::Stop), |s| {
-        train::on_nonfinite(diags, &s.value)
-    });
-    let checkpoint_every = get("checkpoint_every").map_or(Some(500), |s| {
-        train::count(diags, &s.value, "checkpoint_every", (1, u32::MAX as u64))
-    });
-    if !overrides.is_empty() {
-        for diag in &mut diags[from_overrides..] {
-            if diag.span == anchor {
-                diag.label = format!("{} (from `--set`)", diag.label);
-            }
-        }
-    }
-    let (source, facts, data_span) = data?;
-    let loss = match (&expanded.input, &expanded.output_shape, given_loss) {
-        (Some(input), Some(output), given) => {
-            let given = match given {
-                Some((loss, span)) => Some((loss?, span)),
-                None => None,
-            };
-            let cx = loss::LossContext {
-                input,
-                layers: &expanded.layers,
-                output,
-                data: Some((facts, data_span)),
-                train_span: header(def.span),
-            };
-            loss::settle(diags, given, &cx)
-        }
-        _ => None,
-    };
-    let steps = match steps {
-        Some(s) => Some(s? as usize),
-        None => None,
-    };
-    Some(TrainConfig {
-        data: source,
-        loss: loss?,
-        optimizer: optimizer?,
-        schedule: schedule?,
-        clip: clip?,
-        l2: l2?,
-        batch: batch? as usize,
-        epochs: epochs? as usize,
-        steps,
-        seed: seed?,
-        probes: probes?,
-        on_nonfinite: on_nonfinite?,
-        checkpoint_every: checkpoint_every? as usize,
-        span: def.span,
-    })
-}
-
-/// Reports unknown and repeated keys; keeps the first of each known key.
-fn unique_settings(diags: &mut Vec<Diagnostic>, settings: Vec<Setting>) -> Vec<Setting> {
-    let mut kept: Vec<Setting> = Vec::new();
-    for setting in settings {
-        let key = &setting.key;
-        if !names::SETTINGS.contains(&key.text.as_str()) {
-            diags.push(args::unknown(
-                "netc::name::unknown_setting",
-                "setting",
-                &key.text,
-                key.span,
-                names::SETTINGS,
-            ));
-            continue;
-        }
-        if let Some(first) = kept.iter().find(|s| s.key.text == key.text) {
-            diags.push(
-                Diagnostic::error(
-                    "netc::train::duplicate_setting",
-                    key.span,
-                    format!("`{}` is set twice", key.text),
-                )
-                .with_label("set again here")
-                .with_related(first.key.span, "first set here")
-                .with_help("keep one of the two lines"),
-            );
-            continue;
-        }
-        kept.push(setting);
-    }
-    kept
 }

@@ -210,3 +210,56 @@ fn complete_files_in_the_language_guide_check() {
         assert!(errors.is_empty(), "{block}\n{errors:#?}");
     }
 }
+
+#[test]
+fn a_tool_can_edit_one_layer_and_print_the_file_back() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/digits.net");
+    let src = std::fs::read_to_string(path).expect("readable");
+    let model = check_source("digits.net", &src, &[]).model.expect("valid");
+    let hidden = model
+        .layers
+        .iter()
+        .find(|l| l.name == "hidden")
+        .expect("hidden layer");
+    let (mut file, diags) = netc::syntax::parse_file(&src);
+    assert!(diags.is_empty());
+    let Some(netc::syntax::ast::Stmt::Layer(stmt)) = file.stmt_at_mut(hidden.span) else {
+        panic!("the layer's statement is found by its span")
+    };
+    let tanh = netc::syntax::parse_expr("tanh").expect("parses");
+    netc::syntax::ast::set_arg(
+        &mut stmt.args,
+        netc::sema::layer_params("dense"),
+        "act",
+        tanh,
+        hidden.span,
+    );
+    let units = netc::syntax::parse_expr("64").expect("parses");
+    netc::syntax::ast::set_arg(
+        &mut stmt.args,
+        netc::sema::layer_params("dense"),
+        "units",
+        units,
+        hidden.span,
+    );
+    let printed = netc::syntax::print_file(&file, &src);
+    assert!(
+        printed.contains("    dense 64, act = tanh, init = he_normal as hidden\n"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("// Handwritten digits"),
+        "comments are kept"
+    );
+    let edited = check_source("digits.net", &printed, &[])
+        .model
+        .expect("still valid");
+    assert!(matches!(
+        edited.layers[0].kind,
+        LayerKind::Dense {
+            units: 64,
+            act: Activation::Tanh,
+            ..
+        }
+    ));
+}

@@ -11,6 +11,18 @@ use crate::diag::Diagnostic;
 use crate::model::{Activation, Init, Input, InputKind, Layer, LayerKind};
 use crate::syntax::ast::*;
 
+/// The parameters of a built-in layer, in positional order (for tools that edit a layer's
+/// arguments with [`crate::syntax::ast::set_arg`]).
+pub fn layer_params(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "dense" | "linear" => &["units", "act", "init", "bias", "bias_init"],
+        "batchnorm" => &["momentum", "eps"],
+        "layernorm" => &["eps", "affine"],
+        "dropout" => &["p"],
+        other => super::attrs::activation_params(other),
+    }
+}
+
 impl Expander<'_> {
     pub(super) fn input(&mut self, input: &InputStmt) -> Option<Input> {
         let kind = match &input.shape.kind {
@@ -126,7 +138,13 @@ impl Expander<'_> {
         match layer.kind.text.as_str() {
             "dense" | "linear" => Some((self.dense(layer)?, "dense")),
             "batchnorm" => {
-                let b = bind(self.diags, "batchnorm", span, args, &["momentum", "eps"]);
+                let b = bind(
+                    self.diags,
+                    "batchnorm",
+                    span,
+                    args,
+                    layer_params("batchnorm"),
+                );
                 let momentum =
                     float_arg(self.diags, &b, "momentum", Some(0.1), Range::UnitInterval);
                 let eps = float_arg(self.diags, &b, "eps", Some(1e-5), Range::Positive);
@@ -139,7 +157,13 @@ impl Expander<'_> {
                 ))
             }
             "layernorm" => {
-                let b = bind(self.diags, "layernorm", span, args, &["eps", "affine"]);
+                let b = bind(
+                    self.diags,
+                    "layernorm",
+                    span,
+                    args,
+                    layer_params("layernorm"),
+                );
                 let eps = float_arg(self.diags, &b, "eps", Some(1e-5), Range::Positive);
                 let affine = super::args::bool_arg(self.diags, &b, "affine", true);
                 Some((
@@ -151,7 +175,7 @@ impl Expander<'_> {
                 ))
             }
             "dropout" => {
-                let b = bind(self.diags, "dropout", span, args, &["p"]);
+                let b = bind(self.diags, "dropout", span, args, layer_params("dropout"));
                 let p = float_arg(self.diags, &b, "p", Some(0.5), Range::ProbabilityBelowOne)?;
                 Some((LayerKind::Dropout { p }, "dropout"))
             }
@@ -164,7 +188,7 @@ impl Expander<'_> {
 
     /// `dense units, act, init, bias, bias_init`.
     fn dense(&mut self, layer: &LayerStmt) -> Option<LayerKind> {
-        let params = ["units", "act", "init", "bias", "bias_init"];
+        let params = layer_params("dense");
         let b = bind(
             self.diags,
             &layer.kind.text,

@@ -128,7 +128,8 @@ impl Expander<'_> {
                 break;
             }
             match stmt {
-                Stmt::Error(_) => {}
+                // A line that did not parse may have changed the shape: stop inferring it.
+                Stmt::Error(_) => *shape = None,
                 Stmt::Input(input) => self.diags.push(
                     Diagnostic::error(
                         "netc::model::misplaced_input",

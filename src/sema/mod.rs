@@ -16,6 +16,7 @@ mod overrides;
 mod settings;
 mod train;
 
+pub use layer::layer_params;
 pub use layers::{MAX_LAYERS, MAX_PARAMS, MAX_UNITS};
 pub use overrides::Override;
 

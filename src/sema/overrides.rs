@@ -6,7 +6,7 @@ use super::names::{suggest, SETTINGS};
 use super::train::{clip_params, optimizer_params, schedule_params};
 use crate::diag::Diagnostic;
 use crate::span::Span;
-use crate::syntax::ast::{Arg, Expr, ExprKind, Ident, Setting};
+use crate::syntax::ast::{set_arg, Expr, ExprKind, Ident, Setting};
 use crate::syntax::parse_expr;
 
 /// One `--set key=value`: `epochs=3`, `optimizer.lr=0.01`, `clip=none`.
@@ -154,10 +154,10 @@ fn apply_one(
     Ok(())
 }
 
-/// `adam(1e-3)` with `lr = 0.01` becomes `adam(lr = 0.01)`: positional arguments are named
-/// first so the new value replaces the old one whichever way it was written.
+/// `adam(1e-3)` with `lr = 0.01` becomes `adam(0.01)`: the argument is replaced where it was
+/// written, or added by name.
 fn with_argument(current: Expr, key: &str, param: &str, value: Expr, anchor: Span) -> Option<Expr> {
-    let (name, args) = match current.kind {
+    let (name, mut args) = match current.kind {
         ExprKind::Name(n) => (
             Ident {
                 text: n,
@@ -168,33 +168,9 @@ fn with_argument(current: Expr, key: &str, param: &str, value: Expr, anchor: Spa
         ExprKind::Call { name, args } => (name, args),
         _ => return None,
     };
-    let params = params_of(key, &name.text);
-    let mut position = 0;
-    let mut named: Vec<Arg> = Vec::new();
-    for mut arg in args {
-        if arg.name.is_none() {
-            if let Some(p) = params.get(position) {
-                arg.name = Some(Ident {
-                    text: p.to_string(),
-                    span: arg.span,
-                });
-            }
-            position += 1;
-        }
-        if arg.name.as_ref().is_none_or(|n| n.text != param) {
-            named.push(arg);
-        }
-    }
-    named.push(Arg {
-        name: Some(Ident {
-            text: param.to_string(),
-            span: anchor,
-        }),
-        value,
-        span: anchor,
-    });
+    set_arg(&mut args, params_of(key, &name.text), param, value, anchor);
     Some(Expr {
-        kind: ExprKind::Call { name, args: named },
+        kind: ExprKind::Call { name, args },
         span: current.span,
     })
 }

@@ -194,7 +194,7 @@ impl Expander<'_> {
             &layer.kind.text,
             layer.kind.span,
             &layer.args,
-            &params,
+            params,
         );
         let units = int_arg(self.diags, &b, "units", None, (1, MAX_UNITS));
         let act = b.get("act").map_or(Some(Activation::Identity), |e| {

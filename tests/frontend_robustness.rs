@@ -134,3 +134,24 @@ fn huge_counts_are_errors_not_hangs() {
         "{codes:?}"
     );
 }
+
+#[test]
+fn empty_or_failing_repeats_do_not_keep_the_checker_busy() {
+    let empty = "model m {\n    input x: [2]\n    repeat 10000 {\n        repeat 10000 {\n        }\n    }\n    dense 1\n}\ntrain {\n    data = xor\n}\n";
+    assert_quick("nested empty repeats", empty);
+    let codes: Vec<&str> = check_source("m.net", empty, &[])
+        .diagnostics
+        .iter()
+        .map(|d| d.code)
+        .collect();
+    assert_eq!(codes, ["netc::range::too_many_layers"]);
+    let failing = "model m {\n    input x: [2]\n    repeat 10000 {\n        repeat 10000 {\n            dense relu\n        }\n    }\n}\ntrain {\n    data = xor\n}\n";
+    assert_quick("nested failing repeats", failing);
+    let checked = check_source("m.net", failing, &[]);
+    let type_errors = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "netc::type::expected")
+        .count();
+    assert_eq!(type_errors, 1, "an error inside a repeat is reported once");
+}

@@ -16,6 +16,9 @@ pub const MAX_UNITS: u64 = 1 << 20;
 pub const MAX_LAYERS: usize = 10_000;
 /// Most trainable parameters a model may have.
 pub const MAX_PARAMS: u64 = 100_000_000;
+/// Most statements (and `repeat` copies) expanding a model may visit, so that empty or
+/// failing repeats cannot keep the checker busy.
+pub const MAX_WORK: usize = 10 * MAX_LAYERS;
 /// Deepest chain of blocks using blocks.
 pub const MAX_BLOCK_DEPTH: usize = 32;
 
@@ -40,6 +43,7 @@ pub fn expand_model(
         used_blocks: HashSet::new(),
         counters: HashMap::new(),
         layer_count: 0,
+        work: 0,
         param_count: 0,
         stack: Vec::new(),
         stopped: false,
@@ -107,6 +111,8 @@ pub(super) struct Expander<'a> {
     pub(super) used_blocks: HashSet<String>,
     pub(super) counters: HashMap<&'static str, usize>,
     pub(super) layer_count: usize,
+    /// Statements and `repeat` copies visited so far.
+    pub(super) work: usize,
     pub(super) param_count: u64,
     /// Blocks being expanded, outermost first, to refuse recursion.
     pub(super) stack: Vec<String>,
@@ -124,7 +130,7 @@ impl Expander<'_> {
     ) -> Vec<Layer> {
         let mut layers = Vec::new();
         for stmt in stmts {
-            if self.stopped {
+            if self.stopped || !self.tick(stmt.span()) {
                 break;
             }
             match stmt {
@@ -174,6 +180,24 @@ impl Expander<'_> {
                 .with_help("use fewer or smaller `repeat`s"),
             );
         }
+    }
+
+    /// Counts one unit of expansion work; false (with an error) once there was too much.
+    fn tick(&mut self, span: Span) -> bool {
+        self.work += 1;
+        if self.work > MAX_WORK && !self.stopped {
+            self.stopped = true;
+            self.diags.push(
+                Diagnostic::error(
+                    "netc::range::too_many_layers",
+                    span,
+                    format!("this model is too large to expand (more than {MAX_WORK} statements)"),
+                )
+                .with_label("the limit is passed here")
+                .with_help("use fewer or smaller `repeat`s"),
+            );
+        }
+        !self.stopped
     }
 
     pub(super) fn add_params(&mut self, count: u64, span: Span) {
@@ -229,6 +253,9 @@ impl Expander<'_> {
         };
         let mut layers = Vec::new();
         for i in 1..=count {
+            if !self.tick(repeat.span) {
+                break;
+            }
             let mut inner = scope.clone();
             if count > 1 {
                 inner.suffix = format!("{}_{i}", scope.suffix);

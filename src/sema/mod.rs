@@ -97,9 +97,16 @@ fn missing_train(model: &ModelDef) -> Diagnostic {
 
 /// Sorts by position and drops repeats (an error inside a `repeat` is found once per copy).
 fn tidy(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut seen = std::collections::HashSet::new();
     let mut out: Vec<Diagnostic> = Vec::with_capacity(diags.len());
     for diag in diags {
-        if !out.contains(&diag) {
+        let key = (
+            diag.code,
+            diag.span,
+            diag.message.clone(),
+            format!("{:?}", diag.related),
+        );
+        if seen.insert(key) {
             out.push(diag);
         }
     }

@@ -76,7 +76,8 @@ pub fn expand_model(
     let had_input = input.is_some();
     let scope = Scope::default();
     let layers = expander.body(rest, &HashMap::new(), &scope, &mut shape);
-    let written = rest.iter().any(|s| !matches!(s, Stmt::Error(_)));
+    // Lines that did not parse count: the model is not empty, only broken.
+    let written = !rest.is_empty();
     if !written {
         expander.diags.push(
             Diagnostic::error(

@@ -8,7 +8,7 @@ use crate::diag::Diagnostic;
 use crate::model::{Input, Layer, LayerKind};
 use crate::span::Span;
 use crate::syntax::ast::*;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// Widest layer or input netc accepts.
 pub const MAX_UNITS: u64 = 1 << 20;
@@ -28,7 +28,6 @@ pub struct Expanded {
     pub layers: Vec<Layer>,
     /// The final shape, when every shape could be inferred.
     pub output_shape: Option<Vec<usize>>,
-    pub used_blocks: HashSet<String>,
 }
 
 /// Expands the body of `model` using `blocks`.
@@ -40,7 +39,6 @@ pub fn expand_model(
     let mut expander = Expander {
         diags,
         blocks,
-        used_blocks: HashSet::new(),
         counters: HashMap::new(),
         layer_count: 0,
         work: 0,
@@ -93,7 +91,6 @@ pub fn expand_model(
         input,
         layers,
         output_shape: shape.filter(|_| had_input && !expander.stopped),
-        used_blocks: expander.used_blocks,
     }
 }
 
@@ -109,7 +106,6 @@ pub(super) struct Scope {
 pub(super) struct Expander<'a> {
     pub(super) diags: &'a mut Vec<Diagnostic>,
     pub(super) blocks: &'a HashMap<String, &'a BlockDef>,
-    pub(super) used_blocks: HashSet<String>,
     pub(super) counters: HashMap<&'static str, usize>,
     pub(super) layer_count: usize,
     /// Statements and `repeat` copies visited so far.
@@ -388,7 +384,6 @@ impl Expander<'_> {
             return Vec::new();
         };
         let name = block.name.text.clone();
-        self.used_blocks.insert(name.clone());
         if self.stack.contains(&name) {
             self.diags.push(
                 Diagnostic::error(

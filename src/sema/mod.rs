@@ -60,7 +60,7 @@ pub fn check_file(
     };
     let train_item = single(file, diags, |i| matches!(i, Item::Train(_)), "train");
     let expanded = layers::expand_model(diags, model_def, &blocks);
-    lint::unused_blocks(diags, &blocks, &expanded.used_blocks);
+    lint::unused_blocks(diags, file, &blocks);
     lint::softmax_not_last(diags, &expanded.layers);
     lint::duplicate_names(diags, &expanded.layers);
     let train_def = match train_item {

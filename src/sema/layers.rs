@@ -1,14 +1,14 @@
 //! The model body: expands blocks and `repeat`, builds each layer from its arguments, names
 //! it, and infers every shape as it goes.
 
-use super::args::{bind, float_arg, int_arg, int_in_bounds, int_value, type_error, unknown, Range};
-use super::attrs::{activation, activation_name, activation_value, init_value};
-use super::names::{LAYERS, RECURRENT};
+use super::args::{bind, int_in_bounds, int_value};
+use super::attrs::init_value;
+use super::layer::last;
 use crate::diag::Diagnostic;
-use crate::model::{Activation, Init, Input, InputKind, Layer, LayerKind};
+use crate::model::{Input, Layer, LayerKind};
 use crate::span::Span;
 use crate::syntax::ast::*;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// Widest layer or input netc accepts.
 pub const MAX_UNITS: u64 = 1 << 20;
@@ -16,6 +16,9 @@ pub const MAX_UNITS: u64 = 1 << 20;
 pub const MAX_LAYERS: usize = 10_000;
 /// Most trainable parameters a model may have.
 pub const MAX_PARAMS: u64 = 100_000_000;
+/// Most statements (and `repeat` copies) expanding a model may visit, so that empty or
+/// failing repeats cannot keep the checker busy.
+pub const MAX_WORK: usize = 10 * MAX_LAYERS;
 /// Deepest chain of blocks using blocks.
 pub const MAX_BLOCK_DEPTH: usize = 32;
 
@@ -25,7 +28,6 @@ pub struct Expanded {
     pub layers: Vec<Layer>,
     /// The final shape, when every shape could be inferred.
     pub output_shape: Option<Vec<usize>>,
-    pub used_blocks: HashSet<String>,
 }
 
 /// Expands the body of `model` using `blocks`.
@@ -37,9 +39,9 @@ pub fn expand_model(
     let mut expander = Expander {
         diags,
         blocks,
-        used_blocks: HashSet::new(),
         counters: HashMap::new(),
         layer_count: 0,
+        work: 0,
         param_count: 0,
         stack: Vec::new(),
         stopped: false,
@@ -72,7 +74,9 @@ pub fn expand_model(
     let had_input = input.is_some();
     let scope = Scope::default();
     let layers = expander.body(rest, &HashMap::new(), &scope, &mut shape);
-    if layers.is_empty() && !expander.stopped {
+    // Lines that did not parse count: the model is not empty, only broken.
+    let written = !rest.is_empty();
+    if !written {
         expander.diags.push(
             Diagnostic::error(
                 "netc::model::empty",
@@ -86,8 +90,7 @@ pub fn expand_model(
     Expanded {
         input,
         layers,
-        output_shape: shape.filter(|_| had_input),
-        used_blocks: expander.used_blocks,
+        output_shape: shape.filter(|_| had_input && !expander.stopped),
     }
 }
 
@@ -95,78 +98,26 @@ type Env = HashMap<String, Expr>;
 
 /// Where a layer sits: its block instance's name prefix and its `repeat` iteration suffix.
 #[derive(Default, Clone)]
-struct Scope {
-    prefix: String,
-    suffix: String,
+pub(super) struct Scope {
+    pub(super) prefix: String,
+    pub(super) suffix: String,
 }
 
-struct Expander<'a> {
-    diags: &'a mut Vec<Diagnostic>,
-    blocks: &'a HashMap<String, &'a BlockDef>,
-    used_blocks: HashSet<String>,
-    counters: HashMap<&'static str, usize>,
-    layer_count: usize,
-    param_count: u64,
+pub(super) struct Expander<'a> {
+    pub(super) diags: &'a mut Vec<Diagnostic>,
+    pub(super) blocks: &'a HashMap<String, &'a BlockDef>,
+    pub(super) counters: HashMap<&'static str, usize>,
+    pub(super) layer_count: usize,
+    /// Statements and `repeat` copies visited so far.
+    pub(super) work: usize,
+    pub(super) param_count: u64,
     /// Blocks being expanded, outermost first, to refuse recursion.
-    stack: Vec<String>,
+    pub(super) stack: Vec<String>,
     /// Set once the model grows past MAX_LAYERS; expansion then stops.
-    stopped: bool,
+    pub(super) stopped: bool,
 }
 
 impl Expander<'_> {
-    fn input(&mut self, input: &InputStmt) -> Option<Input> {
-        let kind = match &input.shape.kind {
-            ExprKind::List(dims) => {
-                let mut shape = Vec::new();
-                for dim in dims {
-                    let v = int_value(self.diags, dim, "an input width")?;
-                    shape.push(int_in_bounds(
-                        self.diags,
-                        dim.span,
-                        "an input width",
-                        v,
-                        (1, MAX_UNITS),
-                    )? as usize);
-                }
-                if shape.len() != 1 {
-                    self.diags.push(
-                        Diagnostic::error(
-                            "netc::shape::unsupported_input",
-                            input.shape.span,
-                            format!("inputs of rank {} are not supported yet", shape.len()),
-                        )
-                        .with_label("expected one width, like `[64]`")
-                        .with_help("flatten the features into one vector: `input x: [width]`"),
-                    );
-                    return None;
-                }
-                InputKind::Tensor { shape }
-            }
-            ExprKind::Call { name, args } if name.text == "seq" => {
-                let b = bind(self.diags, "seq", name.span, args, &["steps", "dim"]);
-                let steps = int_arg(self.diags, &b, "steps", None, (1, MAX_UNITS));
-                let dim = int_arg(self.diags, &b, "dim", None, (1, MAX_UNITS));
-                InputKind::Seq {
-                    steps: steps? as usize,
-                    dim: dim? as usize,
-                }
-            }
-            _ => {
-                self.diags.push(type_error(
-                    &input.shape,
-                    "an input shape",
-                    "a shape like `[64]` or `seq(T, d)`",
-                ));
-                return None;
-            }
-        };
-        Some(Input {
-            name: input.name.text.clone(),
-            kind,
-            span: input.span,
-        })
-    }
-
     fn body(
         &mut self,
         stmts: &[Stmt],
@@ -176,11 +127,12 @@ impl Expander<'_> {
     ) -> Vec<Layer> {
         let mut layers = Vec::new();
         for stmt in stmts {
-            if self.stopped {
+            if self.stopped || !self.tick(stmt.span()) {
                 break;
             }
             match stmt {
-                Stmt::Error(_) => {}
+                // A line that did not parse may have changed the shape: stop inferring it.
+                Stmt::Error(_) => *shape = None,
                 Stmt::Input(input) => self.diags.push(
                     Diagnostic::error(
                         "netc::model::misplaced_input",
@@ -211,7 +163,7 @@ impl Expander<'_> {
         layers
     }
 
-    fn count_layer(&mut self, span: Span) {
+    pub(super) fn count_layer(&mut self, span: Span) {
         self.layer_count += 1;
         if self.layer_count > MAX_LAYERS && !self.stopped {
             self.stopped = true;
@@ -227,7 +179,25 @@ impl Expander<'_> {
         }
     }
 
-    fn add_params(&mut self, count: u64, span: Span) {
+    /// Counts one unit of expansion work; false (with an error) once there was too much.
+    fn tick(&mut self, span: Span) -> bool {
+        self.work += 1;
+        if self.work > MAX_WORK && !self.stopped {
+            self.stopped = true;
+            self.diags.push(
+                Diagnostic::error(
+                    "netc::range::too_many_layers",
+                    span,
+                    format!("this model is too large to expand (more than {MAX_WORK} statements)"),
+                )
+                .with_label("the limit is passed here")
+                .with_help("use fewer or smaller `repeat`s"),
+            );
+        }
+        !self.stopped
+    }
+
+    pub(super) fn add_params(&mut self, count: u64, span: Span) {
         self.param_count = self.param_count.saturating_add(count);
         if self.param_count > MAX_PARAMS && !self.stopped {
             self.stopped = true;
@@ -243,7 +213,12 @@ impl Expander<'_> {
         }
     }
 
-    fn next_name(&mut self, kind: &'static str, alias: &Option<Ident>, scope: &Scope) -> String {
+    pub(super) fn next_name(
+        &mut self,
+        kind: &'static str,
+        alias: &Option<Ident>,
+        scope: &Scope,
+    ) -> String {
         let count = self.counters.entry(kind).or_insert(0);
         *count += 1;
         match alias {
@@ -275,6 +250,9 @@ impl Expander<'_> {
         };
         let mut layers = Vec::new();
         for i in 1..=count {
+            if !self.tick(repeat.span) {
+                break;
+            }
             let mut inner = scope.clone();
             if count > 1 {
                 inner.suffix = format!("{}_{i}", scope.suffix);
@@ -406,7 +384,6 @@ impl Expander<'_> {
             return Vec::new();
         };
         let name = block.name.text.clone();
-        self.used_blocks.insert(name.clone());
         if self.stack.contains(&name) {
             self.diags.push(
                 Diagnostic::error(
@@ -433,30 +410,11 @@ impl Expander<'_> {
             *shape = None;
             return Vec::new();
         }
-        let params: Vec<&str> = block.params.iter().map(|p| p.name.text.as_str()).collect();
         let before = self.diags.len();
-        let bound = bind(self.diags, &name, layer.kind.span, &layer.args, &params);
-        let mut env = Env::new();
-        for param in &block.params {
-            match bound.get(&param.name.text).or(param.default.as_ref()) {
-                Some(value) => {
-                    env.insert(param.name.text.clone(), value.clone());
-                }
-                None => self.diags.push(
-                    Diagnostic::error(
-                        "netc::arg::missing",
-                        layer.span,
-                        format!("block `{name}` needs `{}`", param.name.text),
-                    )
-                    .with_label(format!("`{}` is missing", param.name.text))
-                    .with_related(param.span, "the parameter is declared here"),
-                ),
-            }
-        }
-        if self.diags.len() > before {
+        let Some(env) = self.block_env(block, layer) else {
             *shape = None;
             return Vec::new();
-        }
+        };
         let mut inner = scope.clone();
         if let Some(alias) = &layer.alias {
             inner.prefix = format!("{}{}.", scope.prefix, alias.text);
@@ -475,172 +433,30 @@ impl Expander<'_> {
         layers
     }
 
-    fn layer(
-        &mut self,
-        layer: &LayerStmt,
-        scope: &Scope,
-        shape: &mut Option<Vec<usize>>,
-    ) -> Option<Layer> {
-        let kind_name = layer.kind.text.as_str();
-        if RECURRENT.contains(&kind_name) {
-            self.diags.push(
-                Diagnostic::error(
-                    "netc::name::recurrent_unsupported",
-                    layer.kind.span,
-                    format!("recurrent layers are not supported yet (`{kind_name}`)"),
-                )
-                .with_label("not supported yet")
-                .with_help("the name is reserved for a later version; use dense layers for now"),
-            );
-            *shape = None;
-            return None;
-        }
-        if !LAYERS.contains(&kind_name) {
-            let mut known: Vec<&str> = LAYERS.to_vec();
-            known.extend(self.blocks.keys().map(String::as_str));
-            self.diags.push(unknown(
-                "netc::name::unknown_layer",
-                "layer",
-                kind_name,
-                layer.kind.span,
-                &known,
-            ));
-            *shape = None;
-            return None;
-        }
-        let in_shape = shape.clone();
-        let Some((kind, default_name)) = self.layer_kind(layer, in_shape.as_deref()) else {
-            if matches!(kind_name, "dense" | "linear") {
-                *shape = None;
-            }
-            return None;
-        };
-        let name = self.next_name(default_name, &layer.alias, scope);
-        let in_shape = in_shape?;
-        let out_shape = out_shape(&kind, &in_shape);
-        *shape = Some(out_shape.clone());
-        Some(Layer {
-            name,
-            kind,
-            span: layer.span,
-            in_shape,
-            out_shape,
-        })
-    }
-
-    /// The layer's kind from its arguments, and the word its default name uses.
-    fn layer_kind(
-        &mut self,
-        layer: &LayerStmt,
-        in_shape: Option<&[usize]>,
-    ) -> Option<(LayerKind, &'static str)> {
-        let span = layer.kind.span;
-        let args = &layer.args;
-        let width = in_shape.map_or(0, last) as u64;
-        match layer.kind.text.as_str() {
-            "dense" | "linear" => {
-                let b = bind(
-                    self.diags,
-                    &layer.kind.text,
-                    span,
-                    args,
-                    &["units", "act", "init", "bias", "bias_init"],
-                );
-                let units = int_arg(self.diags, &b, "units", None, (1, MAX_UNITS));
-                let act = b.get("act").map_or(Some(Activation::Identity), |e| {
-                    activation_value(self.diags, e)
-                });
-                let init = b
-                    .get("init")
-                    .map_or(Some(Init::XavierUniform { gain: 1.0 }), |e| {
-                        init_value(self.diags, e)
-                    });
-                let bias = super::args::bool_arg(self.diags, &b, "bias", true);
-                let bias_init = b
-                    .get("bias_init")
-                    .map_or(Some(Init::Zeros), |e| init_value(self.diags, e));
-                let (units, act, init, bias, bias_init) = (units?, act?, init?, bias?, bias_init?);
-                let prelu = if matches!(act, Activation::Prelu { .. }) {
-                    units
-                } else {
-                    0
-                };
-                self.add_params(
-                    width.saturating_mul(units) + u64::from(bias) * units + prelu,
-                    layer.span,
-                );
-                let kind = LayerKind::Dense {
-                    units: units as usize,
-                    bias,
-                    act,
-                    init,
-                    bias_init,
-                };
-                Some((kind, "dense"))
-            }
-            "batchnorm" => {
-                let b = bind(self.diags, "batchnorm", span, args, &["momentum", "eps"]);
-                let momentum =
-                    float_arg(self.diags, &b, "momentum", Some(0.1), Range::UnitInterval);
-                let eps = float_arg(self.diags, &b, "eps", Some(1e-5), Range::Positive);
-                self.add_params(2 * width, layer.span);
-                Some((
-                    LayerKind::BatchNorm {
-                        momentum: momentum?,
-                        eps: eps?,
-                    },
-                    "batchnorm",
-                ))
-            }
-            "layernorm" => {
-                let b = bind(self.diags, "layernorm", span, args, &["eps", "affine"]);
-                let eps = float_arg(self.diags, &b, "eps", Some(1e-5), Range::Positive);
-                let affine = super::args::bool_arg(self.diags, &b, "affine", true);
-                self.add_params(2 * width, layer.span);
-                Some((
-                    LayerKind::LayerNorm {
-                        eps: eps?,
-                        affine: affine?,
-                    },
-                    "layernorm",
-                ))
-            }
-            "dropout" => {
-                let b = bind(self.diags, "dropout", span, args, &["p"]);
-                let p = float_arg(self.diags, &b, "p", Some(0.5), Range::ProbabilityBelowOne)?;
-                Some((LayerKind::Dropout { p }, "dropout"))
-            }
-            other => {
-                let act = activation(self.diags, other, span, args)?;
-                if matches!(act, Activation::Prelu { .. }) {
-                    self.add_params(width, layer.span);
+    /// Binds a block use's arguments (or the parameters' defaults) to the block's parameters.
+    fn block_env(&mut self, block: &BlockDef, layer: &LayerStmt) -> Option<Env> {
+        let name = &block.name.text;
+        let params: Vec<&str> = block.params.iter().map(|p| p.name.text.as_str()).collect();
+        let before = self.diags.len();
+        let bound = bind(self.diags, name, layer.kind.span, &layer.args, &params);
+        let mut env = Env::new();
+        for param in &block.params {
+            match bound.get(&param.name.text).or(param.default.as_ref()) {
+                Some(value) => {
+                    env.insert(param.name.text.clone(), value.clone());
                 }
-                Some((LayerKind::Activation(act), activation_name(&act)))
+                None => self.diags.push(
+                    Diagnostic::error(
+                        "netc::arg::missing",
+                        layer.span,
+                        format!("block `{name}` needs `{}`", param.name.text),
+                    )
+                    .with_label(format!("`{}` is missing", param.name.text))
+                    .with_related(param.span, "the parameter is declared here"),
+                ),
             }
         }
-    }
-}
-
-fn last(shape: &[usize]) -> usize {
-    shape.last().copied().unwrap_or(0)
-}
-
-/// A layer's output shape from its input shape (no batch axis).
-fn out_shape(kind: &LayerKind, in_shape: &[usize]) -> Vec<usize> {
-    match kind {
-        LayerKind::Dense { units, .. } => {
-            let mut out = in_shape.to_vec();
-            match out.last_mut() {
-                Some(last) => *last = *units,
-                None => out.push(*units),
-            }
-            out
-        }
-        LayerKind::Activation(_)
-        | LayerKind::BatchNorm { .. }
-        | LayerKind::LayerNorm { .. }
-        | LayerKind::Dropout { .. }
-        | LayerKind::Residual { .. } => in_shape.to_vec(),
+        (self.diags.len() == before).then_some(env)
     }
 }
 

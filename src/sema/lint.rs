@@ -4,18 +4,28 @@
 use crate::diag::Diagnostic;
 use crate::model::{Activation, Layer, LayerKind};
 use crate::span::Span;
-use crate::syntax::ast::BlockDef;
+use crate::syntax::ast::{BlockDef, Body, File, Item, Stmt};
 use std::collections::{HashMap, HashSet};
 
-/// A block that no model uses.
+/// A block that nothing uses: no layer line of the model or of another block names it.
+/// (Found from the text, so an error that stops expansion early does not make blocks look
+/// unused.)
 pub fn unused_blocks(
     diags: &mut Vec<Diagnostic>,
+    file: &File,
     blocks: &HashMap<String, &BlockDef>,
-    used: &HashSet<String>,
 ) {
+    let mut used = HashSet::new();
+    for item in &file.items {
+        match item {
+            Item::Model(model) => referenced(&model.body, &mut used),
+            Item::Block(block) => referenced(&block.body, &mut used),
+            Item::Train(_) | Item::Error(_) => {}
+        }
+    }
     let mut unused: Vec<&&BlockDef> = blocks
         .values()
-        .filter(|b| !used.contains(&b.name.text))
+        .filter(|b| !used.contains(b.name.text.as_str()))
         .collect();
     unused.sort_by_key(|b| b.span.start);
     for block in unused {
@@ -31,6 +41,20 @@ pub fn unused_blocks(
                 block.name.text
             )),
         );
+    }
+}
+
+/// The layer kinds named in `body`, nested bodies included.
+fn referenced<'a>(body: &'a Body, used: &mut HashSet<&'a str>) {
+    for stmt in &body.stmts {
+        match stmt {
+            Stmt::Layer(layer) => {
+                used.insert(layer.kind.text.as_str());
+            }
+            Stmt::Repeat(repeat) => referenced(&repeat.body, used),
+            Stmt::Residual(residual) => referenced(&residual.body, used),
+            Stmt::Input(_) | Stmt::Error(_) => {}
+        }
     }
 }
 

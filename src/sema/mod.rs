@@ -7,21 +7,23 @@
 mod args;
 mod attrs;
 mod data;
+mod layer;
 mod layers;
 mod lint;
 mod loss;
 pub mod names;
 mod overrides;
+mod settings;
 mod train;
 
+pub use layer::layer_params;
 pub use layers::{MAX_LAYERS, MAX_PARAMS, MAX_UNITS};
 pub use overrides::Override;
 
 use crate::diag::Diagnostic;
-use crate::model::{Clip, Model, OnNonFinite, ProbeConfig, Schedule, TrainConfig};
+use crate::model::Model;
 use crate::span::Span;
-use crate::syntax::ast::{BlockDef, File, Item, ModelDef, Setting, SettingLine, TrainDef};
-use args::Range;
+use crate::syntax::ast::{BlockDef, File, Item, ModelDef};
 use std::collections::HashMap;
 
 /// The result of checking one source: the model when there is no error, and every
@@ -58,20 +60,20 @@ pub fn check_file(
     };
     let train_item = single(file, diags, |i| matches!(i, Item::Train(_)), "train");
     let expanded = layers::expand_model(diags, model_def, &blocks);
-    lint::unused_blocks(diags, &blocks, &expanded.used_blocks);
+    lint::unused_blocks(diags, file, &blocks);
     lint::softmax_not_last(diags, &expanded.layers);
     lint::duplicate_names(diags, &expanded.layers);
     let train_def = match train_item {
         Some(Item::Train(t)) => Some(t),
         _ => {
-            let parse_failed = file.items.iter().any(|i| matches!(i, Item::Error(_)));
-            if !file.items.iter().any(|i| matches!(i, Item::Train(_))) && !parse_failed {
+            if !file.items.iter().any(|i| matches!(i, Item::Train(_))) && !parse_failed(file, diags)
+            {
                 diags.push(missing_train(model_def));
             }
             None
         }
     };
-    let train = train_config(diags, train_def?, overrides, &expanded);
+    let train = settings::train_config(diags, train_def?, overrides, &expanded);
     let (input, output_shape) = (expanded.input?, expanded.output_shape?);
     Some(Model {
         name: model_def.name.text.clone(),
@@ -95,9 +97,16 @@ fn missing_train(model: &ModelDef) -> Diagnostic {
 
 /// Sorts by position and drops repeats (an error inside a `repeat` is found once per copy).
 fn tidy(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut seen = std::collections::HashSet::new();
     let mut out: Vec<Diagnostic> = Vec::with_capacity(diags.len());
     for diag in diags {
-        if !out.contains(&diag) {
+        let key = (
+            diag.code,
+            diag.span,
+            diag.message.clone(),
+            format!("{:?}", diag.related),
+        );
+        if seen.insert(key) {
             out.push(diag);
         }
     }
@@ -133,8 +142,7 @@ fn single<'a>(
             .with_help(format!("keep one `{what}` per file")),
         );
     }
-    let parse_failed = file.items.iter().any(|i| matches!(i, Item::Error(_)));
-    if first.is_none() && what == "model" && !parse_failed {
+    if first.is_none() && what == "model" && !parse_failed(file, diags) {
         diags.push(
             Diagnostic::error(
                 "netc::model::missing",
@@ -148,8 +156,14 @@ fn single<'a>(
     first
 }
 
+/// Did parsing fail somewhere? Then a missing section may only be a consequence.
+fn parse_failed(file: &File, diags: &[Diagnostic]) -> bool {
+    file.items.iter().any(|i| matches!(i, Item::Error(_)))
+        || diags.iter().any(|d| d.code.starts_with("netc::parse::"))
+}
+
 /// The first few characters of an item, so a label does not cover a whole section.
-fn header(span: Span) -> Span {
+pub(crate) fn header(span: Span) -> Span {
     Span::new(span.start, span.end.min(span.start + 5))
 }
 
@@ -208,153 +222,4 @@ fn collect_blocks<'a>(
         blocks.insert(name.text.clone(), block);
     }
     blocks
-}
-
-fn train_config(
-    diags: &mut Vec<Diagnostic>,
-    def: &TrainDef,
-    overrides: &[Override],
-    expanded: &layers::Expanded,
-) -> Option<TrainConfig> {
-    let mut settings: Vec<Setting> = def
-        .settings
-        .iter()
-        .filter_map(|s| match s {
-            SettingLine::Setting(s) => Some(s.clone()),
-            SettingLine::Error(_) => None,
-        })
-        .collect();
-    let parse_errors = def.settings.len() != settings.len();
-    settings = unique_settings(diags, settings);
-    let anchor = header(def.span);
-    overrides::apply(diags, &mut settings, overrides, anchor);
-    let from_overrides = diags.len();
-    let get = |key: &str| settings.iter().find(|s| s.key.text == key);
-    let data = match get("data") {
-        Some(s) => {
-            data::data_source(diags, &s.value).map(|(source, facts)| (source, facts, s.value.span))
-        }
-        None => {
-            if !parse_errors {
-                diags.push(
-                    Diagnostic::error("netc::train::missing_data", header(def.span), "the train section does not say which data to train on")
-                        .with_label("no `data = ...`")
-                        .with_help("add `data = csv(\"file.csv\", target = \"label\")` or a synthetic set like `data = moons(n = 500)`"),
-                );
-            }
-            None
-        }
-    };
-    let given_loss = get("loss").map(|s| (train::loss(diags, &s.value), s.value.span));
-    let optimizer = get("optimizer").map_or(Some(train::DEFAULT_OPTIMIZER), |s| {
-        train::optimizer(diags, &s.value)
-    });
-    let schedule = get("schedule").map_or(Some(Schedule::Constant), |s| {
-        train::schedule(diags, &s.value)
-    });
-    let clip = get("clip").map_or(Some(Clip::None), |s| train::clip(diags, &s.value));
-    let l2 = get("l2").map_or(Some(0.0), |s| {
-        train::number(diags, &s.value, "l2", Range::NonNegative)
-    });
-    let batch = get("batch").map_or(Some(32), |s| {
-        train::count(diags, &s.value, "batch", (1, 1 << 20))
-    });
-    let epochs = get("epochs").map_or(Some(10), |s| {
-        train::count(diags, &s.value, "epochs", (1, 1_000_000))
-    });
-    let steps = get("steps").map(|s| train::count(diags, &s.value, "steps", (1, u32::MAX as u64)));
-    let seed = get("seed").map_or(Some(0), |s| {
-        train::count(diags, &s.value, "seed", (0, u64::MAX))
-    });
-    let probes = get("probes").map_or(
-        Some(ProbeConfig {
-            enabled: true,
-            every: 1,
-        }),
-        |s| train::probes(diags, &s.value),
-    );
-    let on_nonfinite = get("on_nonfinite").map_or(Some(OnNonFinite::Stop), |s| {
-        train::on_nonfinite(diags, &s.value)
-    });
-    let checkpoint_every = get("checkpoint_every").map_or(Some(500), |s| {
-        train::count(diags, &s.value, "checkpoint_every", (1, u32::MAX as u64))
-    });
-    if !overrides.is_empty() {
-        for diag in &mut diags[from_overrides..] {
-            if diag.span == anchor {
-                diag.label = format!("{} (from `--set`)", diag.label);
-            }
-        }
-    }
-    let (source, facts, data_span) = data?;
-    let loss = match (&expanded.input, &expanded.output_shape, given_loss) {
-        (Some(input), Some(output), given) => {
-            let given = match given {
-                Some((loss, span)) => Some((loss?, span)),
-                None => None,
-            };
-            let cx = loss::LossContext {
-                input,
-                layers: &expanded.layers,
-                output,
-                data: Some((facts, data_span)),
-                train_span: header(def.span),
-            };
-            loss::settle(diags, given, &cx)
-        }
-        _ => None,
-    };
-    let steps = match steps {
-        Some(s) => Some(s? as usize),
-        None => None,
-    };
-    Some(TrainConfig {
-        data: source,
-        loss: loss?,
-        optimizer: optimizer?,
-        schedule: schedule?,
-        clip: clip?,
-        l2: l2?,
-        batch: batch? as usize,
-        epochs: epochs? as usize,
-        steps,
-        seed: seed?,
-        probes: probes?,
-        on_nonfinite: on_nonfinite?,
-        checkpoint_every: checkpoint_every? as usize,
-        span: def.span,
-    })
-}
-
-/// Reports unknown and repeated keys; keeps the first of each known key.
-fn unique_settings(diags: &mut Vec<Diagnostic>, settings: Vec<Setting>) -> Vec<Setting> {
-    let mut kept: Vec<Setting> = Vec::new();
-    for setting in settings {
-        let key = &setting.key;
-        if !names::SETTINGS.contains(&key.text.as_str()) {
-            diags.push(args::unknown(
-                "netc::name::unknown_setting",
-                "setting",
-                &key.text,
-                key.span,
-                names::SETTINGS,
-            ));
-            continue;
-        }
-        if let Some(first) = kept.iter().find(|s| s.key.text == key.text) {
-            diags.push(
-                Diagnostic::error(
-                    "netc::train::duplicate_setting",
-                    key.span,
-                    format!("`{}` is set twice", key.text),
-                )
-                .with_label("set again here")
-                .with_related(first.key.span, "first set here")
-                .with_help("keep one of the two lines"),
-            );
-            continue;
-        }
-        kept.push(setting);
-    }
-    kept
 }

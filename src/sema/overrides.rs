@@ -6,7 +6,7 @@ use super::names::{suggest, SETTINGS};
 use super::train::{clip_params, optimizer_params, schedule_params};
 use crate::diag::Diagnostic;
 use crate::span::Span;
-use crate::syntax::ast::{Arg, Expr, ExprKind, Ident, Setting};
+use crate::syntax::ast::{set_arg, Expr, ExprKind, Ident, Setting};
 use crate::syntax::parse_expr;
 
 /// One `--set key=value`: `epochs=3`, `optimizer.lr=0.01`, `clip=none`.
@@ -74,90 +74,66 @@ fn apply_one(
     anchor: Span,
 ) -> Result<(), Box<Diagnostic>> {
     let shown = format!("--set {}={}", o.key, o.value);
-    let error = |code: &'static str, message: String| -> Diagnostic {
-        Diagnostic::error(code, anchor, format!("in `{shown}`: {message}"))
-            .with_label("overridden from the command line")
-    };
-    let mut value = parse_expr(&o.value)
-        .map_err(|m| {
-            error(
-                "netc::override::syntax",
-                format!("the value does not parse: {m}"),
-            )
-        })
-        .map_err(Box::new)?;
-    respan(&mut value, anchor);
-    let path: Vec<&str> = o.key.split('.').collect();
-    let top = path[0];
-    if !SETTINGS.contains(&top) {
-        return Err(error(
-            "netc::override::unknown_key",
-            format!("there is no setting `{top}`"),
+    let error = |code: &'static str, message: String| {
+        Box::new(
+            Diagnostic::error(code, anchor, format!("in `{shown}`: {message}"))
+                .with_label("overridden from the command line"),
         )
-        .with_help(suggest(top, SETTINGS))
-        .into());
-    }
-    let ident = |text: &str| Ident {
-        text: text.to_string(),
-        span: anchor,
     };
+    let unknown_key = |message: String| error("netc::override::unknown_key", message);
+    let mut value = parse_expr(&o.value).map_err(|m| {
+        error(
+            "netc::override::syntax",
+            format!("the value does not parse: {m}"),
+        )
+    })?;
+    respan(&mut value, anchor);
+    let (top, param) = match o.key.split_once('.') {
+        Some((top, param)) => (top, Some(param)),
+        None => (o.key.as_str(), None),
+    };
+    if param.is_some_and(|p| p.contains('.')) {
+        return Err(unknown_key(format!("`{}` has too many parts", o.key)));
+    }
+    if !SETTINGS.contains(&top) {
+        let diag = unknown_key(format!("there is no setting `{top}`"));
+        return Err(Box::new(diag.with_help(suggest(top, SETTINGS))));
+    }
     let existing = settings.iter().position(|s| s.key.text == top);
-    match (path.len(), existing) {
-        (1, Some(i)) => settings[i].value = value,
-        (1, None) => settings.push(Setting {
-            key: ident(top),
-            value,
-            span: anchor,
-        }),
-        (2, found) => {
-            let current = match found {
-                Some(i) => settings[i].value.clone(),
-                None => match default_head(top) {
-                    Some(head) => Expr {
+    let new_value = match param {
+        None => value,
+        Some(param) => {
+            let current = existing
+                .map(|i| settings[i].value.clone())
+                .or_else(|| {
+                    default_head(top).map(|head| Expr {
                         kind: ExprKind::Name(head.to_string()),
                         span: anchor,
-                    },
-                    None => {
-                        return Err(error(
-                            "netc::override::unknown_key",
-                            format!("the file has no `{top} = ...` to change"),
-                        )
-                        .into())
-                    }
-                },
-            };
-            let updated = with_argument(current, top, path[1], value, anchor)
-                .ok_or_else(|| {
-                    error(
-                        "netc::override::unknown_key",
-                        format!("`{top}` is not a call with arguments"),
-                    )
+                    })
                 })
-                .map_err(Box::new)?;
-            match found {
-                Some(i) => settings[i].value = updated,
-                None => settings.push(Setting {
-                    key: ident(top),
-                    value: updated,
-                    span: anchor,
-                }),
-            }
+                .ok_or_else(|| unknown_key(format!("the file has no `{top} = ...` to change")))?;
+            with_argument(current, top, param, value, anchor)
+                .ok_or_else(|| unknown_key(format!("`{top}` is not a call with arguments")))?
         }
-        _ => {
-            return Err(error(
-                "netc::override::unknown_key",
-                format!("`{}` has too many parts", o.key),
-            )
-            .into())
-        }
+    };
+    match existing {
+        Some(i) => settings[i].value = new_value,
+        None => settings.push(Setting {
+            key: Ident {
+                text: top.to_string(),
+                span: anchor,
+            },
+            value: new_value,
+            span: anchor,
+        }),
     }
     Ok(())
 }
 
-/// `adam(1e-3)` with `lr = 0.01` becomes `adam(lr = 0.01)`: positional arguments are named
-/// first so the new value replaces the old one whichever way it was written.
+/// `adam(1e-3)` with `lr = 0.01` becomes `adam(0.01)`: the argument is replaced where it was
+/// written, or added by name.
 fn with_argument(current: Expr, key: &str, param: &str, value: Expr, anchor: Span) -> Option<Expr> {
-    let (name, args) = match current.kind {
+    let (name, mut args) = match current.kind {
         ExprKind::Name(n) => (
             Ident {
                 text: n,
@@ -168,33 +144,9 @@ fn with_argument(current: Expr, key: &str, param: &str, value: Expr, anchor: Spa
         ExprKind::Call { name, args } => (name, args),
         _ => return None,
     };
-    let params = params_of(key, &name.text);
-    let mut position = 0;
-    let mut named: Vec<Arg> = Vec::new();
-    for mut arg in args {
-        if arg.name.is_none() {
-            if let Some(p) = params.get(position) {
-                arg.name = Some(Ident {
-                    text: p.to_string(),
-                    span: arg.span,
-                });
-            }
-            position += 1;
-        }
-        if arg.name.as_ref().is_none_or(|n| n.text != param) {
-            named.push(arg);
-        }
-    }
-    named.push(Arg {
-        name: Some(Ident {
-            text: param.to_string(),
-            span: anchor,
-        }),
-        value,
-        span: anchor,
-    });
+    set_arg(&mut args, params_of(key, &name.text), param, value, anchor);
     Some(Expr {
-        kind: ExprKind::Call { name, args: named },
+        kind: ExprKind::Call { name, args },
         span: current.span,
     })
 }

@@ -199,3 +199,61 @@ impl Expr {
         matches!(&self.kind, ExprKind::Number(t) if !t.contains(['.', 'e', 'E']))
     }
 }
+
+/// Sets argument `param` in `args`, whose positional parameters are `params` in order: the
+/// value is replaced where it was written (by position or by name), or added as `param = value`.
+/// This is how tools edit one attribute (`--set optimizer.lr=...`, the REPL) and print the file
+/// back with the formatter.
+pub fn set_arg(args: &mut Vec<Arg>, params: &[&str], param: &str, value: Expr, span: Span) {
+    let position = params.iter().position(|p| *p == param);
+    let mut positional = 0;
+    for arg in args.iter_mut() {
+        let matches = match &arg.name {
+            Some(name) => name.text == param,
+            None => {
+                positional += 1;
+                position == Some(positional - 1)
+            }
+        };
+        if matches {
+            arg.value = value;
+            return;
+        }
+    }
+    args.push(Arg {
+        name: Some(Ident {
+            text: param.to_string(),
+            span,
+        }),
+        value,
+        span,
+    });
+}
+
+impl File {
+    /// The statement whose span is `span` (a checked layer's span), anywhere in the file.
+    pub fn stmt_at_mut(&mut self, span: Span) -> Option<&mut Stmt> {
+        self.items.iter_mut().find_map(|item| match item {
+            Item::Model(m) => stmt_in(&mut m.body, span),
+            Item::Block(b) => stmt_in(&mut b.body, span),
+            Item::Train(_) | Item::Error(_) => None,
+        })
+    }
+}
+
+fn stmt_in(body: &mut Body, span: Span) -> Option<&mut Stmt> {
+    for stmt in &mut body.stmts {
+        if stmt.span() == span {
+            return Some(stmt);
+        }
+        let inner = match stmt {
+            Stmt::Repeat(r) => &mut r.body,
+            Stmt::Residual(r) => &mut r.body,
+            Stmt::Input(_) | Stmt::Layer(_) | Stmt::Error(_) => continue,
+        };
+        if let Some(found) = stmt_in(inner, span) {
+            return Some(found);
+        }
+    }
+    None
+}

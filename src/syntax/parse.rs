@@ -394,7 +394,7 @@ fn syntax_diag(err: &pest::error::Error<Rule>, offset: usize, end: usize) -> Dia
     let at = at.min(end);
     let found = found_at(renamed.line(), renamed.line_col.clone());
     let message = renamed.variant.message().into_owned();
-    Diagnostic::error(
+    let diag = Diagnostic::error(
         "netc::parse::syntax",
         Span::new(at, (at + found.len()).max(at)),
         format!("syntax error: {}", message.replace('\n', " ")),
@@ -403,8 +403,20 @@ fn syntax_diag(err: &pest::error::Error<Rule>, offset: usize, end: usize) -> Dia
         "the line ends here".to_string()
     } else {
         format!("unexpected `{found}`")
-    })
+    });
+    if KEYWORDS.contains(&found.as_str()) {
+        diag.with_help(format!(
+            "`{found}` is a keyword and cannot be used as a name"
+        ))
+    } else {
+        diag
+    }
 }
+
+/// Words the grammar reserves (see `keyword` in grammar/netc.pest).
+const KEYWORDS: &[&str] = &[
+    "model", "block", "train", "input", "repeat", "residual", "as",
+];
 
 /// The token-ish text at the error position, for the label.
 fn found_at(line: &str, line_col: pest::error::LineColLocation) -> String {
@@ -448,6 +460,16 @@ fn rule_name(rule: &Rule) -> String {
         Rule::param => "a parameter",
         Rule::EOI => "the end of the line",
         Rule::keyword => "a keyword",
+        Rule::kw_as => "`as`",
+        Rule::kw_model => "`model`",
+        Rule::kw_block => "`block`",
+        Rule::kw_train => "`train`",
+        Rule::kw_input => "`input`",
+        Rule::kw_repeat => "`repeat`",
+        Rule::kw_residual => "`residual`",
+        Rule::item_only => "`model`, `block` or `train`",
+        Rule::stmt_only => "a layer",
+        Rule::setting_only => "a setting `key = value`",
         other => return format!("{other:?}"),
     };
     name.to_string()

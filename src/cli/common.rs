@@ -55,11 +55,23 @@ pub fn load_with(file: &Path, overrides: &[Override]) -> Result<Loaded, ()> {
     let name = file.display().to_string();
     let checked = sema::check_source(&name, &src, overrides);
     if !checked.diagnostics.is_empty() {
-        eprint!("{}", diag::render(&checked.diagnostics, &name, &src, std::io::stderr().is_terminal()));
+        eprint!(
+            "{}",
+            diag::render(
+                &checked.diagnostics,
+                &name,
+                &src,
+                std::io::stderr().is_terminal()
+            )
+        );
     }
     let model = checked.model.ok_or(())?;
     let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
-    Ok(Loaded { model, base_dir, src })
+    Ok(Loaded {
+        model,
+        base_dir,
+        src,
+    })
 }
 
 /// Prints a runtime error (a miette diagnostic) to stderr.

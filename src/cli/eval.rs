@@ -1,6 +1,6 @@
 //! `netc eval`, `netc predict` and `netc grad`: run a trained model's programs on data.
 
-use super::common::{self, ModelArgs, Loaded};
+use super::common::{self, Loaded, ModelArgs};
 use crate::data;
 use crate::params::ParamStore;
 use crate::runtime::exec::{self, Program};
@@ -45,17 +45,23 @@ pub struct GradArgs {
 }
 
 pub fn run_eval(args: EvalArgs) -> ExitCode {
-    let Ok(loaded) = common::load(&args.model) else { return ExitCode::FAILURE };
+    let Ok(loaded) = common::load(&args.model) else {
+        return ExitCode::FAILURE;
+    };
     finish(eval(&loaded, &args))
 }
 
 pub fn run_predict(args: PredictArgs) -> ExitCode {
-    let Ok(loaded) = common::load(&args.model) else { return ExitCode::FAILURE };
+    let Ok(loaded) = common::load(&args.model) else {
+        return ExitCode::FAILURE;
+    };
     finish(predict(&loaded, &args))
 }
 
 pub fn run_grad(args: GradArgs) -> ExitCode {
-    let Ok(loaded) = common::load(&args.model) else { return ExitCode::FAILURE };
+    let Ok(loaded) = common::load(&args.model) else {
+        return ExitCode::FAILURE;
+    };
     finish(grad(&loaded, &args))
 }
 
@@ -70,10 +76,17 @@ fn finish(result: Result<(), TrainError>) -> ExitCode {
 }
 
 /// The eval program with the given weights loaded.
-fn eval_program(loaded: &Loaded, weights: &Path, backend: exec::Backend) -> Result<Box<dyn Program>, TrainError> {
+fn eval_program(
+    loaded: &Loaded,
+    weights: &Path,
+    backend: exec::Backend,
+) -> Result<Box<dyn Program>, TrainError> {
     let (graph, params) = step::build_eval(&loaded.model, loaded.model.train.batch);
     let (store, _) = ParamStore::load_safetensors(weights)?;
-    let expected: Vec<(String, Vec<usize>)> = params.iter().map(|p| (p.name.clone(), p.shape.clone())).collect();
+    let expected: Vec<(String, Vec<usize>)> = params
+        .iter()
+        .map(|p| (p.name.clone(), p.shape.clone()))
+        .collect();
     store.check_against(&expected)?;
     let mut prog = exec::compile(&graph, backend)?;
     for (name, t) in store.iter() {
@@ -84,14 +97,26 @@ fn eval_program(loaded: &Loaded, weights: &Path, backend: exec::Backend) -> Resu
 
 fn eval(loaded: &Loaded, args: &EvalArgs) -> Result<(), TrainError> {
     let model = &loaded.model;
-    let splits = data::load(&model.train.data, &loaded.base_dir, model.train.seed, model.train.loss)?;
+    let splits = data::load(
+        &model.train.data,
+        &loaded.base_dir,
+        model.train.seed,
+        model.train.loss,
+    )?;
     let mut prog = eval_program(loaded, &args.weights, args.model.backend)?;
-    let sets = [("valid", Some(&splits.valid)), ("test", splits.test.as_ref())];
+    let sets = [
+        ("valid", Some(&splits.valid)),
+        ("test", splits.test.as_ref()),
+    ];
     for (name, set) in sets {
         let Some(set) = set else { continue };
         let (loss, accuracy) = evaluate(prog.as_mut(), set, model.train.batch)?;
         match accuracy {
-            Some(a) => println!("{name}: loss {loss:.5}  accuracy {:.2}%  ({} rows)", a * 100.0, set.len()),
+            Some(a) => println!(
+                "{name}: loss {loss:.5}  accuracy {:.2}%  ({} rows)",
+                a * 100.0,
+                set.len()
+            ),
             None => println!("{name}: loss {loss:.5}  ({} rows)", set.len()),
         }
     }
@@ -101,8 +126,17 @@ fn eval(loaded: &Loaded, args: &EvalArgs) -> Result<(), TrainError> {
 fn predict(loaded: &Loaded, args: &PredictArgs) -> Result<(), TrainError> {
     let model = &loaded.model;
     // The scaling statistics come from the training split, recomputed deterministically.
-    let splits = data::load(&model.train.data, &loaded.base_dir, model.train.seed, model.train.loss)?;
-    let features = data::load_features(&args.data, splits.train.input_width(), splits.scaler.as_ref())?;
+    let splits = data::load(
+        &model.train.data,
+        &loaded.base_dir,
+        model.train.seed,
+        model.train.loss,
+    )?;
+    let features = data::load_features(
+        &args.data,
+        splits.train.input_width(),
+        splits.scaler.as_ref(),
+    )?;
     let mut prog = eval_program(loaded, &args.weights, args.model.backend)?;
     let batch = model.train.batch;
     let width = splits.train.input_width();
@@ -111,7 +145,11 @@ fn predict(loaded: &Loaded, args: &PredictArgs) -> Result<(), TrainError> {
     let mut text = String::new();
     let header: Vec<String> = (0..k).map(|j| format!("output{j}")).collect();
     text.push_str(&header.join(","));
-    text.push_str(if splits.train.labels.is_some() { ",class\n" } else { "\n" });
+    text.push_str(if splits.train.labels.is_some() {
+        ",class\n"
+    } else {
+        "\n"
+    });
     let mut x = vec![0.0; batch * width];
     for start in (0..rows).step_by(batch) {
         let n = batch.min(rows - start);
@@ -133,7 +171,10 @@ fn predict(loaded: &Loaded, args: &PredictArgs) -> Result<(), TrainError> {
         }
     }
     match &args.out {
-        Some(path) => std::fs::write(path, text).map_err(|source| TrainError::Io { path: path.clone(), source })?,
+        Some(path) => std::fs::write(path, text).map_err(|source| TrainError::Io {
+            path: path.clone(),
+            source,
+        })?,
         None => print!("{text}"),
     }
     Ok(())
@@ -142,16 +183,27 @@ fn predict(loaded: &Loaded, args: &PredictArgs) -> Result<(), TrainError> {
 fn grad(loaded: &Loaded, args: &GradArgs) -> Result<(), TrainError> {
     let model = &loaded.model;
     let batch = model.train.batch;
-    let splits = data::load(&model.train.data, &loaded.base_dir, model.train.seed, model.train.loss)?;
+    let splits = data::load(
+        &model.train.data,
+        &loaded.base_dir,
+        model.train.seed,
+        model.train.loss,
+    )?;
     if splits.train.len() < batch {
-        return Err(TrainError::BatchTooLarge { batch, rows: splits.train.len() });
+        return Err(TrainError::BatchTooLarge {
+            batch,
+            rows: splits.train.len(),
+        });
     }
     let (graph, params) = step::build_grad(model, batch);
     let mut prog = exec::compile(&graph, args.model.backend)?;
     let store = match &args.load {
         Some(path) => {
             let (store, _) = ParamStore::load_safetensors(path)?;
-            let expected: Vec<(String, Vec<usize>)> = params.iter().map(|p| (p.name.clone(), p.shape.clone())).collect();
+            let expected: Vec<(String, Vec<usize>)> = params
+                .iter()
+                .map(|p| (p.name.clone(), p.shape.clone()))
+                .collect();
             store.check_against(&expected)?;
             store
         }
@@ -162,7 +214,11 @@ fn grad(loaded: &Loaded, args: &GradArgs) -> Result<(), TrainError> {
     }
     // The first batch in file order: no shuffle, no update.
     let (width, k) = (splits.train.input_width(), splits.train.target_width());
-    let (mut x, mut y, mut mask) = (vec![0.0; batch * width], vec![0.0; batch * k], vec![0.0; batch]);
+    let (mut x, mut y, mut mask) = (
+        vec![0.0; batch * width],
+        vec![0.0; batch * k],
+        vec![0.0; batch],
+    );
     let first: Vec<usize> = (0..batch).collect();
     splits.train.gather(&first, &mut x, &mut y, &mut mask);
     prog.set_leaf(crate::lower::INPUT_X, &x)?;
@@ -172,16 +228,25 @@ fn grad(loaded: &Loaded, args: &GradArgs) -> Result<(), TrainError> {
     let mut grads = ParamStore::new();
     for (i, out) in graph.outputs.iter().enumerate().skip(1) {
         let shape = graph.shape(out.value).to_vec();
-        grads.insert(out.name.clone(), crate::ir::Tensor::new(shape, prog.output(i).to_vec()));
+        grads.insert(
+            out.name.clone(),
+            crate::ir::Tensor::new(shape, prog.output(i).to_vec()),
+        );
     }
     // The batch itself goes along, so PyTorch can compute the same gradients on the same rows.
-    let x_shape: Vec<usize> = std::iter::once(batch).chain(model.input.kind.shape()).collect();
+    let x_shape: Vec<usize> = std::iter::once(batch)
+        .chain(model.input.kind.shape())
+        .collect();
     grads.insert("input.x", crate::ir::Tensor::new(x_shape, x));
     grads.insert("input.y", crate::ir::Tensor::new(vec![batch, k], y));
     let mut meta = std::collections::BTreeMap::new();
     meta.insert("loss".to_owned(), prog.output(0)[0].to_string());
     grads.save_safetensors(&args.out, &meta)?;
-    println!("loss {}  ({} gradients written to {})", prog.output(0)[0], grads.len() - 2, args.out.display());
+    println!(
+        "loss {}  ({} gradients written to {})",
+        prog.output(0)[0],
+        grads.len() - 2,
+        args.out.display()
+    );
     Ok(())
 }
-

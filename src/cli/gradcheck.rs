@@ -29,17 +29,26 @@ pub struct GradcheckArgs {
 }
 
 pub fn run(args: GradcheckArgs) -> ExitCode {
-    let Ok(loaded) = common::load(&args.model) else { return ExitCode::FAILURE };
+    let Ok(loaded) = common::load(&args.model) else {
+        return ExitCode::FAILURE;
+    };
     match check(&loaded.model, &args) {
         Ok(rows) => {
-            println!("{:<32} {:>12} {:>12}", "parameter", "max rel err", "max abs err");
+            println!(
+                "{:<32} {:>12} {:>12}",
+                "parameter", "max rel err", "max abs err"
+            );
             let mut worst: f64 = 0.0;
             for (name, rel, abs) in &rows {
                 println!("{name:<32} {rel:>12.3e} {abs:>12.3e}");
                 worst = worst.max(*rel);
             }
             let ok = worst <= args.tolerance;
-            println!("{}: worst relative error {worst:.3e} (tolerance {:.1e})", if ok { "ok" } else { "FAILED" }, args.tolerance);
+            println!(
+                "{}: worst relative error {worst:.3e} (tolerance {:.1e})",
+                if ok { "ok" } else { "FAILED" },
+                args.tolerance
+            );
             if ok {
                 ExitCode::SUCCESS
             } else {
@@ -54,8 +63,14 @@ pub fn run(args: GradcheckArgs) -> ExitCode {
 }
 
 /// (parameter, max relative error, max absolute error) for every trainable parameter.
-pub fn check(model: &Model, args: &GradcheckArgs) -> Result<Vec<(String, f64, f64)>, gradcheck::GradCheckError> {
-    let opts = LowerOptions { dropout: false, ..LowerOptions::train(args.batch) };
+pub fn check(
+    model: &Model,
+    args: &GradcheckArgs,
+) -> Result<Vec<(String, f64, f64)>, gradcheck::GradCheckError> {
+    let opts = LowerOptions {
+        dropout: false,
+        ..LowerOptions::train(args.batch)
+    };
     let fwd = lower::lower(model, &opts);
     let mut env: HashMap<String, Tensor<f64>> = HashMap::new();
     for (name, t) in initial_params(model, &fwd.params).iter() {
@@ -65,7 +80,12 @@ pub fn check(model: &Model, args: &GradcheckArgs) -> Result<Vec<(String, f64, f6
     for (name, shape) in fwd.graph.inputs() {
         env.insert(name.to_owned(), random_input(name, shape, model, &mut rng));
     }
-    let trainable: Vec<&str> = fwd.params.iter().filter(|p| p.kind.trainable()).map(|p| p.name.as_str()).collect();
+    let trainable: Vec<&str> = fwd
+        .params
+        .iter()
+        .filter(|p| p.kind.trainable())
+        .map(|p| p.name.as_str())
+        .collect();
     let analytic = gradcheck::analytic_gradients(&fwd.graph, fwd.loss, &trainable, &env)?;
     let mut forward = fwd.graph.clone();
     forward.add_output("loss", fwd.loss, Role::Loss);
@@ -73,7 +93,11 @@ pub fn check(model: &Model, args: &GradcheckArgs) -> Result<Vec<(String, f64, f6
     let mut rows = Vec::new();
     for (name, grad) in trainable.iter().zip(&analytic) {
         let n = grad.data.len();
-        let picks: Vec<usize> = if n <= args.samples { (0..n).collect() } else { (0..args.samples).map(|_| rng.random_range(0..n)).collect() };
+        let picks: Vec<usize> = if n <= args.samples {
+            (0..n).collect()
+        } else {
+            (0..args.samples).map(|_| rng.random_range(0..n)).collect()
+        };
         let (mut max_rel, mut max_abs) = (0.0f64, 0.0f64);
         for i in picks {
             let x = env[*name].data[i];
@@ -86,7 +110,11 @@ pub fn check(model: &Model, args: &GradcheckArgs) -> Result<Vec<(String, f64, f6
             };
             let numeric = (at(x + h)? - at(x - h)?) / (2.0 * h);
             at(x)?;
-            max_rel = max_rel.max(gradcheck::relative_error(grad.data[i], numeric, check_opts.floor));
+            max_rel = max_rel.max(gradcheck::relative_error(
+                grad.data[i],
+                numeric,
+                check_opts.floor,
+            ));
             max_abs = max_abs.max((grad.data[i] - numeric).abs());
         }
         rows.push(((*name).to_owned(), max_rel, max_abs));
@@ -108,7 +136,9 @@ fn random_input(name: &str, shape: &[usize], model: &Model, rng: &mut ChaCha8Rng
                 }
                 y
             }
-            Loss::BinaryCrossEntropy => (0..n).map(|_| f64::from(u8::from(rng.random::<bool>()))).collect(),
+            Loss::BinaryCrossEntropy => (0..n)
+                .map(|_| f64::from(u8::from(rng.random::<bool>())))
+                .collect(),
             Loss::Mse => (0..n).map(|_| rng.sample(StandardNormal)).collect(),
         },
         lower::INPUT_MASK => vec![1.0; n],

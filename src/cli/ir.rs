@@ -33,7 +33,9 @@ pub enum Emit {
 }
 
 pub fn run(args: IrArgs) -> ExitCode {
-    let Ok(loaded) = common::load(&args.model) else { return ExitCode::FAILURE };
+    let Ok(loaded) = common::load(&args.model) else {
+        return ExitCode::FAILURE;
+    };
     let model = &loaded.model;
     let batch = args.batch.unwrap_or(model.train.batch);
     let mut graph = if args.grad {
@@ -46,13 +48,15 @@ pub fn run(args: IrArgs) -> ExitCode {
     }
     match args.emit {
         Emit::Ir => print!("{}", print::print_with_source(&graph, &loaded.src)),
-        Emit::Clif => match crate::codegen::emit_clif(&graph, &crate::codegen::JitOptions::default()) {
-            Ok(text) => print!("{text}"),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
+        Emit::Clif => {
+            match crate::codegen::emit_clif(&graph, &crate::codegen::JitOptions::default()) {
+                Ok(text) => print!("{text}"),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
             }
-        },
+        }
     }
     ExitCode::SUCCESS
 }

@@ -11,8 +11,14 @@ pub struct ParamsArgs {
 }
 
 pub fn run(args: ParamsArgs) -> ExitCode {
-    let Ok(loaded) = common::load(&args.model) else { return ExitCode::FAILURE };
-    let program = step::build_step(&loaded.model, loaded.model.train.batch, &StepOptions { probes: false });
+    let Ok(loaded) = common::load(&args.model) else {
+        return ExitCode::FAILURE;
+    };
+    let program = step::build_step(
+        &loaded.model,
+        loaded.model.train.batch,
+        &StepOptions { probes: false },
+    );
     let mut total = 0;
     println!("{:<32} {:>14} {:>10}  {}", "name", "shape", "count", "init");
     for p in &program.params {
@@ -21,7 +27,11 @@ pub fn run(args: ParamsArgs) -> ExitCode {
             total += count;
         }
         let shape = format!("{:?}", p.shape);
-        let init = if p.kind.trainable() { format!("{:?}", p.init) } else { format!("{:?} (running statistic)", p.init) };
+        let init = if p.kind.trainable() {
+            format!("{:?}", p.init)
+        } else {
+            format!("{:?} (running statistic)", p.init)
+        };
         println!("{:<32} {:>14} {:>10}  {}", p.name, shape, count, init);
     }
     println!("{total} trainable parameters");

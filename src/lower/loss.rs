@@ -11,7 +11,13 @@ use crate::model::{Activation, Loss, Model};
 /// PyTorch's do: a final softmax (cross-entropy) or sigmoid (binary cross-entropy) is fused
 /// into the loss, and without one the raw outputs are the logits; the model's output is then
 /// the probabilities either way.
-pub fn lower_loss(cx: &mut Lowering<'_>, model: &Model, top: Top, y: ValueId, mask: ValueId) -> (ValueId, ValueId) {
+pub fn lower_loss(
+    cx: &mut Lowering<'_>,
+    model: &Model,
+    top: Top,
+    y: ValueId,
+    mask: ValueId,
+) -> (ValueId, ValueId) {
     cx.graph.set_origin(Some(model.train.span), None);
     let (output, per_row) = match (model.train.loss, top.logits) {
         (Loss::CrossEntropy, Some((z, Activation::Softmax))) => {

@@ -21,7 +21,11 @@ pub enum ExecError {
     UnknownLeaf(String),
     #[error("`{name}` needs {expected} values, got {got}")]
     #[diagnostic(code(netc::exec::leaf_size))]
-    LeafSize { name: String, expected: usize, got: usize },
+    LeafSize {
+        name: String,
+        expected: usize,
+        got: usize,
+    },
     #[error("running the program failed: {0}")]
     #[diagnostic(code(netc::exec::run))]
     Run(String),
@@ -69,8 +73,17 @@ impl InterpProgram {
             .chain(graph.params())
             .map(|(name, shape)| (name.to_owned(), Tensor::full(shape.to_vec(), 0.0)))
             .collect();
-        let outputs = graph.outputs.iter().map(|o| Tensor::full(graph.shape(o.value).to_vec(), 0.0)).collect();
-        InterpProgram { graph: graph.clone(), env, outputs, updates: update_slots(graph) }
+        let outputs = graph
+            .outputs
+            .iter()
+            .map(|o| Tensor::full(graph.shape(o.value).to_vec(), 0.0))
+            .collect();
+        InterpProgram {
+            graph: graph.clone(),
+            env,
+            outputs,
+            updates: update_slots(graph),
+        }
     }
 }
 
@@ -89,9 +102,16 @@ pub fn update_slots(graph: &Graph) -> Vec<(usize, String)> {
 
 impl Program for InterpProgram {
     fn set_leaf(&mut self, name: &str, data: &[f32]) -> Result<(), ExecError> {
-        let t = self.env.get_mut(name).ok_or_else(|| ExecError::UnknownLeaf(name.to_owned()))?;
+        let t = self
+            .env
+            .get_mut(name)
+            .ok_or_else(|| ExecError::UnknownLeaf(name.to_owned()))?;
         if t.data.len() != data.len() {
-            return Err(ExecError::LeafSize { name: name.to_owned(), expected: t.data.len(), got: data.len() });
+            return Err(ExecError::LeafSize {
+                name: name.to_owned(),
+                expected: t.data.len(),
+                got: data.len(),
+            });
         }
         t.data.copy_from_slice(data);
         Ok(())
@@ -102,7 +122,8 @@ impl Program for InterpProgram {
     }
 
     fn run(&mut self) -> Result<(), ExecError> {
-        self.outputs = interp::run(&self.graph, &self.env).map_err(|e| ExecError::Run(e.to_string()))?;
+        self.outputs =
+            interp::run(&self.graph, &self.env).map_err(|e| ExecError::Run(e.to_string()))?;
         Ok(())
     }
 

@@ -27,7 +27,10 @@ pub struct StepRecord {
 impl StepRecord {
     /// The value of a statistic of a layer in this step, if the program probes it.
     pub fn probe(&self, layer: usize, stat: ProbeStat) -> Option<f64> {
-        self.probes.iter().find(|&&(l, s, _)| l == layer && s == stat).map(|&(_, _, v)| v)
+        self.probes
+            .iter()
+            .find(|&&(l, s, _)| l == layer && s == stat)
+            .map(|&(_, _, v)| v)
     }
 }
 
@@ -83,7 +86,11 @@ impl Recorder {
             let header: Vec<&str> = PROBE_COLUMNS.iter().map(|c| c.1).collect();
             writeln!(probes, "step,layer,{}", header.join(","))?;
         }
-        let has_probes = program.graph.outputs.iter().any(|o| matches!(o.role, Role::Probe { .. }));
+        let has_probes = program
+            .graph
+            .outputs
+            .iter()
+            .any(|o| matches!(o.role, Role::Probe { .. }));
         Ok(Recorder {
             metrics,
             probes,

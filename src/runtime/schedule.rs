@@ -13,7 +13,10 @@ fn factor(schedule: &Schedule, step: u64, total: u64) -> f64 {
         Schedule::Step { every, gamma } => gamma.powi((step / (*every).max(1) as u64) as i32),
         Schedule::Cosine { min_factor } => {
             let progress = step as f64 / total.max(1) as f64;
-            min_factor + (1.0 - min_factor) * 0.5 * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos())
+            min_factor
+                + (1.0 - min_factor)
+                    * 0.5
+                    * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos())
         }
         Schedule::Warmup { steps, then } => {
             let warm = *steps as u64;
@@ -32,7 +35,10 @@ mod tests {
 
     #[test]
     fn step_schedule_halves_every_ten_steps() {
-        let s = Schedule::Step { every: 10, gamma: 0.5 };
+        let s = Schedule::Step {
+            every: 10,
+            gamma: 0.5,
+        };
         assert_eq!(lr_at(&s, 1.0, 9, 100), 1.0);
         assert_eq!(lr_at(&s, 1.0, 10, 100), 0.5);
         assert_eq!(lr_at(&s, 1.0, 25, 100), 0.25);
@@ -48,7 +54,10 @@ mod tests {
 
     #[test]
     fn warmup_ramps_linearly_then_hands_over() {
-        let s = Schedule::Warmup { steps: 4, then: Box::new(Schedule::Constant) };
+        let s = Schedule::Warmup {
+            steps: 4,
+            then: Box::new(Schedule::Constant),
+        };
         let lrs: Vec<f64> = (0..6).map(|t| lr_at(&s, 1.0, t, 10)).collect();
         assert_eq!(lrs, vec![0.25, 0.5, 0.75, 1.0, 1.0, 1.0]);
     }

@@ -104,15 +104,31 @@ pub enum TrainError {
     Checkpoint(#[from] checkpoint::CheckpointError),
     #[error("cannot write the run folder {path}: {source}")]
     #[diagnostic(code(netc::train::io))]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the batch size {batch} is larger than the training split ({rows} rows)")]
-    #[diagnostic(code(netc::train::batch_too_large), help("set a smaller `batch` in the train section, or `--set batch=N`"))]
+    #[diagnostic(
+        code(netc::train::batch_too_large),
+        help("set a smaller `batch` in the train section, or `--set batch=N`")
+    )]
     BatchTooLarge { batch: usize, rows: usize },
 }
 
 /// Trains `model` (whose relative data paths resolve against `base_dir`).
-pub fn train(model: &Model, base_dir: &Path, opts: &TrainOptions, observer: &mut dyn Observer) -> Result<TrainReport, TrainError> {
-    let splits = data::load(&model.train.data, base_dir, model.train.seed, model.train.loss)?;
+pub fn train(
+    model: &Model,
+    base_dir: &Path,
+    opts: &TrainOptions,
+    observer: &mut dyn Observer,
+) -> Result<TrainReport, TrainError> {
+    let splits = data::load(
+        &model.train.data,
+        base_dir,
+        model.train.seed,
+        model.train.loss,
+    )?;
     let mut session = Session::new(model, splits, opts)?;
     session.run(opts, observer)
 }
@@ -144,7 +160,11 @@ struct Slots {
 }
 
 impl<'m> Session<'m> {
-    fn new(model: &'m Model, splits: Splits, opts: &TrainOptions) -> Result<Session<'m>, TrainError> {
+    fn new(
+        model: &'m Model,
+        splits: Splits,
+        opts: &TrainOptions,
+    ) -> Result<Session<'m>, TrainError> {
         let batch = model.train.batch;
         let rows = splits.train.len();
         if rows < batch {
@@ -157,9 +177,17 @@ impl<'m> Session<'m> {
         let eval_prog = exec::compile(&eval_graph, opts.backend)?;
         let slots = Slots::find(&program);
         let steps_per_epoch = (rows / batch) as u64;
-        let total_steps = model.train.steps.map_or(model.train.epochs as u64 * steps_per_epoch, |s| s as u64);
-        let mut recorder = Recorder::create(&opts.out_dir, &program, opts.resume)
-            .map_err(|source| TrainError::Io { path: opts.out_dir.clone(), source })?;
+        let total_steps = model
+            .train
+            .steps
+            .map_or(model.train.epochs as u64 * steps_per_epoch, |s| s as u64);
+        let mut recorder =
+            Recorder::create(&opts.out_dir, &program, opts.resume).map_err(|source| {
+                TrainError::Io {
+                    path: opts.out_dir.clone(),
+                    source,
+                }
+            })?;
         if probes {
             recorder.set_probe_stride(model.train.probes.every.max(1) as u64);
         }
@@ -195,7 +223,12 @@ impl<'m> Session<'m> {
         let mut store = initial_params(self.model, &self.program.params);
         if let Some(path) = &opts.load {
             let (loaded, _) = ParamStore::load_safetensors(path)?;
-            let expected: Vec<(String, Vec<usize>)> = self.program.params.iter().map(|p| (p.name.clone(), p.shape.clone())).collect();
+            let expected: Vec<(String, Vec<usize>)> = self
+                .program
+                .params
+                .iter()
+                .map(|p| (p.name.clone(), p.shape.clone()))
+                .collect();
             loaded.check_against(&expected)?;
             store = loaded;
         }
@@ -203,12 +236,17 @@ impl<'m> Session<'m> {
             self.step_prog.set_leaf(name, &t.data)?;
         }
         for s in &self.program.state {
-            self.step_prog.set_leaf(&s.name, &vec![0.0; s.shape.iter().product()])?;
+            self.step_prog
+                .set_leaf(&s.name, &vec![0.0; s.shape.iter().product()])?;
         }
         Ok(())
     }
 
-    fn run(&mut self, opts: &TrainOptions, observer: &mut dyn Observer) -> Result<TrainReport, TrainError> {
+    fn run(
+        &mut self,
+        opts: &TrainOptions,
+        observer: &mut dyn Observer,
+    ) -> Result<TrainReport, TrainError> {
         let steps_per_epoch = (self.splits.train.len() / self.model.train.batch) as u64;
         observer.on_start(&RunInfo {
             model: self.model.name.clone(),
@@ -218,12 +256,22 @@ impl<'m> Session<'m> {
             train_rows: self.splits.train.len(),
             valid_rows: self.splits.valid.len(),
             layers: self.program.layers.iter().map(|(n, _)| n.clone()).collect(),
-            parameters: self.program.params.iter().filter(|p| p.kind.trainable()).map(|p| p.shape.iter().product::<usize>()).sum(),
+            parameters: self
+                .program
+                .params
+                .iter()
+                .filter(|p| p.kind.trainable())
+                .map(|p| p.shape.iter().product::<usize>())
+                .sum(),
         });
         let batch = self.model.train.batch;
         let width = self.splits.train.input_width();
         let k = self.splits.train.target_width();
-        let (mut x, mut y, mut mask) = (vec![0.0; batch * width], vec![0.0; batch * k], vec![0.0; batch]);
+        let (mut x, mut y, mut mask) = (
+            vec![0.0; batch * width],
+            vec![0.0; batch * k],
+            vec![0.0; batch],
+        );
         let mut last_loss = f64::NAN;
         // The current epoch's batch order, a pure function of (seed, epoch).
         let mut order: Option<(u64, Vec<usize>)> = None;
@@ -232,7 +280,9 @@ impl<'m> Session<'m> {
             if self.step >= self.total_steps {
                 break StopReason::Finished;
             }
-            if opts.interrupt.load(Ordering::Relaxed) || opts.pause_at.is_some_and(|p| self.step >= p) {
+            if opts.interrupt.load(Ordering::Relaxed)
+                || opts.pause_at.is_some_and(|p| self.step >= p)
+            {
                 break StopReason::Interrupted;
             }
             let epoch = self.step / steps_per_epoch;
@@ -241,13 +291,23 @@ impl<'m> Session<'m> {
                 order = Some((epoch, self.batcher.permutation(epoch)));
             }
             if let Some((_, perm)) = &order {
-                self.splits.train.gather(&perm[in_epoch * batch..(in_epoch + 1) * batch], &mut x, &mut y, &mut mask);
+                self.splits.train.gather(
+                    &perm[in_epoch * batch..(in_epoch + 1) * batch],
+                    &mut x,
+                    &mut y,
+                    &mut mask,
+                );
             }
             let record = self.train_step(&x, &y, &mask, epoch)?;
             last_loss = record.loss;
             if let Some(bad) = self.non_finite(&record) {
                 let policy = self.model.train.on_nonfinite;
-                self.recorder.step(&record).map_err(|source| TrainError::Io { path: opts.out_dir.clone(), source })?;
+                self.recorder
+                    .step(&record)
+                    .map_err(|source| TrainError::Io {
+                        path: opts.out_dir.clone(),
+                        source,
+                    })?;
                 observer.on_step(&record);
                 match policy {
                     OnNonFinite::Stop => break StopReason::NonFinite(bad),
@@ -260,11 +320,21 @@ impl<'m> Session<'m> {
             }
             self.step_prog.apply_updates();
             self.step += 1;
-            self.recorder.step(&record).map_err(|source| TrainError::Io { path: opts.out_dir.clone(), source })?;
+            self.recorder
+                .step(&record)
+                .map_err(|source| TrainError::Io {
+                    path: opts.out_dir.clone(),
+                    source,
+                })?;
             observer.on_step(&record);
             if self.step % steps_per_epoch == 0 || self.step == self.total_steps {
                 let eval = self.evaluate(epoch)?;
-                self.recorder.epoch(&eval).map_err(|source| TrainError::Io { path: opts.out_dir.clone(), source })?;
+                self.recorder
+                    .epoch(&eval)
+                    .map_err(|source| TrainError::Io {
+                        path: opts.out_dir.clone(),
+                        source,
+                    })?;
                 observer.on_epoch(&eval);
                 self.last_eval = Some(eval);
             }
@@ -278,14 +348,34 @@ impl<'m> Session<'m> {
         if !matches!(stop, StopReason::NonFinite(_)) {
             self.save_weights(&opts.out_dir)?;
         }
-        self.recorder.flush().map_err(|source| TrainError::Io { path: opts.out_dir.clone(), source })?;
-        Ok(TrainReport { stop, steps: self.step, last_loss, last_eval: self.last_eval.clone(), out_dir: opts.out_dir.clone() })
+        self.recorder.flush().map_err(|source| TrainError::Io {
+            path: opts.out_dir.clone(),
+            source,
+        })?;
+        Ok(TrainReport {
+            stop,
+            steps: self.step,
+            last_loss,
+            last_eval: self.last_eval.clone(),
+            out_dir: opts.out_dir.clone(),
+        })
     }
 
     /// Runs one step on a filled batch (updates are not yet applied).
-    fn train_step(&mut self, x: &[f32], y: &[f32], mask: &[f32], epoch: u64) -> Result<StepRecord, TrainError> {
+    fn train_step(
+        &mut self,
+        x: &[f32],
+        y: &[f32],
+        mask: &[f32],
+        epoch: u64,
+    ) -> Result<StepRecord, TrainError> {
         let t = self.step + 1;
-        let lr = schedule::lr_at(&self.model.train.schedule, self.model.train.optimizer.lr(), self.step, self.total_steps);
+        let lr = schedule::lr_at(
+            &self.model.train.schedule,
+            self.model.train.optimizer.lr(),
+            self.step,
+            self.total_steps,
+        );
         let p = &mut self.step_prog;
         p.set_leaf(crate::lower::INPUT_X, x)?;
         p.set_leaf(crate::lower::INPUT_Y, y)?;
@@ -294,7 +384,12 @@ impl<'m> Session<'m> {
         p.set_leaf(step::INPUT_LR, &[lr as f32])?;
         p.run()?;
         let scalar = |i: usize| f64::from(p.output(i)[0]);
-        let probes = self.slots.probes.iter().map(|&(layer, stat, i)| (layer, stat, scalar(i))).collect();
+        let probes = self
+            .slots
+            .probes
+            .iter()
+            .map(|&(layer, stat, i)| (layer, stat, scalar(i)))
+            .collect();
         Ok(StepRecord {
             step: t,
             epoch,
@@ -312,11 +407,20 @@ impl<'m> Session<'m> {
             return None;
         }
         let flagged = |stat: ProbeStat| -> Vec<usize> {
-            r.probes.iter().filter(|&&(_, s, v)| s == stat && v != 0.0).map(|&(l, _, _)| l).collect()
+            r.probes
+                .iter()
+                .filter(|&&(_, s, v)| s == stat && v != 0.0)
+                .map(|&(l, _, _)| l)
+                .collect()
         };
         let layer_at = |i: usize, pass: &'static str| {
             let (name, span) = &self.program.layers[i];
-            NonFinite { step: r.step, layer: Some(name.clone()), span: Some(*span), pass }
+            NonFinite {
+                step: r.step,
+                layer: Some(name.clone()),
+                span: Some(*span),
+                pass,
+            }
         };
         // Forward values flow from the first layer on; gradients from the last layer back.
         if let Some(&first) = flagged(ProbeStat::NonFiniteForward).iter().min() {
@@ -336,7 +440,12 @@ impl<'m> Session<'m> {
         if let Some(&deepest) = overflowed.iter().max() {
             return Some(layer_at(deepest, "gradient norm"));
         }
-        Some(NonFinite { step: r.step, layer: None, span: None, pass: "loss" })
+        Some(NonFinite {
+            step: r.step,
+            layer: None,
+            span: None,
+            pass: "loss",
+        })
     }
 
     /// Loss and accuracy on the validation split, in eval mode with the current parameters.
@@ -347,8 +456,17 @@ impl<'m> Session<'m> {
                 self.eval_prog.set_leaf(&p.name, &value)?;
             }
         }
-        let (loss, accuracy) = evaluate(self.eval_prog.as_mut(), &self.splits.valid, self.model.train.batch)?;
-        Ok(EpochRecord { epoch, step: self.step, valid_loss: loss, valid_accuracy: accuracy })
+        let (loss, accuracy) = evaluate(
+            self.eval_prog.as_mut(),
+            &self.splits.valid,
+            self.model.train.batch,
+        )?;
+        Ok(EpochRecord {
+            epoch,
+            step: self.step,
+            valid_loss: loss,
+            valid_accuracy: accuracy,
+        })
     }
 
     fn current(&self, names: impl Iterator<Item = (String, Vec<usize>)>) -> ParamStore {
@@ -362,16 +480,37 @@ impl<'m> Session<'m> {
     }
 
     fn save_checkpoint(&self, dir: &Path) -> Result<(), TrainError> {
-        let params = self.current(self.program.params.iter().map(|p| (p.name.clone(), p.shape.clone())));
-        let state = self.current(self.program.state.iter().map(|s| (s.name.clone(), s.shape.clone())));
+        let params = self.current(
+            self.program
+                .params
+                .iter()
+                .map(|p| (p.name.clone(), p.shape.clone())),
+        );
+        let state = self.current(
+            self.program
+                .state
+                .iter()
+                .map(|s| (s.name.clone(), s.shape.clone())),
+        );
         let meta = serde_json::json!({ "model": self.model.name, "seed": self.model.train.seed });
-        let ck = Checkpoint { step: self.step, epoch: self.step / self.batcher.steps_per_epoch().max(1) as u64, params, state, meta };
+        let ck = Checkpoint {
+            step: self.step,
+            epoch: self.step / self.batcher.steps_per_epoch().max(1) as u64,
+            params,
+            state,
+            meta,
+        };
         checkpoint::save(dir, &ck)?;
         Ok(())
     }
 
     fn save_weights(&self, dir: &Path) -> Result<(), TrainError> {
-        let params = self.current(self.program.params.iter().map(|p| (p.name.clone(), p.shape.clone())));
+        let params = self.current(
+            self.program
+                .params
+                .iter()
+                .map(|p| (p.name.clone(), p.shape.clone())),
+        );
         let mut meta = std::collections::BTreeMap::new();
         meta.insert("model".to_owned(), self.model.name.clone());
         meta.insert("step".to_owned(), self.step.to_string());
@@ -383,7 +522,12 @@ impl<'m> Session<'m> {
 impl Slots {
     fn find(program: &StepProgram) -> Slots {
         let outputs = &program.graph.outputs;
-        let index = |name: &str| outputs.iter().position(|o| o.name == name).expect("the step program declares its metrics");
+        let index = |name: &str| {
+            outputs
+                .iter()
+                .position(|o| o.name == name)
+                .expect("the step program declares its metrics")
+        };
         let layer_index = |name: &str| program.layers.iter().position(|(n, _)| n == name);
         let probes = outputs
             .iter()
@@ -393,7 +537,12 @@ impl Slots {
                 Role::Loss | Role::Metric | Role::Update { .. } | Role::Value => None,
             })
             .collect();
-        Slots { loss: index("loss"), grad_norm: index("grad_norm"), grad_norm_clipped: index("grad_norm_clipped"), probes }
+        Slots {
+            loss: index("loss"),
+            grad_norm: index("grad_norm"),
+            grad_norm_clipped: index("grad_norm_clipped"),
+            probes,
+        }
     }
 }
 
@@ -402,18 +551,29 @@ pub fn initial_params(model: &Model, specs: &[ParamSpec]) -> ParamStore {
     let mut store = ParamStore::new();
     for p in specs {
         let mut rng = crate::init::param_rng(model.train.seed, &p.name);
-        store.insert(p.name.clone(), crate::init::init_tensor(&p.init, &p.shape, p.fan_in, p.fan_out, &mut rng));
+        store.insert(
+            p.name.clone(),
+            crate::init::init_tensor(&p.init, &p.shape, p.fan_in, p.fan_out, &mut rng),
+        );
     }
     store
 }
 
 /// Masked mean loss and accuracy (for classification) of an eval program over a data set,
 /// padding the last batch.
-pub fn evaluate(prog: &mut dyn Program, set: &Dataset, batch: usize) -> Result<(f64, Option<f64>), TrainError> {
+pub fn evaluate(
+    prog: &mut dyn Program,
+    set: &Dataset,
+    batch: usize,
+) -> Result<(f64, Option<f64>), TrainError> {
     let (loss_slot, out_slot) = (0, 1);
     let width = set.input_width();
     let k = set.target_width();
-    let (mut x, mut y, mut mask) = (vec![0.0; batch * width], vec![0.0; batch * k], vec![0.0; batch]);
+    let (mut x, mut y, mut mask) = (
+        vec![0.0; batch * width],
+        vec![0.0; batch * k],
+        vec![0.0; batch],
+    );
     let (mut loss_sum, mut correct, mut rows) = (0.0, 0usize, 0usize);
     let indices: Vec<usize> = (0..set.len()).collect();
     for chunk in indices.chunks(batch) {
@@ -431,7 +591,10 @@ pub fn evaluate(prog: &mut dyn Program, set: &Dataset, batch: usize) -> Result<(
         }
         rows += chunk.len();
     }
-    let accuracy = set.labels.as_ref().map(|_| correct as f64 / rows.max(1) as f64);
+    let accuracy = set
+        .labels
+        .as_ref()
+        .map(|_| correct as f64 / rows.max(1) as f64);
     Ok((loss_sum / rows.max(1) as f64, accuracy))
 }
 
@@ -440,5 +603,14 @@ pub fn predicted_class(row: &[f32]) -> usize {
     if row.len() == 1 {
         return usize::from(row[0] > 0.5);
     }
-    row.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best }).0
+    row.iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 {
+                (i, v)
+            } else {
+                best
+            }
+        })
+        .0
 }

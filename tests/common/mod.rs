@@ -11,18 +11,38 @@ use std::collections::HashMap;
 
 pub fn dense(name: &str, inp: usize, units: usize, act: Activation) -> Layer {
     let init = Init::XavierNormal { gain: 1.0 };
-    let bias_init = Init::Normal { mean: 0.0, std: 0.1 };
-    let kind = LayerKind::Dense { units, bias: true, act, init, bias_init };
+    let bias_init = Init::Normal {
+        mean: 0.0,
+        std: 0.1,
+    };
+    let kind = LayerKind::Dense {
+        units,
+        bias: true,
+        act,
+        init,
+        bias_init,
+    };
     layer(name, kind, vec![inp], vec![units])
 }
 
 pub fn layer(name: &str, kind: LayerKind, in_shape: Vec<usize>, out_shape: Vec<usize>) -> Layer {
-    Layer { name: name.to_owned(), kind, span: Span::new(0, 1), in_shape, out_shape }
+    Layer {
+        name: name.to_owned(),
+        kind,
+        span: Span::new(0, 1),
+        in_shape,
+        out_shape,
+    }
 }
 
 pub fn train_config(loss: Loss, optimizer: Optimizer) -> TrainConfig {
     TrainConfig {
-        data: DataSource::Synthetic(Synthetic { kind: SyntheticKind::Xor, n: 64, noise: 0.0, split: 1.0 }),
+        data: DataSource::Synthetic(Synthetic {
+            kind: SyntheticKind::Xor,
+            n: 64,
+            noise: 0.0,
+            split: 1.0,
+        }),
         loss,
         optimizer,
         schedule: Schedule::Constant,
@@ -32,7 +52,10 @@ pub fn train_config(loss: Loss, optimizer: Optimizer) -> TrainConfig {
         epochs: 1,
         steps: None,
         seed: 7,
-        probes: ProbeConfig { enabled: true, every: 1 },
+        probes: ProbeConfig {
+            enabled: true,
+            every: 1,
+        },
         on_nonfinite: OnNonFinite::Stop,
         checkpoint_every: 100,
         span: Span::new(0, 1),
@@ -44,10 +67,21 @@ pub fn model(input: usize, layers: Vec<Layer>, loss: Loss) -> Model {
     Model {
         name: "test".into(),
         span: Span::new(0, 1),
-        input: Input { name: "x".into(), kind: InputKind::Tensor { shape: vec![input] }, span: Span::new(0, 1) },
+        input: Input {
+            name: "x".into(),
+            kind: InputKind::Tensor { shape: vec![input] },
+            span: Span::new(0, 1),
+        },
         layers,
         output_shape,
-        train: train_config(loss, Optimizer::Sgd { lr: 0.1, momentum: 0.0, nesterov: false }),
+        train: train_config(
+            loss,
+            Optimizer::Sgd {
+                lr: 0.1,
+                momentum: 0.0,
+                nesterov: false,
+            },
+        ),
     }
 }
 
@@ -68,11 +102,17 @@ pub fn random_env(g: &netc::ir::Graph, loss: Loss, seed: u64) -> HashMap<String,
                     }
                     y
                 }
-                Loss::BinaryCrossEntropy => (0..n).map(|_| f64::from(u8::from(rng.random::<bool>()))).collect(),
+                Loss::BinaryCrossEntropy => (0..n)
+                    .map(|_| f64::from(u8::from(rng.random::<bool>())))
+                    .collect(),
                 Loss::Mse => (0..n).map(|_| rng.random_range(-1.0..1.0)).collect(),
             },
             "mask" | "step" | "lr" => vec![1.0; n],
-            n_ if n_.ends_with("running_var") || n_.contains("exp_avg_sq") || n_.ends_with(".sum") || n_.ends_with("square_avg") => {
+            n_ if n_.ends_with("running_var")
+                || n_.contains("exp_avg_sq")
+                || n_.ends_with(".sum")
+                || n_.ends_with("square_avg") =>
+            {
                 (0..n).map(|_| rng.random_range(0.5..1.5)).collect()
             }
             _ => (0..n).map(|_| rng.random_range(-1.0..1.0)).collect(),

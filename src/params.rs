@@ -454,6 +454,38 @@ fn precheck_offsets(bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// Rewrites a safetensors header with its keys sorted. The safetensors crate writes the
+/// metadata from a `HashMap`, whose order changes from run to run; sorted keys make the same
+/// tensors and metadata give the same bytes, so runs can be compared file for file. Data
+/// offsets are relative to the end of the header, so they stay valid; the header is padded
+/// with spaces to a multiple of 8 bytes as the format asks.
+fn canonical_header(bytes: Vec<u8>) -> Vec<u8> {
+    let Some(len_bytes) = bytes.get(..8) else {
+        return bytes;
+    };
+    let mut len = [0u8; 8];
+    len.copy_from_slice(len_bytes);
+    let n = u64::from_le_bytes(len) as usize;
+    let Some(header) = bytes.get(8..8 + n) else {
+        return bytes;
+    };
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(header) else {
+        return bytes;
+    };
+    // serde_json's map is a BTreeMap (no `preserve_order`), so this writes sorted keys.
+    let Ok(mut text) = serde_json::to_vec(&value) else {
+        return bytes;
+    };
+    while text.len() % 8 != 0 {
+        text.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + text.len() + bytes.len() - 8 - n);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&bytes[8 + n..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,36 +522,4 @@ mod tests {
         bytes.extend_from_slice(&[0; 4]);
         assert!(precheck_offsets(&bytes).is_err());
     }
-}
-
-/// Rewrites a safetensors header with its keys sorted. The safetensors crate writes the
-/// metadata from a `HashMap`, whose order changes from run to run; sorted keys make the same
-/// tensors and metadata give the same bytes, so runs can be compared file for file. Data
-/// offsets are relative to the end of the header, so they stay valid; the header is padded
-/// with spaces to a multiple of 8 bytes as the format asks.
-fn canonical_header(bytes: Vec<u8>) -> Vec<u8> {
-    let Some(len_bytes) = bytes.get(..8) else {
-        return bytes;
-    };
-    let mut len = [0u8; 8];
-    len.copy_from_slice(len_bytes);
-    let n = u64::from_le_bytes(len) as usize;
-    let Some(header) = bytes.get(8..8 + n) else {
-        return bytes;
-    };
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(header) else {
-        return bytes;
-    };
-    // serde_json's map is a BTreeMap (no `preserve_order`), so this writes sorted keys.
-    let Ok(mut text) = serde_json::to_vec(&value) else {
-        return bytes;
-    };
-    while text.len() % 8 != 0 {
-        text.push(b' ');
-    }
-    let mut out = Vec::with_capacity(8 + text.len() + bytes.len() - 8 - n);
-    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
-    out.extend_from_slice(&text);
-    out.extend_from_slice(&bytes[8 + n..]);
-    out
 }

@@ -20,7 +20,7 @@ pub fn run(args: ParamsArgs) -> ExitCode {
         &StepOptions { probes: false },
     );
     let mut total = 0;
-    println!("{:<32} {:>14} {:>10}  {}", "name", "shape", "count", "init");
+    println!("{:<32} {:>14} {:>10}  init", "name", "shape", "count");
     for p in &program.params {
         let count: usize = p.shape.iter().product();
         if p.kind.trainable() {

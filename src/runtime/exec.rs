@@ -48,11 +48,13 @@ pub trait Program {
     fn apply_updates(&mut self);
 }
 
-/// Compiles `graph` for `backend`.
+/// Simplifies `graph` (dead code, common subexpressions, constants, identities) and compiles
+/// it for `backend`. The passes keep every output, in order.
 pub fn compile(graph: &Graph, backend: Backend) -> Result<Box<dyn Program>, ExecError> {
+    let graph = crate::ir::passes::optimize(graph);
     match backend {
-        Backend::Interp => Ok(Box::new(InterpProgram::new(graph))),
-        Backend::Jit => crate::runtime::jit::compile(graph),
+        Backend::Interp => Ok(Box::new(InterpProgram::new(&graph))),
+        Backend::Jit => crate::runtime::jit::compile(&graph),
     }
 }
 

@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use netc::ir::Role;
 use netc::model::*;
 use netc::runtime::exec::{self, Backend};
 use netc::step::{build_step, StepOptions};
@@ -216,47 +215,6 @@ fn rich_model(opt: Optimizer, clip: Clip) -> Model {
     m
 }
 
-/// Runs `steps` steps of the same program on both backends from the same start and compares
-/// every output after every step.
-fn compare_backends(m: &Model, steps: usize) {
-    let batch = 6;
-    let program = build_step(m, batch, &StepOptions::default());
-    let env = to_f32(&random_env(&program.graph, m.train.loss, 3));
-    let mut interp = exec::compile(&program.graph, Backend::Interp).expect("interp");
-    let mut jit = exec::compile(&program.graph, Backend::Jit).expect("jit compiles");
-    for (name, t) in &env {
-        interp.set_leaf(name, &t.data).unwrap();
-        jit.set_leaf(name, &t.data).unwrap();
-    }
-    for t in 1..=steps {
-        for p in [&mut interp, &mut jit] {
-            p.set_leaf("step", &[t as f32]).unwrap();
-            p.set_leaf("lr", &[0.05]).unwrap();
-            p.run().unwrap();
-        }
-        for (i, out) in program.graph.outputs.iter().enumerate() {
-            let (a, b) = (interp.output(i), jit.output(i));
-            for (x, y) in a.iter().zip(b) {
-                let tol = match out.role {
-                    // counts of saturated units can flip on a value at the threshold
-                    Role::Probe {
-                        stat: netc::ir::ProbeStat::Saturation,
-                        ..
-                    } => 0.2,
-                    _ => 2e-4 * (1.0 + x.abs()),
-                };
-                assert!(
-                    (x - y).abs() <= tol,
-                    "step {t}, output {}: interp {x}, jit {y}",
-                    out.name
-                );
-            }
-        }
-        interp.apply_updates();
-        jit.apply_updates();
-    }
-}
-
 #[test]
 fn jit_matches_interpreter_for_every_optimizer_and_clip() {
     let opts = [
@@ -296,6 +254,6 @@ fn jit_matches_interpreter_for_every_optimizer_and_clip() {
         Clip::Value(0.01),
     ];
     for (i, opt) in opts.iter().enumerate() {
-        compare_backends(&rich_model(*opt, clips[i % clips.len()]), 3);
+        compare_backends(&rich_model(*opt, clips[i % clips.len()]), 6, 3);
     }
 }

@@ -2,9 +2,11 @@
 //! those stages are tested without going through the front end.
 #![allow(dead_code)]
 
-use netc::ir::Tensor;
+use netc::ir::{Role, Tensor};
 use netc::model::*;
+use netc::runtime::exec::{self, Backend};
 use netc::span::Span;
+use netc::step::{build_step, StepOptions};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
@@ -144,4 +146,63 @@ pub fn all_activations() -> Vec<Activation> {
         Activation::Softsign,
         Activation::Softmax,
     ]
+}
+
+/// Runs `steps` steps of the same program on both backends from the same start and compares
+/// every output after every step, until the run diverges (a loss above 10⁶ or a gradient norm
+/// that is not finite), past which f32 rounding differences are amplified without bound.
+pub fn compare_backends(m: &Model, batch: usize, steps: usize) {
+    let program = build_step(m, batch, &StepOptions::default());
+    let env = to_f32(&random_env(&program.graph, m.train.loss, 3));
+    let mut interp = exec::compile(&program.graph, Backend::Interp).expect("interp");
+    let mut jit = exec::compile(&program.graph, Backend::Jit).expect("jit compiles");
+    for (name, t) in &env {
+        interp.set_leaf(name, &t.data).unwrap();
+        jit.set_leaf(name, &t.data).unwrap();
+    }
+    for t in 1..=steps {
+        for p in [&mut interp, &mut jit] {
+            p.set_leaf("step", &[t as f32]).unwrap();
+            p.set_leaf("lr", &[0.05]).unwrap();
+            p.run().unwrap();
+        }
+        let loss = program
+            .graph
+            .outputs
+            .iter()
+            .position(|o| o.name == "loss")
+            .expect("loss");
+        if !(interp.output(loss)[0].abs() < 1e6) {
+            break;
+        }
+        for (i, out) in program.graph.outputs.iter().enumerate() {
+            let (a, b) = (interp.output(i), jit.output(i));
+            for (x, y) in a.iter().zip(b) {
+                let tol = match out.role {
+                    // counts of saturated units can flip on a value at the threshold
+                    Role::Probe {
+                        stat: netc::ir::ProbeStat::Saturation,
+                        ..
+                    } => 0.2,
+                    _ => 2e-4 * (1.0 + x.abs()),
+                };
+                assert!(
+                    x == y || (x.is_nan() && y.is_nan()) || (x - y).abs() <= tol,
+                    "step {t}, output {}: interp {x}, jit {y}",
+                    out.name
+                );
+            }
+        }
+        let grad_norm = program
+            .graph
+            .outputs
+            .iter()
+            .position(|o| o.name == "grad_norm")
+            .expect("grad_norm");
+        if !interp.output(grad_norm)[0].is_finite() {
+            break;
+        }
+        interp.apply_updates();
+        jit.apply_updates();
+    }
 }

@@ -172,7 +172,8 @@ pub fn compare_backends(m: &Model, batch: usize, steps: usize) {
             .iter()
             .position(|o| o.name == "loss")
             .expect("loss");
-        if !(interp.output(loss)[0].abs() < 1e6) {
+        let l = interp.output(loss)[0];
+        if l.is_nan() || l.abs() >= 1e6 {
             break;
         }
         for (i, out) in program.graph.outputs.iter().enumerate() {

@@ -286,7 +286,10 @@ impl Expander<'_> {
         let name = self.next_name("residual", &res.alias, scope);
         let in_shape = shape.clone();
         let body = self.body(&res.body.stmts, env, scope, shape);
-        if body.is_empty() && !self.stopped {
+        // An unknown input shape (an earlier error) resolves no layers; only a body with no
+        // statements at all is empty.
+        let unresolved = in_shape.is_none();
+        if body.is_empty() && !unresolved && !self.stopped {
             self.diags.push(
                 Diagnostic::error(
                     "netc::model::empty_residual",
@@ -296,6 +299,10 @@ impl Expander<'_> {
                 .with_label("empty body")
                 .with_help("put the layers the skip connection goes around inside the braces"),
             );
+            return None;
+        }
+        if body.is_empty() {
+            *shape = None;
             return None;
         }
         let projection = match projection {

@@ -14,7 +14,8 @@ use crate::ir::{numel, BinaryOp, CmpOp, Graph, Node, Op, ReduceOp, Shape, UnaryO
 /// Appends the backward program of `loss` to `g` and returns, for each value of `wrt`
 /// (parameters, inputs or intermediate values such as a layer's output), the value holding
 /// ∂loss/∂wrt, of wrt's shape. A value the loss does not depend on gets a zero constant.
-/// A non-scalar `loss` is differentiated as the sum of its elements.
+/// A non-scalar `loss` is differentiated as the sum of its elements. A rule may emit a
+/// contribution that no `wrt` value needs (∂L/∂mask of x·mask); `passes::dce` removes it.
 pub fn grad(g: &mut Graph, loss: ValueId, wrt: &[ValueId]) -> Vec<ValueId> {
     let saved = g.origin().clone();
     let needed = on_a_path(g, loss, wrt);

@@ -14,7 +14,7 @@ use netc::ir::{Role, ValueId};
 use proptest::prelude::*;
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn autodiff_matches_finite_differences(steps in steps(), seed in 0u64..1000) {

@@ -114,6 +114,59 @@ fn passes_keep_origins() {
 }
 
 #[test]
+fn optimizing_a_backward_program_pays_for_itself() {
+    // dense → tanh → dense → mean square, with its gradients: the seed 1 and its broadcasts
+    // fold away, 1·x disappears, and the repeated tanh² is computed once
+    let mut g = Graph::new();
+    let x = g.input("x", vec![4, 3]);
+    let w1 = g.param("w1", vec![5, 3]);
+    let w2 = g.param("w2", vec![2, 5]);
+    let h = g.matmul(x, w1, false, true);
+    let a = g.unary(UnaryOp::Tanh, h);
+    let a2 = g.unary(UnaryOp::Square, a);
+    let z = g.matmul(a, w2, false, true);
+    let sq = g.unary(UnaryOp::Square, z);
+    let l = g.reduce_all(ReduceOp::Mean, sq);
+    let s = g.reduce_all(ReduceOp::Sum, a2);
+    g.add_output("loss", l, Role::Loss);
+    g.add_output("saturation", s, Role::Metric);
+    let d = netc::autodiff::grad(&mut g, l, &[w1, w2]);
+    g.add_output("dw1", d[0], Role::Value);
+    g.add_output("dw2", d[1], Role::Value);
+    let opt = optimize(&g);
+    verify(&opt).expect("verifies");
+    assert!(
+        opt.len() + 6 <= g.len(),
+        "{} → {} nodes",
+        g.len(),
+        opt.len()
+    );
+    let is_tanh = |v: netc::ir::ValueId| {
+        matches!(
+            opt.node(v).op,
+            Op::Unary {
+                op: UnaryOp::Tanh,
+                ..
+            }
+        )
+    };
+    let squares_of_a = (opt.nodes.iter())
+        .filter(|n| matches!(n.op, Op::Unary { op: UnaryOp::Square, x } if is_tanh(x)))
+        .count();
+    assert_eq!(squares_of_a, 1, "{}", netc::ir::print::print(&opt));
+    let data = |n: usize| (0..n).map(|i| (i as f64 * 0.37).sin()).collect::<Vec<_>>();
+    let e = env(&[
+        ("x", vec![4, 3], data(12)),
+        ("w1", vec![5, 3], data(15)),
+        ("w2", vec![2, 5], data(10)),
+    ]);
+    let (before, after) = (run(&g, &e).expect("runs"), run(&opt, &e).expect("runs"));
+    for (b, a) in before.iter().zip(&after) {
+        assert!(close(&b.data, &a.data, 1e-12));
+    }
+}
+
+#[test]
 fn select_on_a_constant_condition_picks_its_branch() {
     let mut g = Graph::new();
     let a = g.input("a", vec![2]);
@@ -129,7 +182,7 @@ fn select_on_a_constant_condition_picks_its_branch() {
 type Pass = fn(&Graph) -> Graph;
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn every_pass_preserves_values_and_verifies(steps in steps(), seed in 0u64..1000) {

@@ -130,7 +130,7 @@ fn push(new: &mut Graph, op: Op, shape: Shape, origin: Origin) -> ValueId {
     id
 }
 
-/// The op with every operand passed through `f`.
+/// The op with every operand passed through `f` (one arm per op, attributes copied).
 pub(crate) fn map_operands(op: &Op, f: impl Fn(ValueId) -> ValueId) -> Op {
     match op {
         Op::Input { .. } | Op::Param { .. } | Op::Const { .. } => op.clone(),

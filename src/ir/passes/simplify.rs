@@ -17,30 +17,9 @@ pub fn simplify(g: &Graph) -> Graph {
 }
 
 fn identity(g: &Graph, node: &Node) -> Rewrite {
-    let is = |v: ValueId, k: f64| constant(g, v) == Some(k);
     let same_shape = |v: ValueId| g.shape(v) == node.shape.as_slice();
     match &node.op {
-        Op::Binary { op, a, b } => match op {
-            BinaryOp::Mul if is(*b, 1.0) => Rewrite::Alias(*a),
-            BinaryOp::Mul if is(*a, 1.0) => Rewrite::Alias(*b),
-            BinaryOp::Add if is(*b, 0.0) => Rewrite::Alias(*a),
-            BinaryOp::Add if is(*a, 0.0) => Rewrite::Alias(*b),
-            BinaryOp::Sub if is(*b, 0.0) => Rewrite::Alias(*a),
-            BinaryOp::Sub if is(*a, 0.0) => Rewrite::Replace(
-                Op::Unary {
-                    op: UnaryOp::Neg,
-                    x: *b,
-                },
-                node.shape.clone(),
-            ),
-            BinaryOp::Div if is(*b, 1.0) => Rewrite::Alias(*a),
-            BinaryOp::Add
-            | BinaryOp::Sub
-            | BinaryOp::Mul
-            | BinaryOp::Div
-            | BinaryOp::Max
-            | BinaryOp::Min => Rewrite::Keep,
-        },
+        Op::Binary { op, a, b } => binary_identity(g, *op, *a, *b, node),
         Op::Unary {
             op: UnaryOp::Neg,
             x,
@@ -96,6 +75,32 @@ fn identity(g: &Graph, node: &Node) -> Rewrite {
         | Op::Slice { .. }
         | Op::Concat { .. }
         | Op::RandomMask { .. } => Rewrite::Keep,
+    }
+}
+
+/// x·1 = 1·x = x, x+0 = 0+x = x, x−0 = x, 0−x = −x, x/1 = x.
+fn binary_identity(g: &Graph, op: BinaryOp, a: ValueId, b: ValueId, node: &Node) -> Rewrite {
+    let is = |v: ValueId, k: f64| constant(g, v) == Some(k);
+    match op {
+        BinaryOp::Mul if is(b, 1.0) => Rewrite::Alias(a),
+        BinaryOp::Mul if is(a, 1.0) => Rewrite::Alias(b),
+        BinaryOp::Add if is(b, 0.0) => Rewrite::Alias(a),
+        BinaryOp::Add if is(a, 0.0) => Rewrite::Alias(b),
+        BinaryOp::Sub if is(b, 0.0) => Rewrite::Alias(a),
+        BinaryOp::Sub if is(a, 0.0) => Rewrite::Replace(
+            Op::Unary {
+                op: UnaryOp::Neg,
+                x: b,
+            },
+            node.shape.clone(),
+        ),
+        BinaryOp::Div if is(b, 1.0) => Rewrite::Alias(a),
+        BinaryOp::Add
+        | BinaryOp::Sub
+        | BinaryOp::Mul
+        | BinaryOp::Div
+        | BinaryOp::Max
+        | BinaryOp::Min => Rewrite::Keep,
     }
 }
 

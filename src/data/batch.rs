@@ -54,7 +54,10 @@ impl Batcher {
 
     /// The shuffled order of all `n` rows in `epoch`.
     pub fn permutation(&self, epoch: usize) -> Vec<usize> {
-        permutation(self.n, &mut stream(self.seed, Purpose::Batches, epoch as u64))
+        permutation(
+            self.n,
+            &mut stream(self.seed, Purpose::Batches, epoch as u64),
+        )
     }
 
     /// The training batches of `epoch`: [`Batcher::steps_per_epoch`] full batches.

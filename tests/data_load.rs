@@ -313,3 +313,26 @@ fn iris_and_breast_cancer_load() {
         (569, 30, 1)
     );
 }
+
+#[test]
+fn byte_order_mark_blank_lines_and_quotes_are_handled() {
+    let splits = load(
+        source("bom.csv", "label", Scale::None, 0.5),
+        "tests/data/data",
+        1,
+        Loss::CrossEntropy,
+    );
+    assert_eq!(splits.train.feature_names, vec!["a".to_string()]);
+    // quoted_newline.csv is fine up to its bad row 5; its first field is "1\n" in quotes.
+    let bytes = b"a,b,label\n\"1\n\",2,0\n\n\"3\",\" 4 \",1\n";
+    let set = data::parse_csv(
+        bytes,
+        Path::new("inline.csv"),
+        "label",
+        None,
+        Loss::CrossEntropy,
+    )
+    .expect("parses");
+    assert_eq!(set.x.data, vec![1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(set.labels, Some(vec![0, 1]));
+}

@@ -53,12 +53,15 @@ impl Batcher {
     }
 
     /// The shuffled order of all `n` rows in `epoch`.
-    pub fn permutation(&self, epoch: u64) -> Vec<usize> {
-        permutation(self.n, &mut stream(self.seed, Purpose::Batches, epoch))
+    pub fn permutation(&self, epoch: usize) -> Vec<usize> {
+        permutation(
+            self.n,
+            &mut stream(self.seed, Purpose::Batches, epoch as u64),
+        )
     }
 
     /// The training batches of `epoch`: [`Batcher::steps_per_epoch`] full batches.
-    pub fn epoch(&self, epoch: u64) -> Epoch {
+    pub fn epoch(&self, epoch: usize) -> Epoch {
         let shuffled = self.permutation(epoch);
         let order = shuffled
             .iter()

@@ -235,3 +235,48 @@ fn quoted(file: &Path) -> String {
         format!("`{text}`")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(n: usize) -> Dataset {
+        Dataset {
+            x: Tensor::new(vec![n, 1], (0..n).map(|i| i as f32).collect()),
+            y: Tensor::new(vec![n, 1], vec![0.0; n]),
+            labels: None,
+            classes: None,
+            task: Task::Regression,
+            feature_names: vec!["x".to_string()],
+        }
+    }
+
+    fn sizes(n: usize, fraction: f64) -> (usize, usize) {
+        let (train, valid) = split(&rows(n), fraction, 3, "test").expect("valid split");
+        (train.len(), valid.len())
+    }
+
+    #[test]
+    fn split_keeps_a_row_on_each_side_when_it_can() {
+        assert_eq!(sizes(10, 0.8), (8, 2));
+        assert_eq!(sizes(10, 0.99), (9, 1));
+        assert_eq!(sizes(10, 0.01), (1, 9));
+        assert_eq!(sizes(10, 1.0), (10, 0));
+        assert_eq!(sizes(1, 0.5), (1, 0));
+    }
+
+    #[test]
+    fn split_refuses_fractions_outside_the_unit_interval() {
+        for bad in [0.0, -0.5, 1.5, f64::NAN] {
+            assert!(split(&rows(4), bad, 0, "test").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn split_partitions_the_rows() {
+        let (mut train, valid) = split(&rows(50), 0.7, 11, "test").expect("valid split");
+        train.extend(valid);
+        train.sort_unstable();
+        assert_eq!(train, (0..50).collect::<Vec<_>>());
+    }
+}

@@ -3,7 +3,12 @@
 
 fn codes(src: &str) -> Vec<&'static str> {
     let checked = netc::sema::check_source("cascade.net", src, &[]);
-    checked.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.code).collect()
+    checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.code)
+        .collect()
 }
 
 #[test]
@@ -15,5 +20,9 @@ fn an_unknown_activation_before_a_residual_is_the_only_error() {
 #[test]
 fn an_empty_residual_is_still_reported() {
     let src = "model m {\n  input x: [4]\n  residual {\n  }\n  dense 2\n}\ntrain { data = xor(n = 10) }\n";
-    assert!(codes(src).contains(&"netc::model::empty_residual"), "{:?}", codes(src));
+    assert!(
+        codes(src).contains(&"netc::model::empty_residual"),
+        "{:?}",
+        codes(src)
+    );
 }

@@ -288,7 +288,7 @@ impl<'m> Session<'m> {
             let epoch = self.step / steps_per_epoch;
             let in_epoch = (self.step % steps_per_epoch) as usize;
             if order.as_ref().is_none_or(|(e, _)| *e != epoch) {
-                order = Some((epoch, self.batcher.permutation(epoch)));
+                order = Some((epoch, self.batcher.permutation(epoch as usize)));
             }
             if let Some((_, perm)) = &order {
                 self.splits.train.gather(

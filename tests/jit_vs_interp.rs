@@ -40,7 +40,7 @@ const REDUCE: [ReduceOp; 3] = [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max];
 /// Runs `g` on both backends and checks every output.
 fn check(g: &Graph, env: &HashMap<String, Tensor<f32>>, rel: f32) -> Result<(), String> {
     let want = interp::run(g, env).map_err(|e| format!("interp: {e}"))?;
-    let mut k = compile(g, &JitOptions::default()).map_err(|e| format!("compile: {e}"))?;
+    let mut k = compile(g, &verified()).map_err(|e| format!("compile: {e}"))?;
     let got = k.run(env).map_err(|e| format!("run: {e}"))?;
     for (o, (w, j)) in g.outputs.iter().zip(want.iter().zip(&got)) {
         if w.shape != j.shape {
@@ -339,4 +339,9 @@ proptest! {
             return Err(TestCaseError::fail(format!("{e}\n{}", netc::ir::print::print(&g))));
         }
     }
+}
+
+/// Options for tests: Cranelift's verifier checks every generated function.
+fn verified() -> JitOptions {
+    JitOptions { verify_clif: true }
 }

@@ -29,7 +29,10 @@ use std::collections::HashMap;
 
 /// How to compile.
 #[derive(Debug, Clone, Default)]
-pub struct JitOptions {}
+pub struct JitOptions {
+    /// Run Cranelift's IR verifier on every function (slower compiles; for tests).
+    pub verify_clif: bool,
+}
 
 /// Why a graph could not be compiled or run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -51,11 +54,11 @@ pub enum CodegenError {
 }
 
 /// Compiles `g` for the host CPU.
-pub fn compile(g: &Graph, _opts: &JitOptions) -> Result<Kernel, CodegenError> {
+pub fn compile(g: &Graph, opts: &JitOptions) -> Result<Kernel, CodegenError> {
     crate::ir::verify::verify(g)?;
     let plan = plan::plan(g)?;
     let layout = memory::layout(&plan);
-    let (mut module, imports) = new_module()?;
+    let (mut module, imports) = new_module(opts)?;
     let emitted = emit::emit(&mut module, &imports, &plan, &layout, host_has_fma(), false)?;
     module
         .finalize_definitions()
@@ -69,11 +72,11 @@ pub fn compile(g: &Graph, _opts: &JitOptions) -> Result<Kernel, CodegenError> {
 }
 
 /// The Cranelift IR the JIT generates for `g`, one function per chunk of loop nests.
-pub fn emit_clif(g: &Graph, _opts: &JitOptions) -> Result<String, CodegenError> {
+pub fn emit_clif(g: &Graph, opts: &JitOptions) -> Result<String, CodegenError> {
     crate::ir::verify::verify(g)?;
     let plan = plan::plan(g)?;
     let layout = memory::layout(&plan);
-    let (mut module, imports) = new_module()?;
+    let (mut module, imports) = new_module(opts)?;
     let emitted = emit::emit(&mut module, &imports, &plan, &layout, host_has_fma(), true)?;
     // SAFETY: nothing was finalized, so no code from this module can be running.
     unsafe { module.free_memory() };
@@ -93,10 +96,11 @@ fn host_has_fma() -> bool {
 }
 
 /// A JIT module for the host at `opt_level=speed`, with every [`Import`] declared.
-fn new_module() -> Result<(JITModule, HashMap<Import, FuncId>), CodegenError> {
+fn new_module(opts: &JitOptions) -> Result<(JITModule, HashMap<Import, FuncId>), CodegenError> {
     let cl = |e: cranelift_module::ModuleError| CodegenError::Cranelift(e.to_string());
-    let mut builder =
-        JITBuilder::with_flags(&[("opt_level", "speed")], default_libcall_names()).map_err(cl)?;
+    let verifier = if opts.verify_clif { "true" } else { "false" };
+    let flags = [("opt_level", "speed"), ("enable_verifier", verifier)];
+    let mut builder = JITBuilder::with_flags(&flags, default_libcall_names()).map_err(cl)?;
     for import in Import::ALL {
         let (name, ptr) = import.symbol();
         builder.symbol(name, ptr);

@@ -392,5 +392,8 @@ fn updates_write_back_through_the_fast_path() {
 
 /// Options for tests: Cranelift's verifier checks every generated function.
 fn verified() -> JitOptions {
-    JitOptions { verify_clif: true }
+    JitOptions {
+        verify_clif: true,
+        ..JitOptions::default()
+    }
 }

@@ -39,8 +39,17 @@ const REDUCE: [ReduceOp; 3] = [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max];
 
 /// Runs `g` on both backends and checks every output.
 fn check(g: &Graph, env: &HashMap<String, Tensor<f32>>, rel: f32) -> Result<(), String> {
+    check_with(g, env, rel, &verified())
+}
+
+fn check_with(
+    g: &Graph,
+    env: &HashMap<String, Tensor<f32>>,
+    rel: f32,
+    opts: &JitOptions,
+) -> Result<(), String> {
     let want = interp::run(g, env).map_err(|e| format!("interp: {e}"))?;
-    let mut k = compile(g, &verified()).map_err(|e| format!("compile: {e}"))?;
+    let mut k = compile(g, opts).map_err(|e| format!("compile: {e}"))?;
     let got = k.run(env).map_err(|e| format!("run: {e}"))?;
     for (o, (w, j)) in g.outputs.iter().zip(want.iter().zip(&got)) {
         if w.shape != j.shape {
@@ -107,6 +116,22 @@ fn every_unary_op_on_special_values() {
         g.add_output("y", y, Role::Value);
         let env = HashMap::from([("x".to_string(), special(&[3, 26]))]);
         check(&g, &env, 1e-6).unwrap_or_else(|e| panic!("{op:?}: {e}"));
+    }
+}
+
+#[test]
+fn with_libm_math_every_unary_op_is_bit_identical_to_the_interpreter() {
+    let opts = JitOptions {
+        libm_math: true,
+        ..verified()
+    };
+    for op in UNARY {
+        let mut g = Graph::new();
+        let x = g.input("x", vec![3, 26]);
+        let y = g.unary(op, x);
+        g.add_output("y", y, Role::Value);
+        let env = HashMap::from([("x".to_string(), special(&[3, 26]))]);
+        check_with(&g, &env, 0.0, &opts).unwrap_or_else(|e| panic!("{op:?}: {e}"));
     }
 }
 
@@ -343,5 +368,8 @@ proptest! {
 
 /// Options for tests: Cranelift's verifier checks every generated function.
 fn verified() -> JitOptions {
-    JitOptions { verify_clif: true }
+    JitOptions {
+        verify_clif: true,
+        ..JitOptions::default()
+    }
 }

@@ -33,6 +33,7 @@ pub(crate) fn emit(
     plan: &Plan,
     layout: &Layout,
     fma: bool,
+    libm: bool,
     want_clif: bool,
 ) -> Result<Emitted, CodegenError> {
     let mut ctx = module.make_context();
@@ -63,6 +64,7 @@ pub(crate) fn emit(
                 arena,
                 offsets: &layout.offsets,
                 fma,
+                libm,
             };
             for step in chunk {
                 f.step(step);
@@ -92,8 +94,9 @@ pub(crate) struct FnLower<'a, 'b> {
     refs: HashMap<Import, FuncRef>,
     arena: Value,
     offsets: &'a [usize],
-    #[allow(dead_code)] // read by the inline math approximations, next commit
     pub fma: bool,
+    /// Call the Rust math functions instead of the inline approximations.
+    pub libm: bool,
 }
 
 /// Loads and stores into the arena: in bounds by construction of the memory plan.

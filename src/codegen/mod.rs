@@ -11,6 +11,7 @@
 //! source text: a graph in, a kernel out.
 #![allow(unsafe_code)]
 
+mod approx;
 mod emit;
 mod host;
 mod kernel;
@@ -32,6 +33,9 @@ use std::collections::HashMap;
 pub struct JitOptions {
     /// Run Cranelift's IR verifier on every function (slower compiles; for tests).
     pub verify_clif: bool,
+    /// Call Rust's libm for exp, log, log1p, tanh and sigmoid instead of the inline f32x4
+    /// approximations (slower; bit-identical to the interpreter's f32 results).
+    pub libm_math: bool,
 }
 
 /// Why a graph could not be compiled or run.
@@ -59,7 +63,15 @@ pub fn compile(g: &Graph, opts: &JitOptions) -> Result<Kernel, CodegenError> {
     let plan = plan::plan(g)?;
     let layout = memory::layout(&plan);
     let (mut module, imports) = new_module(opts)?;
-    let emitted = emit::emit(&mut module, &imports, &plan, &layout, host_has_fma(), false)?;
+    let emitted = emit::emit(
+        &mut module,
+        &imports,
+        &plan,
+        &layout,
+        host_has_fma(),
+        opts.libm_math,
+        false,
+    )?;
     module
         .finalize_definitions()
         .map_err(|e| CodegenError::Cranelift(e.to_string()))?;
@@ -77,7 +89,15 @@ pub fn emit_clif(g: &Graph, opts: &JitOptions) -> Result<String, CodegenError> {
     let plan = plan::plan(g)?;
     let layout = memory::layout(&plan);
     let (mut module, imports) = new_module(opts)?;
-    let emitted = emit::emit(&mut module, &imports, &plan, &layout, host_has_fma(), true)?;
+    let emitted = emit::emit(
+        &mut module,
+        &imports,
+        &plan,
+        &layout,
+        host_has_fma(),
+        opts.libm_math,
+        true,
+    )?;
     // SAFETY: nothing was finalized, so no code from this module can be running.
     unsafe { module.free_memory() };
     Ok(emitted.clif)

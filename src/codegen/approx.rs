@@ -6,7 +6,7 @@
 #![allow(clippy::excessive_precision)]
 
 use super::emit::FnLower;
-use super::math::konst;
+use super::math::{konst, mul_add};
 use cranelift::prelude::*;
 
 /// ln 2 split in a part exact in few bits and a correction (Cody–Waite).
@@ -47,16 +47,6 @@ fn bits_to_float(f: &mut FnLower, x: Value, vector: bool) -> Value {
 fn float_to_bits(f: &mut FnLower, x: Value, vector: bool) -> Value {
     let flags = MemFlagsData::new().with_endianness(codegen::ir::Endianness::Little);
     f.b.ins().bitcast(int_ty(vector), flags, x)
-}
-
-/// a·b + c, one rounding when the host has FMA.
-fn mul_add(f: &mut FnLower, a: Value, b: Value, c: Value) -> Value {
-    if f.fma {
-        f.b.ins().fma(a, b, c)
-    } else {
-        let p = f.b.ins().fmul(a, b);
-        f.b.ins().fadd(p, c)
-    }
 }
 
 /// Horner evaluation of Σ coeffs[i]·x^(n−1−i) (highest power first).

@@ -4,6 +4,7 @@
 //! GEMM through an imported symbol.
 
 use super::math::{self, Import};
+use super::matmul;
 use super::memory::Layout;
 use super::plan::{for_each_affine, Access, Affine, Expr, LoopNest, Plan, Step, StoreMode};
 use super::CodegenError;
@@ -34,6 +35,7 @@ pub(crate) fn emit(
     layout: &Layout,
     fma: bool,
     libm: bool,
+    inline_gemm_macs: usize,
     want_clif: bool,
 ) -> Result<Emitted, CodegenError> {
     let mut ctx = module.make_context();
@@ -65,6 +67,7 @@ pub(crate) fn emit(
                 offsets: &layout.offsets,
                 fma,
                 libm,
+                inline_gemm_macs,
             };
             for step in chunk {
                 f.step(step);
@@ -97,10 +100,13 @@ pub(crate) struct FnLower<'a, 'b> {
     pub fma: bool,
     /// Call the Rust math functions instead of the inline approximations.
     pub libm: bool,
+    /// Products of at most this many multiply-adds run as generated loops, larger ones call
+    /// the library GEMM.
+    pub inline_gemm_macs: usize,
 }
 
 /// Loads and stores into the arena: in bounds by construction of the memory plan.
-fn mem() -> MemFlagsData {
+pub(super) fn mem() -> MemFlagsData {
     MemFlagsData::new().with_notrap()
 }
 
@@ -108,26 +114,7 @@ impl FnLower<'_, '_> {
     fn step(&mut self, step: &Step) {
         match step {
             Step::Loop(l) => self.loop_nest(&collapse(l)),
-            Step::MatMul(mm) => {
-                let sgemm = self.import(Import::Sgemm);
-                let a = self.base(&mm.a);
-                let b = self.base(&mm.b);
-                let c = self.address(mm.c, 0);
-                let dims = [
-                    mm.m,
-                    mm.k,
-                    mm.n,
-                    mm.a.at.strides[0],
-                    mm.a.at.strides[1],
-                    mm.b.at.strides[0],
-                    mm.b.at.strides[1],
-                ]
-                .map(|d| self.b.ins().iconst(types::I64, d as i64));
-                let args = [
-                    dims[0], dims[1], dims[2], a, dims[3], dims[4], b, dims[5], dims[6], c,
-                ];
-                self.b.ins().call(sgemm, &args);
-            }
+            Step::MatMul(mm) => matmul::matmul(self, mm),
         }
     }
 
@@ -143,12 +130,12 @@ impl FnLower<'_, '_> {
         r
     }
 
-    fn address(&mut self, buf: usize, offset: usize) -> Value {
+    pub(super) fn address(&mut self, buf: usize, offset: usize) -> Value {
         let bytes = 4 * (self.offsets[buf] + offset) as i64;
         self.b.ins().iadd_imm_s(self.arena, bytes)
     }
 
-    fn base(&mut self, a: &Access) -> Value {
+    pub(super) fn base(&mut self, a: &Access) -> Value {
         self.address(a.buf, a.at.offset)
     }
 
@@ -165,7 +152,7 @@ impl FnLower<'_, '_> {
     }
 
     /// The byte address of an access at a point of the iteration space.
-    fn at(&mut self, a: &Access, idx: &[Value]) -> Value {
+    pub(super) fn at(&mut self, a: &Access, idx: &[Value]) -> Value {
         let base = self.address(a.buf, 0);
         let i = self.index(&a.at, idx);
         let bytes = self.b.ins().ishl_imm_s(i, 2);
@@ -173,7 +160,7 @@ impl FnLower<'_, '_> {
     }
 
     /// `for i in start..end step step { body(i) }` over i64.
-    fn counted(
+    pub(super) fn counted(
         &mut self,
         start: usize,
         end: usize,

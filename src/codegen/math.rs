@@ -128,6 +128,16 @@ fn pick(f: &mut FnLower, c: Value, t: Value, e: Value, vector: bool) -> Value {
     }
 }
 
+/// a·b + c, one rounding when the host has FMA (Cranelift calls `fmaf` per lane otherwise).
+pub(crate) fn mul_add(f: &mut FnLower, a: Value, b: Value, c: Value) -> Value {
+    if f.fma {
+        f.b.ins().fma(a, b, c)
+    } else {
+        let p = f.b.ins().fmul(a, b);
+        f.b.ins().fadd(p, c)
+    }
+}
+
 pub(crate) fn konst(f: &mut FnLower, c: f32, vector: bool) -> Value {
     let x = f.b.ins().f32const(c);
     f.splat_if(x, vector)

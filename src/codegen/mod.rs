@@ -16,6 +16,7 @@ mod emit;
 mod host;
 mod kernel;
 mod math;
+mod matmul;
 mod memory;
 mod plan;
 
@@ -36,7 +37,15 @@ pub struct JitOptions {
     /// Call Rust's libm for exp, log, log1p, tanh and sigmoid instead of the inline f32x4
     /// approximations (slower; bit-identical to the interpreter's f32 results).
     pub libm_math: bool,
+    /// Matrix products of at most this many multiply-adds run as generated f32x4 loops,
+    /// larger ones call the library GEMM; `None` is the measured crossover
+    /// ([`INLINE_GEMM_MACS`]).
+    pub inline_gemm_macs: Option<usize>,
 }
+
+/// The measured crossover (docs/codegen.md): below it the library's fixed cost per call
+/// outweighs its faster kernel.
+pub const INLINE_GEMM_MACS: usize = 16 * 1024;
 
 /// Why a graph could not be compiled or run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -70,6 +79,7 @@ pub fn compile(g: &Graph, opts: &JitOptions) -> Result<Kernel, CodegenError> {
         &layout,
         host_has_fma(),
         opts.libm_math,
+        opts.inline_gemm_macs.unwrap_or(INLINE_GEMM_MACS),
         false,
     )?;
     module
@@ -96,6 +106,7 @@ pub fn emit_clif(g: &Graph, opts: &JitOptions) -> Result<String, CodegenError> {
         &layout,
         host_has_fma(),
         opts.libm_math,
+        opts.inline_gemm_macs.unwrap_or(INLINE_GEMM_MACS),
         true,
     )?;
     // SAFETY: nothing was finalized, so no code from this module can be running.

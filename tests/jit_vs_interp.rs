@@ -400,7 +400,7 @@ fn matmul_generated_and_library_agree_in_every_layout_and_size() {
                 g.add_output("c", c, Role::Value);
                 let fill = |s: &[usize], f: f32| {
                     let n: usize = s.iter().product();
-                    Tensor::new(s.to_vec(), (0..n).map(|i| ((i as f32 * f).sin())).collect())
+                    Tensor::new(s.to_vec(), (0..n).map(|i| (i as f32 * f).sin()).collect())
                 };
                 let env = HashMap::from([
                     ("a".to_string(), fill(&sa, 0.7)),

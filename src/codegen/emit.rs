@@ -21,6 +21,17 @@ pub(crate) const LANES: usize = 4;
 /// allocator while amortizing the per-function overhead.
 const STEPS_PER_FUNCTION: usize = 24;
 
+/// Choices of code generation that hold for a whole program.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    /// The host has AVX and FMA, so `fma` is one instruction.
+    pub fma: bool,
+    /// Call the Rust math functions instead of the inline approximations.
+    pub libm: bool,
+    /// Largest product (in multiply-adds) generated inline rather than sent to the library.
+    pub inline_gemm_macs: usize,
+}
+
 /// The functions of a compiled plan, in call order, and their CLIF text if asked for.
 pub(crate) struct Emitted {
     pub funcs: Vec<FuncId>,
@@ -33,9 +44,7 @@ pub(crate) fn emit(
     imports: &HashMap<Import, FuncId>,
     plan: &Plan,
     layout: &Layout,
-    fma: bool,
-    libm: bool,
-    inline_gemm_macs: usize,
+    settings: Settings,
     want_clif: bool,
 ) -> Result<Emitted, CodegenError> {
     let mut ctx = module.make_context();
@@ -65,9 +74,9 @@ pub(crate) fn emit(
                 refs: HashMap::new(),
                 arena,
                 offsets: &layout.offsets,
-                fma,
-                libm,
-                inline_gemm_macs,
+                fma: settings.fma,
+                libm: settings.libm,
+                inline_gemm_macs: settings.inline_gemm_macs,
             };
             for step in chunk {
                 f.step(step);

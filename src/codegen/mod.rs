@@ -72,16 +72,7 @@ pub fn compile(g: &Graph, opts: &JitOptions) -> Result<Kernel, CodegenError> {
     let plan = plan::plan(g)?;
     let layout = memory::layout(&plan);
     let (mut module, imports) = new_module(opts)?;
-    let emitted = emit::emit(
-        &mut module,
-        &imports,
-        &plan,
-        &layout,
-        host_has_fma(),
-        opts.libm_math,
-        opts.inline_gemm_macs.unwrap_or(INLINE_GEMM_MACS),
-        false,
-    )?;
+    let emitted = emit::emit(&mut module, &imports, &plan, &layout, settings(opts), false)?;
     module
         .finalize_definitions()
         .map_err(|e| CodegenError::Cranelift(e.to_string()))?;
@@ -99,19 +90,18 @@ pub fn emit_clif(g: &Graph, opts: &JitOptions) -> Result<String, CodegenError> {
     let plan = plan::plan(g)?;
     let layout = memory::layout(&plan);
     let (mut module, imports) = new_module(opts)?;
-    let emitted = emit::emit(
-        &mut module,
-        &imports,
-        &plan,
-        &layout,
-        host_has_fma(),
-        opts.libm_math,
-        opts.inline_gemm_macs.unwrap_or(INLINE_GEMM_MACS),
-        true,
-    )?;
+    let emitted = emit::emit(&mut module, &imports, &plan, &layout, settings(opts), true)?;
     // SAFETY: nothing was finalized, so no code from this module can be running.
     unsafe { module.free_memory() };
     Ok(emitted.clif)
+}
+
+fn settings(opts: &JitOptions) -> emit::Settings {
+    emit::Settings {
+        fma: host_has_fma(),
+        libm: opts.libm_math,
+        inline_gemm_macs: opts.inline_gemm_macs.unwrap_or(INLINE_GEMM_MACS),
+    }
 }
 
 /// Whether Cranelift turns `fma` into a real `vfmadd` here (it needs both AVX and FMA).

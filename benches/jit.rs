@@ -206,15 +206,26 @@ fn time_step(name: &str, probes: bool) -> (f64, f64) {
     (median(samples), compile_ms)
 }
 
-/// GFLOP/s of one generated product op(a)·op(b) of m×k×n, in each of the four layouts.
+/// GFLOP/s of one product op(a)·op(b) of m×k×n, in each of the four layouts, as generated
+/// loops and as a library call (to find the crossover).
 fn gemm_rate(m: usize, k: usize, n: usize) {
+    for (inline, how) in [(usize::MAX, "generated"), (0, "library")] {
+        let opts = JitOptions {
+            inline_gemm_macs: Some(inline),
+            ..JitOptions::default()
+        };
+        gemm_layouts(m, k, n, &opts, how);
+    }
+}
+
+fn gemm_layouts(m: usize, k: usize, n: usize, opts: &JitOptions, how: &str) {
     for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
         let mut g = Graph::new();
         let a = g.input("a", if ta { vec![k, m] } else { vec![m, k] });
         let b = g.input("b", if tb { vec![n, k] } else { vec![k, n] });
         let c = g.matmul(a, b, ta, tb);
         g.add_output("c", c, Role::Value);
-        let mut kernel = compile(&g, &JitOptions::default()).expect("compiles");
+        let mut kernel = compile(&g, opts).expect("compiles");
         let reps = (2e8 / (2 * m * k * n) as f64).ceil() as usize;
         let mut samples = Vec::new();
         for _ in 0..7 {
@@ -227,7 +238,7 @@ fn gemm_rate(m: usize, k: usize, n: usize) {
         let s = median(samples);
         let rate = 2.0 * (m * k * n) as f64 / s / 1e9;
         println!(
-            "gemm {m}x{k}x{n} ta={ta} tb={tb}: {:.2} µs, {rate:.1} GFLOP/s",
+            "{how} {m}x{k}x{n} ta={ta} tb={tb}: {:.2} µs, {rate:.1} GFLOP/s",
             s * 1e6
         );
     }

@@ -11,8 +11,21 @@ use cranelift::prelude::*;
 /// Rows of C computed together, sharing each loaded vector of B.
 const TILE_ROWS: usize = 4;
 
+/// Generated loops that cannot use f32x4 (A and B both transposed) run at a fraction of the
+/// vector tiles' speed, so their crossover is this much lower.
+const SCALAR_CROSSOVER_DIVISOR: usize = 8;
+
 pub(crate) fn matmul(f: &mut FnLower, mm: &MatMulCall) {
-    if mm.m * mm.k * mm.n > f.inline_gemm_macs {
+    let [_, csa] = [mm.a.at.strides[0], mm.a.at.strides[1]];
+    let [rsb, csb] = [mm.b.at.strides[0], mm.b.at.strides[1]];
+    let tiles = mm.n >= LANES && csb == 1;
+    let dots = mm.k >= LANES && csa == 1 && rsb == 1;
+    let limit = if tiles || dots {
+        f.inline_gemm_macs
+    } else {
+        f.inline_gemm_macs / SCALAR_CROSSOVER_DIVISOR
+    };
+    if mm.m * mm.k * mm.n > limit {
         return call_library(f, mm);
     }
     let c = Access {
@@ -22,9 +35,7 @@ pub(crate) fn matmul(f: &mut FnLower, mm: &MatMulCall) {
             strides: vec![mm.n, 1],
         },
     };
-    let [_, csa] = [mm.a.at.strides[0], mm.a.at.strides[1]];
-    let [rsb, csb] = [mm.b.at.strides[0], mm.b.at.strides[1]];
-    if mm.n >= LANES && csb == 1 {
+    if tiles {
         let full = mm.m - mm.m % TILE_ROWS;
         f.counted(0, full, TILE_ROWS, &mut |f, i| {
             row_tile(f, mm, &c, i, TILE_ROWS)
@@ -34,9 +45,8 @@ pub(crate) fn matmul(f: &mut FnLower, mm: &MatMulCall) {
             row_tile(f, mm, &c, i, mm.m - full);
         }
     } else {
-        let vector = mm.k >= LANES && csa == 1 && rsb == 1;
         f.counted(0, mm.m, 1, &mut |f, i| {
-            f.counted(0, mm.n, 1, &mut |f, j| dot(f, mm, &c, i, j, vector));
+            f.counted(0, mm.n, 1, &mut |f, j| dot(f, mm, &c, i, j, dots));
         });
     }
 }

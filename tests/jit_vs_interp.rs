@@ -3,7 +3,7 @@
 //!
 //! Tolerance (see docs/codegen.md): elementwise math agrees to a few ulp; sums and products may
 //! add in a different order, so results are compared with
-//! |jit − interp| ≤ 1e-5 · (1 + max |interp| of that output).
+//! |jit − interp| ≤ rel · (1 + max |interp| of that output), rel = 2e-4 on random graphs.
 
 use netc::codegen::{compile, JitOptions};
 use netc::ir::interp;
@@ -335,11 +335,11 @@ fn safe_unary(g: &mut Graph, op: UnaryOp, x: ValueId) -> ValueId {
 }
 
 fn shape_strategy() -> impl Strategy<Value = Vec<usize>> {
-    prop::collection::vec(1usize..7, 1..4)
+    prop::collection::vec(prop_oneof![1usize..7, 7usize..19], 1..4)
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
     #[test]
     fn random_graphs_agree_with_the_interpreter(
         dims in shape_strategy(),
@@ -360,7 +360,7 @@ proptest! {
             env.insert(name.to_string(), Tensor::new(shape, data));
         }
         env.insert("step".to_string(), Tensor::scalar(step as f32));
-        if let Err(e) = check(&g, &env, 1e-5) {
+        if let Err(e) = check(&g, &env, 2e-4) {
             return Err(TestCaseError::fail(format!("{e}\n{}", netc::ir::print::print(&g))));
         }
     }
@@ -412,4 +412,68 @@ fn matmul_generated_and_library_agree_in_every_layout_and_size() {
             }
         }
     }
+}
+
+#[test]
+fn empty_tensors_and_zero_inner_dimensions() {
+    let mut g = Graph::new();
+    let x = g.input("x", vec![0, 3]);
+    let w = g.input("w", vec![0, 5]);
+    let s = g.reduce(ReduceOp::Sum, x, &[0], false);
+    let m = g.reduce(ReduceOp::Max, x, &[0], true);
+    let e = g.unary(UnaryOp::Exp, x);
+    let p = g.matmul(x, w, true, false); // [3, 5] with k = 0: all zeros
+    for (n, v) in [("s", s), ("m", m), ("e", e), ("p", p)] {
+        g.add_output(n, v, Role::Value);
+    }
+    let env = HashMap::from([
+        ("x".to_string(), Tensor::new(vec![0, 3], vec![])),
+        ("w".to_string(), Tensor::new(vec![0, 5], vec![])),
+    ]);
+    check(&g, &env, 0.0).expect("agree");
+}
+
+#[test]
+fn a_nan_made_in_layer_two_sets_only_layer_two_flag() {
+    // layer 1: h = tanh(x); layer 2: y = log(h) — NaN where h < 0. Each layer's flag is
+    // max(IsNonFinite(output)), the probe the step builder emits.
+    let mut g = Graph::new();
+    let x = g.input("x", vec![2, 5]);
+    g.set_origin(None, Some("layer1"));
+    let h = g.unary(UnaryOp::Tanh, x);
+    let f1 = g.unary(UnaryOp::IsNonFinite, h);
+    let flag1 = g.reduce_all(ReduceOp::Max, f1);
+    g.set_origin(None, Some("layer2"));
+    let y = g.unary(UnaryOp::Log, h);
+    let f2 = g.unary(UnaryOp::IsNonFinite, y);
+    let flag2 = g.reduce_all(ReduceOp::Max, f2);
+    let stat = netc::ir::ProbeStat::NonFiniteForward;
+    for (layer, v) in [("layer1", flag1), ("layer2", flag2)] {
+        let role = Role::Probe {
+            layer: layer.into(),
+            stat,
+        };
+        g.add_output(format!("{layer}.nonfinite"), v, role);
+    }
+    let mut k = compile(&g, &verified()).expect("compiles");
+    let run = |k: &mut netc::codegen::Kernel, data: Vec<f32>| {
+        let env = HashMap::from([("x".to_string(), Tensor::new(vec![2, 5], data))]);
+        let out = k.run(&env).expect("runs");
+        (out[0].data[0], out[1].data[0])
+    };
+    assert_eq!(run(&mut k, vec![0.5; 10]), (0.0, 0.0));
+    let mut bad = vec![0.5; 10];
+    bad[7] = -1.0;
+    assert_eq!(run(&mut k, bad), (0.0, 1.0));
+}
+
+#[test]
+fn emit_clif_shows_one_function_per_chunk_with_vector_code() {
+    let mut g = Graph::new();
+    let x = g.input("x", vec![8, 16]);
+    let t = g.unary(UnaryOp::Tanh, x);
+    g.add_output("t", t, Role::Value);
+    let clif = netc::codegen::emit_clif(&g, &JitOptions::default()).expect("emits");
+    assert!(clif.contains("; netc_step_0"), "{clif}");
+    assert!(clif.contains("f32x4"), "{clif}");
 }

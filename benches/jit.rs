@@ -161,10 +161,15 @@ fn workload(name: &str, probes: bool) -> (Graph, usize) {
             }
             let step = g.scale(gp, 0.01);
             let nw = g.sub(p, step);
-            let pname = match &g.node(p).op {
-                netc::ir::Op::Param { name } => name.clone(),
-                _ => unreachable!("layers hold params"),
+            let Some((pname, _)) = g.params().into_iter().find(|(n, _)| {
+                g.node(p).op
+                    == netc::ir::Op::Param {
+                        name: n.to_string(),
+                    }
+            }) else {
+                continue;
             };
+            let pname = pname.to_owned();
             g.add_output(format!("{pname}.new"), nw, Role::Update { param: pname });
         }
     }

@@ -247,6 +247,12 @@ impl FnLower<'_, '_> {
             }
             return;
         }
+        self.inner_reduction(l, idx, n, vector_end);
+    }
+
+    /// An innermost loop along a reduced axis: the partial result stays in registers (a
+    /// vector accumulator, then the scalar tail) and is combined with memory once.
+    fn inner_reduction(&mut self, l: &LoopNest, idx: &mut Vec<Value>, n: usize, vector_end: usize) {
         let identity = if l.mode == StoreMode::Max {
             f32::NEG_INFINITY
         } else {

@@ -232,22 +232,8 @@ impl<'g> Lower<'g> {
                 keep_dims,
             } => self.reduce(*op, *x, axes, *keep_dims, &shape)?,
             Op::Reshape { x } => self.reshape(*x, &shape)?,
-            Op::Transpose { x, perm } => {
-                let mut from = vec![None; perm.len()];
-                for (i, &p) in perm.iter().enumerate() {
-                    from[p] = Some(i);
-                }
-                self.view(*x, &from, &vec![0; perm.len()], shape.len(), false)?
-            }
-            Op::Broadcast { x } => {
-                let xs = self.shape(*x);
-                let lead = shape.len() - xs.len();
-                let from: Vec<Option<usize>> = (0..xs.len())
-                    .map(|d| (xs[d] == shape[d + lead]).then_some(d + lead))
-                    .collect();
-                let expands = numel(&shape) > numel(xs);
-                self.view(*x, &from, &vec![0; xs.len()], shape.len(), expands)?
-            }
+            Op::Transpose { x, perm } => self.transpose(*x, perm)?,
+            Op::Broadcast { x } => self.broadcast(*x, &shape)?,
             Op::Slice { x, axis, start, .. } => {
                 let rank = shape.len();
                 let mut starts = vec![0; rank];
@@ -262,17 +248,16 @@ impl<'g> Lower<'g> {
                 stream,
                 counter,
             } => {
-                let c = self.force(*counter);
-                let rank = shape.len();
+                let counter = self.force(*counter);
                 Expr::Mask(Box::new(MaskExpr {
                     p: *p,
                     seed: *seed,
                     stream: *stream,
                     counter: Access {
-                        buf: c.buf,
+                        buf: counter.buf,
                         at: Affine {
-                            offset: c.at.offset,
-                            strides: vec![0; rank],
+                            offset: counter.at.offset,
+                            strides: vec![0; shape.len()],
                         },
                     },
                     index: Affine {
@@ -387,6 +372,25 @@ impl<'g> Lower<'g> {
         Ok(e)
     }
 
+    fn transpose(&mut self, x: ValueId, perm: &[usize]) -> Result<Expr, CodegenError> {
+        let mut from = vec![None; perm.len()];
+        for (i, &p) in perm.iter().enumerate() {
+            from[p] = Some(i);
+        }
+        self.view(x, &from, &vec![0; perm.len()], perm.len(), false)
+    }
+
+    /// Stretched axes read index 0; missing leading axes are not read at all.
+    fn broadcast(&mut self, x: ValueId, shape: &[usize]) -> Result<Expr, CodegenError> {
+        let xs = self.shape(x);
+        let lead = shape.len() - xs.len();
+        let from: Vec<Option<usize>> = (0..xs.len())
+            .map(|d| (xs[d] == shape[d + lead]).then_some(d + lead))
+            .collect();
+        let expands = numel(shape) > numel(xs);
+        self.view(x, &from, &vec![0; xs.len()], shape.len(), expands)
+    }
+
     fn reshape(&mut self, x: ValueId, shape: &[usize]) -> Result<Expr, CodegenError> {
         let xs = self.shape(x);
         let rm = row_major(xs);
@@ -488,16 +492,7 @@ impl<'g> Lower<'g> {
             mode: StoreMode::Assign,
         };
         self.plan.steps.push(Step::Loop(init_loop));
-        // Output strides seen from the input's iteration space: reduced axes do not move.
-        let mut strides = Vec::with_capacity(xs.len());
-        let mut o = 0;
-        for d in 0..xs.len() {
-            let reduced = axes.contains(&d);
-            strides.push(if reduced { 0 } else { out.at.strides[o] });
-            if !reduced || keep_dims {
-                o += 1;
-            }
-        }
+        let strides = reduced_strides(xs.len(), axes, keep_dims, &out.at.strides);
         let acc = LoopNest {
             space: xs.clone(),
             expr: self.expr(x)?,
@@ -556,6 +551,20 @@ impl<'g> Lower<'g> {
             at: Affine { offset: 0, strides },
         }))
     }
+}
+
+/// The output's strides seen from the input's iteration space: reduced axes do not move.
+fn reduced_strides(rank: usize, axes: &[usize], keep_dims: bool, out: &[usize]) -> Vec<usize> {
+    let mut strides = Vec::with_capacity(rank);
+    let mut o = 0;
+    for d in 0..rank {
+        let reduced = axes.contains(&d);
+        strides.push(if reduced { 0 } else { out[o] });
+        if !reduced || keep_dims {
+            o += 1;
+        }
+    }
+    strides
 }
 
 fn is_leaf(e: Option<&Expr>) -> bool {

@@ -477,3 +477,14 @@ fn emit_clif_shows_one_function_per_chunk_with_vector_code() {
     assert!(clif.contains("; netc_step_0"), "{clif}");
     assert!(clif.contains("f32x4"), "{clif}");
 }
+
+#[test]
+fn emit_asm_disassembles_every_function() {
+    let mut g = Graph::new();
+    let x = g.input("x", vec![8, 16]);
+    let s = g.unary(UnaryOp::Sigmoid, x);
+    g.add_output("s", s, Role::Value);
+    let asm = netc::codegen::emit_asm(&g, &JitOptions::default()).expect("emits");
+    assert!(asm.contains("; netc_step_0"), "{asm}");
+    assert!(asm.contains("ret"), "{asm}");
+}

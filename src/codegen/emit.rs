@@ -32,10 +32,20 @@ pub(crate) struct Settings {
     pub inline_gemm_macs: usize,
 }
 
-/// The functions of a compiled plan, in call order, and their CLIF text if asked for.
+/// What text to keep while compiling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listing {
+    None,
+    /// The Cranelift IR of every function.
+    Clif,
+    /// The machine code of every function, as Cranelift disassembles it.
+    Asm,
+}
+
+/// The functions of a compiled plan, in call order, and their listing if asked for.
 pub(crate) struct Emitted {
     pub funcs: Vec<FuncId>,
-    pub clif: String,
+    pub listing: String,
 }
 
 /// Defines one function per chunk of `plan`'s steps in `module`.
@@ -45,13 +55,13 @@ pub(crate) fn emit(
     plan: &Plan,
     layout: &Layout,
     settings: Settings,
-    want_clif: bool,
+    listing: Listing,
 ) -> Result<Emitted, CodegenError> {
     let mut ctx = module.make_context();
     let mut fctx = FunctionBuilderContext::new();
     let mut out = Emitted {
         funcs: Vec::new(),
-        clif: String::new(),
+        listing: String::new(),
     };
     let frontend = module.target_config();
     let ptr = frontend.pointer_type();
@@ -85,13 +95,17 @@ pub(crate) fn emit(
             f.b.seal_all_blocks();
             f.b.finalize(frontend);
         }
-        if want_clif {
-            out.clif
+        if listing == Listing::Clif {
+            out.listing
                 .push_str(&format!("; {name}\n{}\n", ctx.func.display()));
         }
+        ctx.set_disasm(listing == Listing::Asm);
         module
             .define_function(id, &mut ctx)
             .map_err(|e| CodegenError::Cranelift(format!("{e:?}")))?;
+        if let Some(asm) = ctx.compiled_code().and_then(|c| c.vcode.as_ref()) {
+            out.listing.push_str(&format!("; {name}\n{asm}\n"));
+        }
         module.clear_context(&mut ctx);
         out.funcs.push(id);
     }

@@ -72,7 +72,14 @@ pub fn compile(g: &Graph, opts: &JitOptions) -> Result<Kernel, CodegenError> {
     let plan = plan::plan(g)?;
     let layout = memory::layout(&plan);
     let (mut module, imports) = new_module(opts)?;
-    let emitted = emit::emit(&mut module, &imports, &plan, &layout, settings(opts), false)?;
+    let emitted = emit::emit(
+        &mut module,
+        &imports,
+        &plan,
+        &layout,
+        settings(opts),
+        emit::Listing::None,
+    )?;
     module
         .finalize_definitions()
         .map_err(|e| CodegenError::Cranelift(e.to_string()))?;
@@ -86,14 +93,23 @@ pub fn compile(g: &Graph, opts: &JitOptions) -> Result<Kernel, CodegenError> {
 
 /// The Cranelift IR the JIT generates for `g`, one function per chunk of loop nests.
 pub fn emit_clif(g: &Graph, opts: &JitOptions) -> Result<String, CodegenError> {
+    listing(g, opts, emit::Listing::Clif)
+}
+
+/// The machine code the JIT generates for `g`, as Cranelift disassembles it.
+pub fn emit_asm(g: &Graph, opts: &JitOptions) -> Result<String, CodegenError> {
+    listing(g, opts, emit::Listing::Asm)
+}
+
+fn listing(g: &Graph, opts: &JitOptions, which: emit::Listing) -> Result<String, CodegenError> {
     crate::ir::verify::verify(g)?;
     let plan = plan::plan(g)?;
     let layout = memory::layout(&plan);
     let (mut module, imports) = new_module(opts)?;
-    let emitted = emit::emit(&mut module, &imports, &plan, &layout, settings(opts), true)?;
+    let emitted = emit::emit(&mut module, &imports, &plan, &layout, settings(opts), which)?;
     // SAFETY: nothing was finalized, so no code from this module can be running.
     unsafe { module.free_memory() };
-    Ok(emitted.clif)
+    Ok(emitted.listing)
 }
 
 fn settings(opts: &JitOptions) -> emit::Settings {

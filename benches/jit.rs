@@ -249,7 +249,49 @@ fn gemm_layouts(m: usize, k: usize, n: usize, opts: &JitOptions, how: &str) {
     }
 }
 
+/// ns per element of `op(x + b)` over [rows, cols] (a fused bias + activation pass).
+fn unary_rate(rows: usize, cols: usize) {
+    for op in [
+        UnaryOp::Tanh,
+        UnaryOp::Exp,
+        UnaryOp::Sigmoid,
+        UnaryOp::Log,
+        UnaryOp::Square,
+    ] {
+        let mut g = Graph::new();
+        let x = g.input("x", vec![rows, cols]);
+        let b = g.input("b", vec![cols]);
+        let s = g.add(x, b);
+        let y = g.unary(op, s);
+        g.add_output("y", y, Role::Value);
+        let mut k = compile(&g, &JitOptions::default()).expect("compiles");
+        let reps = 20_000_000 / (rows * cols) + 1;
+        let mut samples = Vec::new();
+        for _ in 0..7 {
+            let t = Instant::now();
+            for _ in 0..reps {
+                k.step();
+            }
+            samples.push(t.elapsed().as_secs_f64() * 1e9 / (reps * rows * cols) as f64);
+        }
+        println!(
+            "{op:?} over {rows}x{cols}: {:.3} ns/element",
+            median(samples)
+        );
+    }
+}
+
 fn main() {
+    if let Some(dims) = std::env::args().skip(1).find(|a| a.starts_with("unary=")) {
+        let d: Vec<usize> = dims[6..]
+            .split('x')
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        if let [r, c] = d[..] {
+            unary_rate(r, c);
+        }
+        return;
+    }
     if let Some(dims) = std::env::args().skip(1).find(|a| a.starts_with("gemm=")) {
         let d: Vec<usize> = dims[5..]
             .split('x')

@@ -69,11 +69,9 @@ fn pick(f: &mut FnLower, c: Value, t: Value, e: Value, vector: bool) -> Value {
     }
 }
 
-/// 2^k for integer-valued k in [−252, 254], as two normal powers of two multiplied, so that
-/// results in the subnormal range and overflow round like a plain multiply.
+/// p · 2^k for an integer k in [−252, 254] given as i32 lanes, as two normal powers of two
+/// multiplied, so that results in the subnormal range and overflow round like one multiply.
 fn scale_by_pow2(f: &mut FnLower, p: Value, k: Value, vector: bool) -> Value {
-    let ity = int_ty(vector);
-    let k = f.b.ins().fcvt_to_sint_sat(ity, k);
     let half = f.b.ins().sshr_imm_s(k, 1);
     let rest = f.b.ins().isub(k, half);
     let bias = iconst(f, 127, vector);
@@ -87,16 +85,28 @@ fn scale_by_pow2(f: &mut FnLower, p: Value, k: Value, vector: bool) -> Value {
     out
 }
 
-/// eˣ: x = k·ln2 + r, |r| ≤ ln2/2, e^r by a degree-7 polynomial, times 2^k.
+/// x clamped to [lo, hi] by compare and select, so a NaN stays NaN (cheaper than `fmin`/`fmax`,
+/// whose IEEE lowering on x64 is a long sequence).
+fn clamp(f: &mut FnLower, x: Value, lo: f32, hi: f32, vector: bool) -> Value {
+    let lo = konst(f, lo, vector);
+    let hi = konst(f, hi, vector);
+    let below = f.b.ins().fcmp(FloatCC::LessThan, x, lo);
+    let x = pick(f, below, lo, x, vector);
+    let above = f.b.ins().fcmp(FloatCC::GreaterThan, x, hi);
+    pick(f, above, hi, x, vector)
+}
+
+/// eˣ: x = k·ln2 + r, |r| ≤ ln2/2, e^r by a degree-7 polynomial, times 2^k. k is rounded with
+/// the 1.5·2²³ trick: adding it leaves round(t) in the low mantissa bits.
 pub(crate) fn exp(f: &mut FnLower, x: Value, vector: bool) -> Value {
-    // Clamp so that k stays in range; fmin/fmax keep NaN.
-    let lo = konst(f, -150.0, vector);
-    let hi = konst(f, 150.0, vector);
-    let x = f.b.ins().fmax(x, lo);
-    let x = f.b.ins().fmin(x, hi);
+    let x = clamp(f, x, -150.0, 150.0, vector);
     let log2e = konst(f, std::f32::consts::LOG2_E, vector);
-    let t = f.b.ins().fmul(x, log2e);
-    let k = f.b.ins().nearest(t);
+    let magic = konst(f, 12_582_912.0, vector);
+    let shifted = mul_add(f, x, log2e, magic);
+    let k = f.b.ins().fsub(shifted, magic);
+    let shifted_bits = float_to_bits(f, shifted, vector);
+    let magic_bits = iconst(f, 0x4B40_0000, vector);
+    let k_int = f.b.ins().isub(shifted_bits, magic_bits);
     let nk = f.b.ins().fneg(k);
     let (hi_c, lo_c) = (konst(f, LN2_HI, vector), konst(f, LN2_LO, vector));
     let r = mul_add(f, nk, hi_c, x);
@@ -114,7 +124,7 @@ pub(crate) fn exp(f: &mut FnLower, x: Value, vector: bool) -> Value {
     let one = konst(f, 1.0, vector);
     let r1 = f.b.ins().fadd(r, one);
     let p = mul_add(f, p, r2, r1);
-    scale_by_pow2(f, p, k, vector)
+    scale_by_pow2(f, p, k_int, vector)
 }
 
 /// ln x for x > 0 (subnormals included); −∞ at 0, NaN below 0, ∞ at ∞, NaN stays NaN.

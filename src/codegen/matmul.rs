@@ -13,7 +13,7 @@ const TILE_ROWS: usize = 4;
 
 /// Generated loops that cannot use f32x4 (A and B both transposed) run at a fraction of the
 /// vector tiles' speed, so their crossover is this much lower.
-const SCALAR_CROSSOVER_DIVISOR: usize = 8;
+const SCALAR_CROSSOVER_DIVISOR: usize = 16;
 
 pub(crate) fn matmul(f: &mut FnLower, mm: &MatMulCall) {
     let [_, csa] = [mm.a.at.strides[0], mm.a.at.strides[1]];
@@ -133,7 +133,7 @@ fn dot(f: &mut FnLower, mm: &MatMulCall, c: &Access, i: Value, j: Value, vector:
     f.b.ins().store(mem(), v, pc, 0);
 }
 
-/// C = A·B through `netc_sgemm` (matrixmultiply), strides passed as they are.
+/// C = A·B through `netc_sgemm` (the `gemm` crate), strides passed as they are.
 fn call_library(f: &mut FnLower, mm: &MatMulCall) {
     let sgemm = f.import(Import::Sgemm);
     let a = f.base(&mm.a);

@@ -45,7 +45,7 @@ pub struct JitOptions {
 
 /// The measured crossover (docs/codegen.md): below it the library's fixed cost per call
 /// outweighs its faster kernel.
-pub const INLINE_GEMM_MACS: usize = 4096;
+pub const INLINE_GEMM_MACS: usize = 2048;
 
 /// Why a graph could not be compiled or run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

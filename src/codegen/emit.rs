@@ -6,7 +6,7 @@
 use super::math::{self, Import};
 use super::matmul;
 use super::memory::Layout;
-use super::plan::{for_each_affine, Access, Affine, Expr, LoopNest, Plan, Step, StoreMode};
+use super::plan::{for_each_affine, Access, Affine, Body, Expr, LoopNest, Plan, Step, StoreMode};
 use super::CodegenError;
 use cranelift::codegen::ir::{Endianness, FuncRef};
 use cranelift::prelude::*;
@@ -217,16 +217,18 @@ impl FnLower<'_, '_> {
         self.b.switch_to_block(exit);
     }
 
-    fn loop_nest(&mut self, l: &LoopNest) {
+    fn loop_nest(&mut self, l: &Nest) {
         if l.space.is_empty() {
-            let v = self.expr(&l.expr, &[], false);
-            self.store(&l.dst, &[], v, l.mode, false);
+            for body in &l.bodies {
+                let v = self.expr(&body.expr, &[], false);
+                self.store(&body.dst, &[], v, body.mode, false);
+            }
             return;
         }
         self.outer(l, 0, &mut Vec::new());
     }
 
-    fn outer(&mut self, l: &LoopNest, d: usize, idx: &mut Vec<Value>) {
+    fn outer(&mut self, l: &Nest, d: usize, idx: &mut Vec<Value>) {
         if d + 1 == l.space.len() {
             self.inner(l, idx);
             return;
@@ -238,76 +240,82 @@ impl FnLower<'_, '_> {
         });
     }
 
-    /// The innermost loop: f32x4 over the largest multiple of 4, then a scalar tail.
-    fn inner(&mut self, l: &LoopNest, idx: &mut Vec<Value>) {
+    /// The innermost loop: f32x4 over the largest multiple of 4, then a scalar tail. A body
+    /// reducing along this axis keeps its partial result in registers (a vector accumulator,
+    /// then a scalar one) and combines it with memory once; the others store every element.
+    fn inner(&mut self, l: &Nest, idx: &mut Vec<Value>) {
         let n = *l.space.last().unwrap_or(&1);
-        let dst_stride = *l.dst.at.strides.last().unwrap_or(&1);
-        let reduce_in_register = dst_stride == 0 && l.mode != StoreMode::Assign;
-        let vector_end = if n >= LANES && vectorizable(l, reduce_in_register) {
-            n - n % LANES
-        } else {
-            0
-        };
-        if !reduce_in_register {
-            for (start, end, step, vector) in
-                [(0, vector_end, LANES, true), (vector_end, n, 1, false)]
-            {
-                self.counted(start, end, step, &mut |s, i| {
-                    idx.push(i);
-                    let v = s.expr(&l.expr, idx, vector);
-                    s.store(&l.dst, idx, v, l.mode, vector);
-                    idx.pop();
-                });
-            }
-            return;
+        let in_register: Vec<bool> = l.bodies.iter().map(reduces_in_register).collect();
+        let vector = n >= LANES && l.bodies.iter().all(vectorizable);
+        let vector_end = if vector { n - n % LANES } else { 0 };
+        let mut accs: Vec<Option<(Variable, Variable)>> = Vec::new();
+        for (body, &reg) in l.bodies.iter().zip(&in_register) {
+            accs.push(reg.then(|| self.accumulators(body.mode)));
         }
-        self.inner_reduction(l, idx, n, vector_end);
+        for (start, end, step, vector) in [(0, vector_end, LANES, true), (vector_end, n, 1, false)]
+        {
+            self.counted(start, end, step, &mut |s, i| {
+                idx.push(i);
+                for (body, acc) in l.bodies.iter().zip(&accs) {
+                    let v = s.expr(&body.expr, idx, vector);
+                    match acc {
+                        Some((scalar, vacc)) => {
+                            let var = if vector { *vacc } else { *scalar };
+                            let old = s.b.use_var(var);
+                            let new = s.combine(body.mode, old, v);
+                            s.b.def_var(var, new);
+                        }
+                        None => s.store(&body.dst, idx, v, body.mode, vector),
+                    }
+                }
+                idx.pop();
+            });
+            if vector && vector_end > 0 {
+                for (body, acc) in l.bodies.iter().zip(&accs) {
+                    if let Some((scalar, vacc)) = acc {
+                        self.fold_lanes(body.mode, *vacc, *scalar);
+                    }
+                }
+            }
+        }
+        let zero = self.b.ins().iconst(types::I64, 0);
+        idx.push(zero);
+        for (body, acc) in l.bodies.iter().zip(&accs) {
+            if let Some((scalar, _)) = acc {
+                let total = self.b.use_var(*scalar);
+                self.store(&body.dst, idx, total, body.mode, false);
+            }
+        }
+        idx.pop();
     }
 
-    /// An innermost loop along a reduced axis: the partial result stays in registers (a
-    /// vector accumulator, then the scalar tail) and is combined with memory once.
-    fn inner_reduction(&mut self, l: &LoopNest, idx: &mut Vec<Value>, n: usize, vector_end: usize) {
-        let identity = if l.mode == StoreMode::Max {
+    /// A scalar and a vector accumulator, both holding the identity of `mode`.
+    fn accumulators(&mut self, mode: StoreMode) -> (Variable, Variable) {
+        let identity = if mode == StoreMode::Max {
             f32::NEG_INFINITY
         } else {
             0.0
         };
-        let acc = self.b.declare_var(types::F32);
+        let (scalar, vector) = (
+            self.b.declare_var(types::F32),
+            self.b.declare_var(types::F32X4),
+        );
         let init = self.b.ins().f32const(identity);
-        self.b.def_var(acc, init);
-        if vector_end > 0 {
-            let vacc = self.b.declare_var(types::F32X4);
-            let vinit = self.b.ins().splat(types::F32X4, init);
-            self.b.def_var(vacc, vinit);
-            self.counted(0, vector_end, LANES, &mut |s, i| {
-                idx.push(i);
-                let v = s.expr(&l.expr, idx, true);
-                let old = s.b.use_var(vacc);
-                let new = s.combine(l.mode, old, v);
-                s.b.def_var(vacc, new);
-                idx.pop();
-            });
-            let v = self.b.use_var(vacc);
-            let mut total = self.b.ins().extractlane(v, 0);
-            for lane in 1..LANES as u8 {
-                let x = self.b.ins().extractlane(v, lane);
-                total = self.combine(l.mode, total, x);
-            }
-            self.b.def_var(acc, total);
+        self.b.def_var(scalar, init);
+        let vinit = self.b.ins().splat(types::F32X4, init);
+        self.b.def_var(vector, vinit);
+        (scalar, vector)
+    }
+
+    /// scalar ⊕= the lanes of the vector accumulator.
+    fn fold_lanes(&mut self, mode: StoreMode, vacc: Variable, scalar: Variable) {
+        let v = self.b.use_var(vacc);
+        let mut total = self.b.use_var(scalar);
+        for lane in 0..LANES as u8 {
+            let x = self.b.ins().extractlane(v, lane);
+            total = self.combine(mode, total, x);
         }
-        self.counted(vector_end, n, 1, &mut |s, i| {
-            idx.push(i);
-            let v = s.expr(&l.expr, idx, false);
-            let old = s.b.use_var(acc);
-            let new = s.combine(l.mode, old, v);
-            s.b.def_var(acc, new);
-            idx.pop();
-        });
-        let zero = self.b.ins().iconst(types::I64, 0);
-        idx.push(zero);
-        let total = self.b.use_var(acc);
-        self.store(&l.dst, idx, total, l.mode, false);
-        idx.pop();
+        self.b.def_var(scalar, total);
     }
 
     /// dst ⊕= v at `idx`.
@@ -393,15 +401,26 @@ impl FnLower<'_, '_> {
     }
 }
 
-/// Whether the innermost level can run on f32x4: contiguous or broadcast loads, no mask (its
-/// hash is scalar integer code), and a contiguous store (or a register accumulator).
-fn vectorizable(l: &LoopNest, reduce_in_register: bool) -> bool {
-    let mut ok = reduce_in_register || l.dst.at.strides.last() == Some(&1);
-    let mut e = l.expr.clone();
+/// A loop nest after [`collapse`]: its space and every body over it.
+struct Nest {
+    space: Vec<usize>,
+    bodies: Vec<Body>,
+}
+
+/// Whether a body accumulates along the innermost axis (its destination does not move there).
+fn reduces_in_register(b: &Body) -> bool {
+    b.mode != StoreMode::Assign && b.dst.at.strides.last() == Some(&0)
+}
+
+/// Whether a body's innermost level can run on f32x4: contiguous or broadcast loads, no mask
+/// (its hash is scalar integer code), and a contiguous store (or a register accumulator).
+fn vectorizable(b: &Body) -> bool {
+    let mut ok = reduces_in_register(b) || b.dst.at.strides.last() == Some(&1);
+    let mut e = b.expr.clone();
     for_each_affine(&mut e, &mut |a| {
         ok &= a.strides.last().is_some_and(|&s| s <= 1)
     });
-    ok && !has_mask(&l.expr)
+    ok && !has_mask(&b.expr)
 }
 
 fn has_mask(e: &Expr) -> bool {
@@ -416,10 +435,13 @@ fn has_mask(e: &Expr) -> bool {
 
 /// Drops size-1 axes and merges adjacent axes that every access walks contiguously, so an
 /// elementwise chain over any shape becomes one flat loop.
-fn collapse(l: &LoopNest) -> LoopNest {
-    let mut all = vec![l.dst.at.clone()];
-    let mut expr = l.expr.clone();
-    for_each_affine(&mut expr, &mut |a| all.push(a.clone()));
+fn collapse(l: &LoopNest) -> Nest {
+    let mut bodies = l.bodies();
+    let mut all = Vec::new();
+    for b in &mut bodies {
+        all.push(b.dst.at.clone());
+        for_each_affine(&mut b.expr, &mut |a| all.push(a.clone()));
+    }
     // (merged size, innermost original axis) of each kept axis, outer to inner.
     let mut groups: Vec<(usize, usize)> = Vec::new();
     for d in 0..l.space.len() {
@@ -442,13 +464,12 @@ fn collapse(l: &LoopNest) -> LoopNest {
     let remap = |a: &mut Affine| {
         a.strides = groups.iter().map(|&(_, d)| a.strides[d]).collect();
     };
-    for_each_affine(&mut expr, &mut |a| remap(a));
-    let mut dst = l.dst.clone();
-    remap(&mut dst.at);
-    LoopNest {
+    for b in &mut bodies {
+        for_each_affine(&mut b.expr, &mut |a| remap(a));
+        remap(&mut b.dst.at);
+    }
+    Nest {
         space: groups.iter().map(|&(n, _)| n).collect(),
-        expr,
-        dst,
-        mode: l.mode,
+        bodies,
     }
 }

@@ -13,6 +13,7 @@
 
 mod approx;
 mod emit;
+mod fuse;
 mod host;
 mod kernel;
 mod math;

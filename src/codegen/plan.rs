@@ -59,13 +59,38 @@ pub(crate) enum StoreMode {
     Max,
 }
 
-/// One loop nest: for every point of `space`, `dst ⊕= expr`.
+/// One loop nest: for every point of `space`, `dst ⊕= expr`, then the same for each of
+/// `fused` (sibling loops over the same space merged into this one, so a buffer several loops
+/// read, such as a gradient feeding its update and its norm probe, is read in one pass).
 #[derive(Debug, Clone)]
 pub(crate) struct LoopNest {
     pub space: Vec<usize>,
     pub expr: Expr,
     pub dst: Access,
     pub mode: StoreMode,
+    pub fused: Vec<Body>,
+}
+
+/// One computation of a loop nest: `dst ⊕= expr` at every point.
+#[derive(Debug, Clone)]
+pub(crate) struct Body {
+    pub expr: Expr,
+    pub dst: Access,
+    pub mode: StoreMode,
+}
+
+impl LoopNest {
+    /// Every computation of the nest, in order.
+    pub fn bodies(&self) -> Vec<Body> {
+        let first = Body {
+            expr: self.expr.clone(),
+            dst: self.dst.clone(),
+            mode: self.mode,
+        };
+        std::iter::once(first)
+            .chain(self.fused.iter().cloned())
+            .collect()
+    }
 }
 
 /// C = A·B with A of m×k and B of k×n through arbitrary strides; C row-major.
@@ -128,6 +153,7 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan, CodegenError> {
         let shape = g.shape(o.value).to_vec();
         lower.plan.outputs.push(OutputSlot { buf, offset, shape });
     }
+    super::fuse::fuse_siblings(&mut lower.plan.steps);
     Ok(lower.plan)
 }
 
@@ -321,6 +347,7 @@ impl<'g> Lower<'g> {
             expr,
             dst: dst.clone(),
             mode: StoreMode::Assign,
+            fused: Vec::new(),
         }));
         dst
     }
@@ -447,6 +474,7 @@ impl<'g> Lower<'g> {
                 expr: Expr::Const(0.0),
                 dst: out.clone(),
                 mode: StoreMode::Assign,
+                fused: Vec::new(),
             }));
             return Ok(Expr::Load(out));
         }
@@ -490,6 +518,7 @@ impl<'g> Lower<'g> {
             expr: Expr::Const(init),
             dst: out.clone(),
             mode: StoreMode::Assign,
+            fused: Vec::new(),
         };
         self.plan.steps.push(Step::Loop(init_loop));
         let strides = reduced_strides(xs.len(), axes, keep_dims, &out.at.strides);
@@ -501,6 +530,7 @@ impl<'g> Lower<'g> {
                 at: Affine { offset: 0, strides },
             },
             mode,
+            fused: Vec::new(),
         };
         self.plan.steps.push(Step::Loop(acc));
         if op == ReduceOp::Mean {
@@ -515,6 +545,7 @@ impl<'g> Lower<'g> {
                 expr: mean,
                 dst: out.clone(),
                 mode: StoreMode::Assign,
+                fused: Vec::new(),
             }));
         }
         Ok(Expr::Load(out))
@@ -542,6 +573,7 @@ impl<'g> Lower<'g> {
                 },
                 mode: StoreMode::Assign,
                 space: part.clone(),
+                fused: Vec::new(),
             };
             self.plan.steps.push(Step::Loop(step));
             at += part[axis];

@@ -181,7 +181,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn time_step(name: &str, probes: bool) -> (f64, f64) {
+/// A compiled workload with deterministic parameters, and its compile time in ms.
+fn prepared(name: &str, probes: bool) -> (netc::codegen::Kernel, f64) {
     let (g, _) = workload(name, probes);
     let t0 = Instant::now();
     let mut k = compile(&g, &JitOptions::default()).expect("workload compiles");
@@ -193,22 +194,34 @@ fn time_step(name: &str, probes: bool) -> (f64, f64) {
             .collect();
         k.leaf_mut(slot).copy_from_slice(&fill);
     }
+    (k, compile_ms)
+}
+
+/// µs per step (probes off, on) as medians of rounds that alternate between the two kernels,
+/// so that load from other processes hits both alike; and the compile time with probes.
+fn time_step(name: &str) -> (f64, f64, f64) {
+    let (mut off, _) = prepared(name, false);
+    let (mut on, compile_ms) = prepared(name, true);
     let reps = match name {
-        "W3" => 5,
+        "W3" => 3,
         "W5" => 20000,
-        "W2" => 1000,
-        _ => 200,
+        "W2" => 500,
+        _ => 100,
     };
-    let mut samples = Vec::new();
-    for _ in 0..7 {
+    let round = |k: &mut netc::codegen::Kernel| {
         let t = Instant::now();
         for _ in 0..reps {
             k.step();
             k.apply_updates();
         }
-        samples.push(t.elapsed().as_secs_f64() * 1e6 / reps as f64);
+        t.elapsed().as_secs_f64() * 1e6 / reps as f64
+    };
+    let (mut t_off, mut t_on) = (Vec::new(), Vec::new());
+    for _ in 0..9 {
+        t_off.push(round(&mut off));
+        t_on.push(round(&mut on));
     }
-    (median(samples), compile_ms)
+    (median(t_off), median(t_on), compile_ms)
 }
 
 /// GFLOP/s of one product op(a)·op(b) of m×k×n, in each of the four layouts, as generated
@@ -310,8 +323,7 @@ fn main() {
     println!("| workload | µs/step probes off | µs/step probes on | overhead | compile ms |");
     println!("| --- | --- | --- | --- | --- |");
     for w in which {
-        let (off, _) = time_step(&w, false);
-        let (on, compile_ms) = time_step(&w, true);
+        let (off, on, compile_ms) = time_step(&w);
         let overhead = (on / off - 1.0) * 100.0;
         println!("| {w} | {off:.1} | {on:.1} | {overhead:+.1}% | {compile_ms:.1} |");
     }

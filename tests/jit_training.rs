@@ -254,3 +254,58 @@ fn the_fast_path_matches_run_and_applies_updates_in_place() {
         assert_eq!(k.leaf(slot), &env[p].data[..], "{p}");
     }
 }
+
+/// The fast path with in-place updates: step() + apply_updates() for several steps tracks the
+/// interpreter, and every parameter slot holds the interpreter's updated value.
+fn in_place_tracks_interpreter(case: Case, steps: usize) {
+    let Case { g, params, mut env } = case;
+    let opts = JitOptions {
+        verify_clif: true,
+        update_in_place: true,
+        ..JitOptions::default()
+    };
+    let mut k = compile(&g, &opts).expect("compiles");
+    for name in k
+        .leaf_names()
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>()
+    {
+        let slot = k.leaf_slot(&name).expect("leaf");
+        k.leaf_mut(slot).copy_from_slice(&env[&name].data);
+    }
+    for s in 0..steps {
+        env.insert("step".into(), Tensor::scalar(s as f32));
+        if let Some(slot) = k.leaf_slot("step") {
+            k.leaf_mut(slot)[0] = s as f32;
+        }
+        let want = interp::run(&g, &env).expect("interp runs");
+        k.step();
+        for (i, (o, w)) in g.outputs.iter().zip(&want).enumerate() {
+            let scale = w.data.iter().fold(0f32, |m, v| m.max(v.abs()));
+            for (a, b) in k.output(i).iter().zip(&w.data) {
+                let ok = (a - b).abs() <= 1e-4 * (1.0 + scale);
+                assert!(ok, "step {s}, {}: jit {a} vs interp {b}", o.name);
+            }
+        }
+        k.apply_updates();
+        for (o, w) in g.outputs.iter().zip(want) {
+            if let Role::Update { param } = &o.role {
+                env.insert(param.clone(), w);
+            }
+        }
+    }
+    for p in &params {
+        let slot = k.leaf_slot(p).expect("param");
+        let scale = env[p].data.iter().fold(0f32, |m, v| m.max(v.abs()));
+        for (a, b) in k.leaf(slot).iter().zip(&env[p].data) {
+            assert!((a - b).abs() <= 1e-4 * (1.0 + scale), "{p}: {a} vs {b}");
+        }
+    }
+}
+
+#[test]
+fn in_place_updates_track_the_interpreter() {
+    in_place_tracks_interpreter(tiny_mlp(), 5);
+    in_place_tracks_interpreter(residual_mlp(), 5);
+}

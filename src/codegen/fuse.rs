@@ -68,7 +68,7 @@ mod tests {
         let new = gr.sub(w, step);
         gr.add_output("norm", norm, Role::Value);
         gr.add_output("w", new, Role::Update { param: "w".into() });
-        let p = plan(&gr).expect("plans");
+        let p = plan(&gr, false).expect("plans");
         let fused = p.steps.iter().any(|s| match s {
             Step::Loop(l) => l.fused.len() == 1 && l.space == vec![64, 64],
             Step::MatMul(_) => false,

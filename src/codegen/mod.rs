@@ -20,6 +20,7 @@ mod math;
 mod matmul;
 mod memory;
 mod plan;
+mod update;
 
 pub use kernel::Kernel;
 
@@ -42,6 +43,11 @@ pub struct JitOptions {
     /// larger ones call the library GEMM; `None` is the measured crossover
     /// ([`INLINE_GEMM_MACS`]).
     pub inline_gemm_macs: Option<usize>,
+    /// Let the loop computing a `Role::Update` output write its parameter's slot directly
+    /// when nothing later reads the old value: [`Kernel::step`] then updates those parameters
+    /// itself (call [`Kernel::apply_updates`] after it anyway, for the others). Saves a store
+    /// and a copy of every parameter per training step. Off for evaluation-style use.
+    pub update_in_place: bool,
 }
 
 /// The measured crossover (docs/codegen.md): below it the library's fixed cost per call
@@ -70,7 +76,7 @@ pub enum CodegenError {
 /// Compiles `g` for the host CPU.
 pub fn compile(g: &Graph, opts: &JitOptions) -> Result<Kernel, CodegenError> {
     crate::ir::verify::verify(g)?;
-    let plan = plan::plan(g)?;
+    let plan = plan::plan(g, opts.update_in_place)?;
     let layout = memory::layout(&plan);
     let (mut module, imports) = new_module(opts)?;
     let emitted = emit::emit(
@@ -104,7 +110,7 @@ pub fn emit_asm(g: &Graph, opts: &JitOptions) -> Result<String, CodegenError> {
 
 fn listing(g: &Graph, opts: &JitOptions, which: emit::Listing) -> Result<String, CodegenError> {
     crate::ir::verify::verify(g)?;
-    let plan = plan::plan(g)?;
+    let plan = plan::plan(g, opts.update_in_place)?;
     let layout = memory::layout(&plan);
     let (mut module, imports) = new_module(opts)?;
     let emitted = emit::emit(&mut module, &imports, &plan, &layout, settings(opts), which)?;

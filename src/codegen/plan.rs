@@ -139,8 +139,9 @@ pub(crate) struct Plan {
 /// Largest expression (in nodes) fused into one loop before a value is materialized.
 const MAX_FUSED_NODES: usize = 48;
 
-/// Lowers `g` to a plan. Nodes no output depends on are skipped.
-pub(crate) fn plan(g: &Graph) -> Result<Plan, CodegenError> {
+/// Lowers `g` to a plan. Nodes no output depends on are skipped. With `in_place`, updates
+/// that can write their parameter directly do so (see `update.rs`).
+pub(crate) fn plan(g: &Graph, in_place: bool) -> Result<Plan, CodegenError> {
     let mut lower = Lower::new(g);
     for i in 0..g.nodes.len() {
         if lower.live[i] {
@@ -152,6 +153,9 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan, CodegenError> {
         lower.plan.buffers[buf].output = true;
         let shape = g.shape(o.value).to_vec();
         lower.plan.outputs.push(OutputSlot { buf, offset, shape });
+    }
+    if in_place {
+        super::update::update_in_place(g, &mut lower.plan);
     }
     super::fuse::fuse_siblings(&mut lower.plan.steps);
     Ok(lower.plan)

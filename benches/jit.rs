@@ -185,7 +185,11 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn prepared(name: &str, probes: bool) -> (netc::codegen::Kernel, f64) {
     let (g, _) = workload(name, probes);
     let t0 = Instant::now();
-    let mut k = compile(&g, &JitOptions::default()).expect("workload compiles");
+    let opts = JitOptions {
+        update_in_place: true,
+        ..JitOptions::default()
+    };
+    let mut k = compile(&g, &opts).expect("workload compiles");
     let compile_ms = t0.elapsed().as_secs_f64() * 1e3;
     for slot in 0..k.leaf_names().len() {
         let n = k.leaf(slot).len();

@@ -6,7 +6,9 @@
 use super::math::{self, Import};
 use super::matmul;
 use super::memory::Layout;
-use super::plan::{for_each_affine, Access, Affine, Body, Expr, LoopNest, Plan, Step, StoreMode};
+use super::program::{
+    for_each_affine, Access, Affine, Body, Expr, LoopNest, Plan, Step, StoreMode,
+};
 use super::CodegenError;
 use cranelift::codegen::ir::{Endianness, FuncRef};
 use cranelift::prelude::*;

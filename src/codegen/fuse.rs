@@ -2,7 +2,7 @@
 //! bodies, so a buffer that several loops read (a gradient feeding both its SGD update and its
 //! norm probe) is read in one pass, and the probe costs no extra trip through memory.
 
-use super::plan::{BufId, Expr, LoopNest, Step};
+use super::program::{BufId, Expr, LoopNest, Step};
 
 /// Merges each loop nest into the one before it when both run over the same space and neither
 /// touches a buffer the other writes: one pass over shared inputs instead of two.
@@ -52,7 +52,7 @@ pub(crate) fn collect_reads(e: &Expr, bufs: &mut Vec<BufId>) {
 #[cfg(test)]
 mod tests {
     use super::super::plan::plan;
-    use super::super::plan::Step;
+    use super::super::program::Step;
     use crate::ir::{Graph, ReduceOp, Role, UnaryOp};
 
     #[test]

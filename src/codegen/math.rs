@@ -5,7 +5,7 @@
 
 use super::approx;
 use super::emit::{FnLower, LANES};
-use super::plan::MaskExpr;
+use super::program::MaskExpr;
 use crate::ir::{BinaryOp, CmpOp, UnaryOp};
 use cranelift::prelude::*;
 

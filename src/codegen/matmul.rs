@@ -5,7 +5,7 @@
 
 use super::emit::{mem, FnLower, LANES};
 use super::math::{mul_add, Import};
-use super::plan::{Access, Affine, MatMulCall};
+use super::program::{Access, Affine, MatMulCall};
 use cranelift::prelude::*;
 
 /// Rows of C computed together, sharing each loaded vector of B.

@@ -3,7 +3,7 @@
 //! (first to last step that touches it) does not overlap its own.
 
 use super::fuse::collect_reads;
-use super::plan::{Plan, Step};
+use super::program::{Plan, Step};
 
 /// Buffers start at multiples of this many floats (64 bytes, one cache line).
 const ALIGN: usize = 16;

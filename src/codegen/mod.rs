@@ -20,6 +20,7 @@ mod math;
 mod matmul;
 mod memory;
 mod plan;
+mod program;
 mod update;
 
 pub use kernel::Kernel;

@@ -3,7 +3,7 @@
 //! training step neither stores the new values elsewhere nor copies them back.
 
 use super::fuse::collect_reads;
-use super::plan::{Affine, BufId, Expr, Plan, Step, StoreMode};
+use super::program::{Affine, BufId, Expr, Plan, Step, StoreMode};
 use crate::ir::{Graph, Role};
 
 /// Redirects every update output that can be computed in place (see [`in_place_step`]).

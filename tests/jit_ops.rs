@@ -20,7 +20,7 @@ fn run(g: &Graph, inputs: &[(&str, Tensor<f32>)]) -> Vec<Tensor<f32>> {
         .iter()
         .map(|(n, t)| (n.to_string(), t.clone()))
         .collect();
-    let mut k = compile(g, &JitOptions::default()).expect("compiles");
+    let mut k = compile(g, &verified()).expect("compiles");
     k.run(&env).expect("runs")
 }
 
@@ -354,7 +354,7 @@ fn missing_or_misshapen_inputs_are_errors() {
     let x = g.input("x", vec![2]);
     let y = g.unary(UnaryOp::Exp, x);
     g.add_output("y", y, Role::Value);
-    let mut k = compile(&g, &JitOptions::default()).expect("compiles");
+    let mut k = compile(&g, &verified()).expect("compiles");
     let err = k.run(&HashMap::new()).unwrap_err();
     assert_eq!(err, CodegenError::MissingInput { name: "x".into() });
     let env = HashMap::from([("x".to_string(), Tensor::new(vec![3], vec![0.0; 3]))]);
@@ -374,7 +374,7 @@ fn updates_write_back_through_the_fast_path() {
     let d = g.scale(wx, 0.5);
     let nw = g.sub(w, d);
     g.add_output("w", nw, Role::Update { param: "w".into() });
-    let mut k = compile(&g, &JitOptions::default()).expect("compiles");
+    let mut k = compile(&g, &verified()).expect("compiles");
     let (ws, xs) = (k.leaf_slot("w").expect("w"), k.leaf_slot("x").expect("x"));
     k.leaf_mut(ws).copy_from_slice(&[1.0, 2.0, 3.0, 4.0, 5.0]);
     k.leaf_mut(xs).copy_from_slice(&[0.0, 1.0, 2.0, 0.5, 1.5]);
@@ -388,4 +388,12 @@ fn updates_write_back_through_the_fast_path() {
         .map(|(w, x)| w * (1.0 - 0.5 * x).powi(3))
         .collect();
     assert_close(k.leaf(ws), &want, 1e-6);
+}
+
+/// Options for tests: Cranelift's verifier checks every generated function.
+fn verified() -> JitOptions {
+    JitOptions {
+        verify_clif: true,
+        ..JitOptions::default()
+    }
 }

@@ -4,8 +4,11 @@
 //! GEMM through an imported symbol.
 
 use super::math::{self, Import};
+use super::matmul;
 use super::memory::Layout;
-use super::plan::{for_each_affine, Access, Affine, Expr, LoopNest, Plan, Step, StoreMode};
+use super::program::{
+    for_each_affine, Access, Affine, Body, Expr, LoopNest, Plan, Step, StoreMode,
+};
 use super::CodegenError;
 use cranelift::codegen::ir::{Endianness, FuncRef};
 use cranelift::prelude::*;
@@ -20,10 +23,31 @@ pub(crate) const LANES: usize = 4;
 /// allocator while amortizing the per-function overhead.
 const STEPS_PER_FUNCTION: usize = 24;
 
-/// The functions of a compiled plan, in call order, and their CLIF text if asked for.
+/// Choices of code generation that hold for a whole program.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    /// The host has AVX and FMA, so `fma` is one instruction.
+    pub fma: bool,
+    /// Call the Rust math functions instead of the inline approximations.
+    pub libm: bool,
+    /// Largest product (in multiply-adds) generated inline rather than sent to the library.
+    pub inline_gemm_macs: usize,
+}
+
+/// What text to keep while compiling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listing {
+    None,
+    /// The Cranelift IR of every function.
+    Clif,
+    /// The machine code of every function, as Cranelift disassembles it.
+    Asm,
+}
+
+/// The functions of a compiled plan, in call order, and their listing if asked for.
 pub(crate) struct Emitted {
     pub funcs: Vec<FuncId>,
-    pub clif: String,
+    pub listing: String,
 }
 
 /// Defines one function per chunk of `plan`'s steps in `module`.
@@ -32,14 +56,14 @@ pub(crate) fn emit(
     imports: &HashMap<Import, FuncId>,
     plan: &Plan,
     layout: &Layout,
-    fma: bool,
-    want_clif: bool,
+    settings: Settings,
+    listing: Listing,
 ) -> Result<Emitted, CodegenError> {
     let mut ctx = module.make_context();
     let mut fctx = FunctionBuilderContext::new();
     let mut out = Emitted {
         funcs: Vec::new(),
-        clif: String::new(),
+        listing: String::new(),
     };
     let frontend = module.target_config();
     let ptr = frontend.pointer_type();
@@ -62,7 +86,9 @@ pub(crate) fn emit(
                 refs: HashMap::new(),
                 arena,
                 offsets: &layout.offsets,
-                fma,
+                fma: settings.fma,
+                libm: settings.libm,
+                inline_gemm_macs: settings.inline_gemm_macs,
             };
             for step in chunk {
                 f.step(step);
@@ -71,13 +97,17 @@ pub(crate) fn emit(
             f.b.seal_all_blocks();
             f.b.finalize(frontend);
         }
-        if want_clif {
-            out.clif
+        if listing == Listing::Clif {
+            out.listing
                 .push_str(&format!("; {name}\n{}\n", ctx.func.display()));
         }
+        ctx.set_disasm(listing == Listing::Asm);
         module
             .define_function(id, &mut ctx)
             .map_err(|e| CodegenError::Cranelift(format!("{e:?}")))?;
+        if let Some(asm) = ctx.compiled_code().and_then(|c| c.vcode.as_ref()) {
+            out.listing.push_str(&format!("; {name}\n{asm}\n"));
+        }
         module.clear_context(&mut ctx);
         out.funcs.push(id);
     }
@@ -92,12 +122,16 @@ pub(crate) struct FnLower<'a, 'b> {
     refs: HashMap<Import, FuncRef>,
     arena: Value,
     offsets: &'a [usize],
-    #[allow(dead_code)] // read by the inline math approximations, next commit
     pub fma: bool,
+    /// Call the Rust math functions instead of the inline approximations.
+    pub libm: bool,
+    /// Products of at most this many multiply-adds run as generated loops, larger ones call
+    /// the library GEMM.
+    pub inline_gemm_macs: usize,
 }
 
 /// Loads and stores into the arena: in bounds by construction of the memory plan.
-fn mem() -> MemFlagsData {
+pub(super) fn mem() -> MemFlagsData {
     MemFlagsData::new().with_notrap()
 }
 
@@ -105,26 +139,7 @@ impl FnLower<'_, '_> {
     fn step(&mut self, step: &Step) {
         match step {
             Step::Loop(l) => self.loop_nest(&collapse(l)),
-            Step::MatMul(mm) => {
-                let sgemm = self.import(Import::Sgemm);
-                let a = self.base(&mm.a);
-                let b = self.base(&mm.b);
-                let c = self.address(mm.c, 0);
-                let dims = [
-                    mm.m,
-                    mm.k,
-                    mm.n,
-                    mm.a.at.strides[0],
-                    mm.a.at.strides[1],
-                    mm.b.at.strides[0],
-                    mm.b.at.strides[1],
-                ]
-                .map(|d| self.b.ins().iconst(types::I64, d as i64));
-                let args = [
-                    dims[0], dims[1], dims[2], a, dims[3], dims[4], b, dims[5], dims[6], c,
-                ];
-                self.b.ins().call(sgemm, &args);
-            }
+            Step::MatMul(mm) => matmul::matmul(self, mm),
         }
     }
 
@@ -140,12 +155,12 @@ impl FnLower<'_, '_> {
         r
     }
 
-    fn address(&mut self, buf: usize, offset: usize) -> Value {
+    pub(super) fn address(&mut self, buf: usize, offset: usize) -> Value {
         let bytes = 4 * (self.offsets[buf] + offset) as i64;
         self.b.ins().iadd_imm_s(self.arena, bytes)
     }
 
-    fn base(&mut self, a: &Access) -> Value {
+    pub(super) fn base(&mut self, a: &Access) -> Value {
         self.address(a.buf, a.at.offset)
     }
 
@@ -162,7 +177,7 @@ impl FnLower<'_, '_> {
     }
 
     /// The byte address of an access at a point of the iteration space.
-    fn at(&mut self, a: &Access, idx: &[Value]) -> Value {
+    pub(super) fn at(&mut self, a: &Access, idx: &[Value]) -> Value {
         let base = self.address(a.buf, 0);
         let i = self.index(&a.at, idx);
         let bytes = self.b.ins().ishl_imm_s(i, 2);
@@ -170,7 +185,7 @@ impl FnLower<'_, '_> {
     }
 
     /// `for i in start..end step step { body(i) }` over i64.
-    fn counted(
+    pub(super) fn counted(
         &mut self,
         start: usize,
         end: usize,
@@ -204,16 +219,18 @@ impl FnLower<'_, '_> {
         self.b.switch_to_block(exit);
     }
 
-    fn loop_nest(&mut self, l: &LoopNest) {
+    fn loop_nest(&mut self, l: &Nest) {
         if l.space.is_empty() {
-            let v = self.expr(&l.expr, &[], false);
-            self.store(&l.dst, &[], v, l.mode, false);
+            for body in &l.bodies {
+                let v = self.expr(&body.expr, &[], false);
+                self.store(&body.dst, &[], v, body.mode, false);
+            }
             return;
         }
         self.outer(l, 0, &mut Vec::new());
     }
 
-    fn outer(&mut self, l: &LoopNest, d: usize, idx: &mut Vec<Value>) {
+    fn outer(&mut self, l: &Nest, d: usize, idx: &mut Vec<Value>) {
         if d + 1 == l.space.len() {
             self.inner(l, idx);
             return;
@@ -225,70 +242,82 @@ impl FnLower<'_, '_> {
         });
     }
 
-    /// The innermost loop: f32x4 over the largest multiple of 4, then a scalar tail.
-    fn inner(&mut self, l: &LoopNest, idx: &mut Vec<Value>) {
+    /// The innermost loop: f32x4 over the largest multiple of 4, then a scalar tail. A body
+    /// reducing along this axis keeps its partial result in registers (a vector accumulator,
+    /// then a scalar one) and combines it with memory once; the others store every element.
+    fn inner(&mut self, l: &Nest, idx: &mut Vec<Value>) {
         let n = *l.space.last().unwrap_or(&1);
-        let dst_stride = *l.dst.at.strides.last().unwrap_or(&1);
-        let reduce_in_register = dst_stride == 0 && l.mode != StoreMode::Assign;
-        let vector_end = if n >= LANES && vectorizable(l, reduce_in_register) {
-            n - n % LANES
-        } else {
-            0
-        };
-        if !reduce_in_register {
-            for (start, end, step, vector) in
-                [(0, vector_end, LANES, true), (vector_end, n, 1, false)]
-            {
-                self.counted(start, end, step, &mut |s, i| {
-                    idx.push(i);
-                    let v = s.expr(&l.expr, idx, vector);
-                    s.store(&l.dst, idx, v, l.mode, vector);
-                    idx.pop();
-                });
-            }
-            return;
+        let in_register: Vec<bool> = l.bodies.iter().map(reduces_in_register).collect();
+        let vector = n >= LANES && l.bodies.iter().all(vectorizable);
+        let vector_end = if vector { n - n % LANES } else { 0 };
+        let mut accs: Vec<Option<(Variable, Variable)>> = Vec::new();
+        for (body, &reg) in l.bodies.iter().zip(&in_register) {
+            accs.push(reg.then(|| self.accumulators(body.mode)));
         }
-        let identity = if l.mode == StoreMode::Max {
+        for (start, end, step, vector) in [(0, vector_end, LANES, true), (vector_end, n, 1, false)]
+        {
+            self.counted(start, end, step, &mut |s, i| {
+                idx.push(i);
+                for (body, acc) in l.bodies.iter().zip(&accs) {
+                    let v = s.expr(&body.expr, idx, vector);
+                    match acc {
+                        Some((scalar, vacc)) => {
+                            let var = if vector { *vacc } else { *scalar };
+                            let old = s.b.use_var(var);
+                            let new = s.combine(body.mode, old, v);
+                            s.b.def_var(var, new);
+                        }
+                        None => s.store(&body.dst, idx, v, body.mode, vector),
+                    }
+                }
+                idx.pop();
+            });
+            if vector && vector_end > 0 {
+                for (body, acc) in l.bodies.iter().zip(&accs) {
+                    if let Some((scalar, vacc)) = acc {
+                        self.fold_lanes(body.mode, *vacc, *scalar);
+                    }
+                }
+            }
+        }
+        let zero = self.b.ins().iconst(types::I64, 0);
+        idx.push(zero);
+        for (body, acc) in l.bodies.iter().zip(&accs) {
+            if let Some((scalar, _)) = acc {
+                let total = self.b.use_var(*scalar);
+                self.store(&body.dst, idx, total, body.mode, false);
+            }
+        }
+        idx.pop();
+    }
+
+    /// A scalar and a vector accumulator, both holding the identity of `mode`.
+    fn accumulators(&mut self, mode: StoreMode) -> (Variable, Variable) {
+        let identity = if mode == StoreMode::Max {
             f32::NEG_INFINITY
         } else {
             0.0
         };
-        let acc = self.b.declare_var(types::F32);
+        let (scalar, vector) = (
+            self.b.declare_var(types::F32),
+            self.b.declare_var(types::F32X4),
+        );
         let init = self.b.ins().f32const(identity);
-        self.b.def_var(acc, init);
-        if vector_end > 0 {
-            let vacc = self.b.declare_var(types::F32X4);
-            let vinit = self.b.ins().splat(types::F32X4, init);
-            self.b.def_var(vacc, vinit);
-            self.counted(0, vector_end, LANES, &mut |s, i| {
-                idx.push(i);
-                let v = s.expr(&l.expr, idx, true);
-                let old = s.b.use_var(vacc);
-                let new = s.combine(l.mode, old, v);
-                s.b.def_var(vacc, new);
-                idx.pop();
-            });
-            let v = self.b.use_var(vacc);
-            let mut total = self.b.ins().extractlane(v, 0);
-            for lane in 1..LANES as u8 {
-                let x = self.b.ins().extractlane(v, lane);
-                total = self.combine(l.mode, total, x);
-            }
-            self.b.def_var(acc, total);
+        self.b.def_var(scalar, init);
+        let vinit = self.b.ins().splat(types::F32X4, init);
+        self.b.def_var(vector, vinit);
+        (scalar, vector)
+    }
+
+    /// scalar ⊕= the lanes of the vector accumulator.
+    fn fold_lanes(&mut self, mode: StoreMode, vacc: Variable, scalar: Variable) {
+        let v = self.b.use_var(vacc);
+        let mut total = self.b.use_var(scalar);
+        for lane in 0..LANES as u8 {
+            let x = self.b.ins().extractlane(v, lane);
+            total = self.combine(mode, total, x);
         }
-        self.counted(vector_end, n, 1, &mut |s, i| {
-            idx.push(i);
-            let v = s.expr(&l.expr, idx, false);
-            let old = s.b.use_var(acc);
-            let new = s.combine(l.mode, old, v);
-            s.b.def_var(acc, new);
-            idx.pop();
-        });
-        let zero = self.b.ins().iconst(types::I64, 0);
-        idx.push(zero);
-        let total = self.b.use_var(acc);
-        self.store(&l.dst, idx, total, l.mode, false);
-        idx.pop();
+        self.b.def_var(scalar, total);
     }
 
     /// dst ⊕= v at `idx`.
@@ -374,15 +403,26 @@ impl FnLower<'_, '_> {
     }
 }
 
-/// Whether the innermost level can run on f32x4: contiguous or broadcast loads, no mask (its
-/// hash is scalar integer code), and a contiguous store (or a register accumulator).
-fn vectorizable(l: &LoopNest, reduce_in_register: bool) -> bool {
-    let mut ok = reduce_in_register || l.dst.at.strides.last() == Some(&1);
-    let mut e = l.expr.clone();
+/// A loop nest after [`collapse`]: its space and every body over it.
+struct Nest {
+    space: Vec<usize>,
+    bodies: Vec<Body>,
+}
+
+/// Whether a body accumulates along the innermost axis (its destination does not move there).
+fn reduces_in_register(b: &Body) -> bool {
+    b.mode != StoreMode::Assign && b.dst.at.strides.last() == Some(&0)
+}
+
+/// Whether a body's innermost level can run on f32x4: contiguous or broadcast loads, no mask
+/// (its hash is scalar integer code), and a contiguous store (or a register accumulator).
+fn vectorizable(b: &Body) -> bool {
+    let mut ok = reduces_in_register(b) || b.dst.at.strides.last() == Some(&1);
+    let mut e = b.expr.clone();
     for_each_affine(&mut e, &mut |a| {
         ok &= a.strides.last().is_some_and(|&s| s <= 1)
     });
-    ok && !has_mask(&l.expr)
+    ok && !has_mask(&b.expr)
 }
 
 fn has_mask(e: &Expr) -> bool {
@@ -397,10 +437,13 @@ fn has_mask(e: &Expr) -> bool {
 
 /// Drops size-1 axes and merges adjacent axes that every access walks contiguously, so an
 /// elementwise chain over any shape becomes one flat loop.
-fn collapse(l: &LoopNest) -> LoopNest {
-    let mut all = vec![l.dst.at.clone()];
-    let mut expr = l.expr.clone();
-    for_each_affine(&mut expr, &mut |a| all.push(a.clone()));
+fn collapse(l: &LoopNest) -> Nest {
+    let mut bodies = l.bodies();
+    let mut all = Vec::new();
+    for b in &mut bodies {
+        all.push(b.dst.at.clone());
+        for_each_affine(&mut b.expr, &mut |a| all.push(a.clone()));
+    }
     // (merged size, innermost original axis) of each kept axis, outer to inner.
     let mut groups: Vec<(usize, usize)> = Vec::new();
     for d in 0..l.space.len() {
@@ -423,13 +466,12 @@ fn collapse(l: &LoopNest) -> LoopNest {
     let remap = |a: &mut Affine| {
         a.strides = groups.iter().map(|&(_, d)| a.strides[d]).collect();
     };
-    for_each_affine(&mut expr, &mut |a| remap(a));
-    let mut dst = l.dst.clone();
-    remap(&mut dst.at);
-    LoopNest {
+    for b in &mut bodies {
+        for_each_affine(&mut b.expr, &mut |a| remap(a));
+        remap(&mut b.dst.at);
+    }
+    Nest {
         space: groups.iter().map(|&(n, _)| n).collect(),
-        expr,
-        dst,
-        mode: l.mode,
+        bodies,
     }
 }

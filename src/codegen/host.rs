@@ -39,8 +39,26 @@ unsafe extern "C" fn netc_sgemm(
     // SAFETY: forwarded from this function's contract; `c` is a fresh row-major m×n buffer
     // that overlaps neither input (the memory plan keeps operands alive during the call).
     unsafe {
-        matrixmultiply::sgemm(
-            m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, n as isize, 1,
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c,
+            1,
+            n as isize,
+            false,
+            a,
+            csa,
+            rsa,
+            b,
+            csb,
+            rsb,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
         );
     }
 }

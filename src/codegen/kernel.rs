@@ -2,7 +2,7 @@
 //! and output lives in it. [`Kernel::step`] is the one place generated code is called.
 
 use super::memory::Layout;
-use super::plan::Plan;
+use super::program::Plan;
 use super::CodegenError;
 use crate::ir::{numel, Graph, Role, Tensor};
 use cranelift_jit::JITModule;

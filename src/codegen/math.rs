@@ -1,9 +1,11 @@
 //! Elementwise arithmetic in CLIF, for scalars (f32) and vectors (f32x4) alike: the op table of
-//! the JIT. Transcendental functions call the Rust functions of `host.rs` (per lane for vectors)
-//! unless an inline approximation is enabled for them.
+//! the JIT. exp, log, log1p, tanh and sigmoid are inline approximations (`approx.rs`) unless
+//! `JitOptions::libm_math` asks for calls to the Rust functions of `host.rs` (per lane for
+//! vectors); erf is always such a call.
 
+use super::approx;
 use super::emit::{FnLower, LANES};
-use super::plan::MaskExpr;
+use super::program::MaskExpr;
 use crate::ir::{BinaryOp, CmpOp, UnaryOp};
 use cranelift::prelude::*;
 
@@ -34,6 +36,11 @@ impl Import {
 pub(crate) fn unary(f: &mut FnLower, op: UnaryOp, x: Value, vector: bool) -> Value {
     match op {
         UnaryOp::Neg => f.b.ins().fneg(x),
+        UnaryOp::Exp if !f.libm => approx::exp(f, x, vector),
+        UnaryOp::Log if !f.libm => approx::log(f, x, vector),
+        UnaryOp::Log1p if !f.libm => approx::log1p(f, x, vector),
+        UnaryOp::Tanh if !f.libm => approx::tanh(f, x, vector),
+        UnaryOp::Sigmoid if !f.libm => approx::sigmoid(f, x, vector),
         UnaryOp::Exp => call_lanes(f, Import::Exp, x, vector),
         UnaryOp::Log => call_lanes(f, Import::Log, x, vector),
         UnaryOp::Log1p => call_lanes(f, Import::Log1p, x, vector),
@@ -118,6 +125,16 @@ fn pick(f: &mut FnLower, c: Value, t: Value, e: Value, vector: bool) -> Value {
         f.b.ins().bitselect(m, t, e)
     } else {
         f.b.ins().select(c, t, e)
+    }
+}
+
+/// a·b + c, one rounding when the host has FMA (Cranelift calls `fmaf` per lane otherwise).
+pub(crate) fn mul_add(f: &mut FnLower, a: Value, b: Value, c: Value) -> Value {
+    if f.fma {
+        f.b.ins().fma(a, b, c)
+    } else {
+        let p = f.b.ins().fmul(a, b);
+        f.b.ins().fadd(p, c)
     }
 }
 

@@ -2,7 +2,8 @@
 //! outputs live for the whole step; a temporary shares memory with any buffer whose lifetime
 //! (first to last step that touches it) does not overlap its own.
 
-use super::plan::{Expr, Plan, Step};
+use super::fuse::collect_reads;
+use super::program::{Plan, Step};
 
 /// Buffers start at multiples of this many floats (64 bytes, one cache line).
 const ALIGN: usize = 16;
@@ -58,10 +59,12 @@ fn lifetimes(plan: &Plan) -> Vec<(usize, usize)> {
     for (t, step) in plan.steps.iter().enumerate() {
         match step {
             Step::Loop(l) => {
-                touch(l.dst.buf, t);
-                let mut bufs = Vec::new();
-                collect_bufs(&l.expr, &mut bufs);
-                bufs.into_iter().for_each(|b| touch(b, t));
+                for body in l.bodies() {
+                    touch(body.dst.buf, t);
+                    let mut bufs = Vec::new();
+                    collect_reads(&body.expr, &mut bufs);
+                    bufs.into_iter().for_each(|b| touch(b, t));
+                }
             }
             Step::MatMul(mm) => {
                 touch(mm.a.buf, t);
@@ -71,19 +74,4 @@ fn lifetimes(plan: &Plan) -> Vec<(usize, usize)> {
         }
     }
     spans.into_iter().map(|s| s.unwrap_or((0, 0))).collect()
-}
-
-/// Every buffer an expression reads.
-fn collect_bufs(e: &Expr, bufs: &mut Vec<usize>) {
-    match e {
-        Expr::Load(a) => bufs.push(a.buf),
-        Expr::Const(_) => {}
-        Expr::Mask(m) => bufs.push(m.counter.buf),
-        Expr::Unary(_, x) => collect_bufs(x, bufs),
-        Expr::Binary(_, a, b) | Expr::Compare(_, a, b) => {
-            collect_bufs(a, bufs);
-            collect_bufs(b, bufs);
-        }
-        Expr::Select(abc) => abc.iter().for_each(|x| collect_bufs(x, bufs)),
-    }
 }

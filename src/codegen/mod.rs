@@ -11,12 +11,17 @@
 //! source text: a graph in, a kernel out.
 #![allow(unsafe_code)]
 
+mod approx;
 mod emit;
+mod fuse;
 mod host;
 mod kernel;
 mod math;
+mod matmul;
 mod memory;
 mod plan;
+mod program;
+mod update;
 
 pub use kernel::Kernel;
 
@@ -29,7 +34,26 @@ use std::collections::HashMap;
 
 /// How to compile.
 #[derive(Debug, Clone, Default)]
-pub struct JitOptions {}
+pub struct JitOptions {
+    /// Run Cranelift's IR verifier on every function (slower compiles; for tests).
+    pub verify_clif: bool,
+    /// Call Rust's libm for exp, log, log1p, tanh and sigmoid instead of the inline f32x4
+    /// approximations (slower; bit-identical to the interpreter's f32 results).
+    pub libm_math: bool,
+    /// Matrix products of at most this many multiply-adds run as generated f32x4 loops,
+    /// larger ones call the library GEMM; `None` is the measured crossover
+    /// ([`INLINE_GEMM_MACS`]).
+    pub inline_gemm_macs: Option<usize>,
+    /// Let the loop computing a `Role::Update` output write its parameter's slot directly
+    /// when nothing later reads the old value: [`Kernel::step`] then updates those parameters
+    /// itself (call [`Kernel::apply_updates`] after it anyway, for the others). Saves a store
+    /// and a copy of every parameter per training step. Off for evaluation-style use.
+    pub update_in_place: bool,
+}
+
+/// The measured crossover (docs/codegen.md): below it the library's fixed cost per call
+/// outweighs its faster kernel.
+pub const INLINE_GEMM_MACS: usize = 2048;
 
 /// Why a graph could not be compiled or run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -51,12 +75,19 @@ pub enum CodegenError {
 }
 
 /// Compiles `g` for the host CPU.
-pub fn compile(g: &Graph, _opts: &JitOptions) -> Result<Kernel, CodegenError> {
+pub fn compile(g: &Graph, opts: &JitOptions) -> Result<Kernel, CodegenError> {
     crate::ir::verify::verify(g)?;
-    let plan = plan::plan(g)?;
+    let plan = plan::plan(g, opts.update_in_place)?;
     let layout = memory::layout(&plan);
-    let (mut module, imports) = new_module()?;
-    let emitted = emit::emit(&mut module, &imports, &plan, &layout, host_has_fma(), false)?;
+    let (mut module, imports) = new_module(opts)?;
+    let emitted = emit::emit(
+        &mut module,
+        &imports,
+        &plan,
+        &layout,
+        settings(opts),
+        emit::Listing::None,
+    )?;
     module
         .finalize_definitions()
         .map_err(|e| CodegenError::Cranelift(e.to_string()))?;
@@ -69,15 +100,32 @@ pub fn compile(g: &Graph, _opts: &JitOptions) -> Result<Kernel, CodegenError> {
 }
 
 /// The Cranelift IR the JIT generates for `g`, one function per chunk of loop nests.
-pub fn emit_clif(g: &Graph, _opts: &JitOptions) -> Result<String, CodegenError> {
+pub fn emit_clif(g: &Graph, opts: &JitOptions) -> Result<String, CodegenError> {
+    listing(g, opts, emit::Listing::Clif)
+}
+
+/// The machine code the JIT generates for `g`, as Cranelift disassembles it.
+pub fn emit_asm(g: &Graph, opts: &JitOptions) -> Result<String, CodegenError> {
+    listing(g, opts, emit::Listing::Asm)
+}
+
+fn listing(g: &Graph, opts: &JitOptions, which: emit::Listing) -> Result<String, CodegenError> {
     crate::ir::verify::verify(g)?;
-    let plan = plan::plan(g)?;
+    let plan = plan::plan(g, opts.update_in_place)?;
     let layout = memory::layout(&plan);
-    let (mut module, imports) = new_module()?;
-    let emitted = emit::emit(&mut module, &imports, &plan, &layout, host_has_fma(), true)?;
+    let (mut module, imports) = new_module(opts)?;
+    let emitted = emit::emit(&mut module, &imports, &plan, &layout, settings(opts), which)?;
     // SAFETY: nothing was finalized, so no code from this module can be running.
     unsafe { module.free_memory() };
-    Ok(emitted.clif)
+    Ok(emitted.listing)
+}
+
+fn settings(opts: &JitOptions) -> emit::Settings {
+    emit::Settings {
+        fma: host_has_fma(),
+        libm: opts.libm_math,
+        inline_gemm_macs: opts.inline_gemm_macs.unwrap_or(INLINE_GEMM_MACS),
+    }
 }
 
 /// Whether Cranelift turns `fma` into a real `vfmadd` here (it needs both AVX and FMA).
@@ -93,10 +141,11 @@ fn host_has_fma() -> bool {
 }
 
 /// A JIT module for the host at `opt_level=speed`, with every [`Import`] declared.
-fn new_module() -> Result<(JITModule, HashMap<Import, FuncId>), CodegenError> {
+fn new_module(opts: &JitOptions) -> Result<(JITModule, HashMap<Import, FuncId>), CodegenError> {
     let cl = |e: cranelift_module::ModuleError| CodegenError::Cranelift(e.to_string());
-    let mut builder =
-        JITBuilder::with_flags(&[("opt_level", "speed")], default_libcall_names()).map_err(cl)?;
+    let verifier = if opts.verify_clif { "true" } else { "false" };
+    let flags = [("opt_level", "speed"), ("enable_verifier", verifier)];
+    let mut builder = JITBuilder::with_flags(&flags, default_libcall_names()).map_err(cl)?;
     for import in Import::ALL {
         let (name, ptr) = import.symbol();
         builder.symbol(name, ptr);

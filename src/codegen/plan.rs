@@ -4,118 +4,19 @@
 //!
 //! This stage knows nothing of Cranelift: it decides *what* loops run, `emit` decides *how*.
 
+use super::program::{
+    for_each_affine, Access, Affine, BufId, Buffer, Expr, LoopNest, MaskExpr, MatMulCall,
+    OutputSlot, Plan, Step, StoreMode,
+};
 use super::CodegenError;
-use crate::ir::{numel, BinaryOp, CmpOp, Graph, Op, ReduceOp, UnaryOp, ValueId};
-
-/// Index of a buffer in [`Plan::buffers`].
-pub(crate) type BufId = usize;
-
-/// An affine index over a loop's iteration space: `offset + Σ i_d · strides[d]`.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Affine {
-    pub offset: usize,
-    pub strides: Vec<usize>,
-}
-
-/// A strided window onto a buffer, indexed by a loop's iteration space.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Access {
-    pub buf: BufId,
-    pub at: Affine,
-}
-
-/// The value computed at one point of a loop's iteration space.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Expr {
-    Load(Access),
-    Const(f32),
-    Unary(UnaryOp, Box<Expr>),
-    Binary(BinaryOp, Box<Expr>, Box<Expr>),
-    Compare(CmpOp, Box<Expr>, Box<Expr>),
-    /// cond ≠ 0 ? on_true : on_false
-    Select(Box<[Expr; 3]>),
-    Mask(Box<MaskExpr>),
-}
-
-/// A dropout mask element: [`crate::ir::mask_uniform`] of the element's linear index.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct MaskExpr {
-    pub p: f64,
-    pub seed: u64,
-    pub stream: u32,
-    /// The scalar step counter (all strides zero).
-    pub counter: Access,
-    /// The element's row-major index within the mask's own shape.
-    pub index: Affine,
-}
-
-/// How a loop writes its value to the destination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum StoreMode {
-    Assign,
-    /// dst += value (sum reductions)
-    Add,
-    /// dst = max(dst, value) (max reductions)
-    Max,
-}
-
-/// One loop nest: for every point of `space`, `dst ⊕= expr`.
-#[derive(Debug, Clone)]
-pub(crate) struct LoopNest {
-    pub space: Vec<usize>,
-    pub expr: Expr,
-    pub dst: Access,
-    pub mode: StoreMode,
-}
-
-/// C = A·B with A of m×k and B of k×n through arbitrary strides; C row-major.
-#[derive(Debug, Clone)]
-pub(crate) struct MatMulCall {
-    pub m: usize,
-    pub k: usize,
-    pub n: usize,
-    pub a: Access,
-    pub b: Access,
-    pub c: BufId,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum Step {
-    Loop(LoopNest),
-    MatMul(MatMulCall),
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Buffer {
-    pub len: usize,
-    /// The Input or Param name of a leaf buffer.
-    pub leaf: Option<String>,
-    /// Outputs live to the end of the step.
-    pub output: bool,
-}
-
-/// Where an output's row-major elements are.
-#[derive(Debug, Clone)]
-pub(crate) struct OutputSlot {
-    pub buf: BufId,
-    pub offset: usize,
-    pub shape: Vec<usize>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Plan {
-    pub buffers: Vec<Buffer>,
-    pub steps: Vec<Step>,
-    pub outputs: Vec<OutputSlot>,
-    /// (name, buffer, shape) of every distinct leaf, in order of appearance.
-    pub leaves: Vec<(String, BufId, Vec<usize>)>,
-}
+use crate::ir::{numel, BinaryOp, Graph, Op, ReduceOp, ValueId};
 
 /// Largest expression (in nodes) fused into one loop before a value is materialized.
 const MAX_FUSED_NODES: usize = 48;
 
-/// Lowers `g` to a plan. Nodes no output depends on are skipped.
-pub(crate) fn plan(g: &Graph) -> Result<Plan, CodegenError> {
+/// Lowers `g` to a plan. Nodes no output depends on are skipped. With `in_place`, updates
+/// that can write their parameter directly do so (see `update.rs`).
+pub(crate) fn plan(g: &Graph, in_place: bool) -> Result<Plan, CodegenError> {
     let mut lower = Lower::new(g);
     for i in 0..g.nodes.len() {
         if lower.live[i] {
@@ -128,6 +29,10 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan, CodegenError> {
         let shape = g.shape(o.value).to_vec();
         lower.plan.outputs.push(OutputSlot { buf, offset, shape });
     }
+    if in_place {
+        super::update::update_in_place(g, &mut lower.plan);
+    }
+    super::fuse::fuse_siblings(&mut lower.plan.steps);
     Ok(lower.plan)
 }
 
@@ -232,22 +137,8 @@ impl<'g> Lower<'g> {
                 keep_dims,
             } => self.reduce(*op, *x, axes, *keep_dims, &shape)?,
             Op::Reshape { x } => self.reshape(*x, &shape)?,
-            Op::Transpose { x, perm } => {
-                let mut from = vec![None; perm.len()];
-                for (i, &p) in perm.iter().enumerate() {
-                    from[p] = Some(i);
-                }
-                self.view(*x, &from, &vec![0; perm.len()], shape.len(), false)?
-            }
-            Op::Broadcast { x } => {
-                let xs = self.shape(*x);
-                let lead = shape.len() - xs.len();
-                let from: Vec<Option<usize>> = (0..xs.len())
-                    .map(|d| (xs[d] == shape[d + lead]).then_some(d + lead))
-                    .collect();
-                let expands = numel(&shape) > numel(xs);
-                self.view(*x, &from, &vec![0; xs.len()], shape.len(), expands)?
-            }
+            Op::Transpose { x, perm } => self.transpose(*x, perm)?,
+            Op::Broadcast { x } => self.broadcast(*x, &shape)?,
             Op::Slice { x, axis, start, .. } => {
                 let rank = shape.len();
                 let mut starts = vec![0; rank];
@@ -262,17 +153,16 @@ impl<'g> Lower<'g> {
                 stream,
                 counter,
             } => {
-                let c = self.force(*counter);
-                let rank = shape.len();
+                let counter = self.force(*counter);
                 Expr::Mask(Box::new(MaskExpr {
                     p: *p,
                     seed: *seed,
                     stream: *stream,
                     counter: Access {
-                        buf: c.buf,
+                        buf: counter.buf,
                         at: Affine {
-                            offset: c.at.offset,
-                            strides: vec![0; rank],
+                            offset: counter.at.offset,
+                            strides: vec![0; shape.len()],
                         },
                     },
                     index: Affine {
@@ -336,6 +226,7 @@ impl<'g> Lower<'g> {
             expr,
             dst: dst.clone(),
             mode: StoreMode::Assign,
+            fused: Vec::new(),
         }));
         dst
     }
@@ -385,6 +276,25 @@ impl<'g> Lower<'g> {
             *a = Affine { offset, strides };
         });
         Ok(e)
+    }
+
+    fn transpose(&mut self, x: ValueId, perm: &[usize]) -> Result<Expr, CodegenError> {
+        let mut from = vec![None; perm.len()];
+        for (i, &p) in perm.iter().enumerate() {
+            from[p] = Some(i);
+        }
+        self.view(x, &from, &vec![0; perm.len()], perm.len(), false)
+    }
+
+    /// Stretched axes read index 0; missing leading axes are not read at all.
+    fn broadcast(&mut self, x: ValueId, shape: &[usize]) -> Result<Expr, CodegenError> {
+        let xs = self.shape(x);
+        let lead = shape.len() - xs.len();
+        let from: Vec<Option<usize>> = (0..xs.len())
+            .map(|d| (xs[d] == shape[d + lead]).then_some(d + lead))
+            .collect();
+        let expands = numel(shape) > numel(xs);
+        self.view(x, &from, &vec![0; xs.len()], shape.len(), expands)
     }
 
     fn reshape(&mut self, x: ValueId, shape: &[usize]) -> Result<Expr, CodegenError> {
@@ -443,6 +353,7 @@ impl<'g> Lower<'g> {
                 expr: Expr::Const(0.0),
                 dst: out.clone(),
                 mode: StoreMode::Assign,
+                fused: Vec::new(),
             }));
             return Ok(Expr::Load(out));
         }
@@ -486,18 +397,10 @@ impl<'g> Lower<'g> {
             expr: Expr::Const(init),
             dst: out.clone(),
             mode: StoreMode::Assign,
+            fused: Vec::new(),
         };
         self.plan.steps.push(Step::Loop(init_loop));
-        // Output strides seen from the input's iteration space: reduced axes do not move.
-        let mut strides = Vec::with_capacity(xs.len());
-        let mut o = 0;
-        for d in 0..xs.len() {
-            let reduced = axes.contains(&d);
-            strides.push(if reduced { 0 } else { out.at.strides[o] });
-            if !reduced || keep_dims {
-                o += 1;
-            }
-        }
+        let strides = reduced_strides(xs.len(), axes, keep_dims, &out.at.strides);
         let acc = LoopNest {
             space: xs.clone(),
             expr: self.expr(x)?,
@@ -506,6 +409,7 @@ impl<'g> Lower<'g> {
                 at: Affine { offset: 0, strides },
             },
             mode,
+            fused: Vec::new(),
         };
         self.plan.steps.push(Step::Loop(acc));
         if op == ReduceOp::Mean {
@@ -520,6 +424,7 @@ impl<'g> Lower<'g> {
                 expr: mean,
                 dst: out.clone(),
                 mode: StoreMode::Assign,
+                fused: Vec::new(),
             }));
         }
         Ok(Expr::Load(out))
@@ -547,6 +452,7 @@ impl<'g> Lower<'g> {
                 },
                 mode: StoreMode::Assign,
                 space: part.clone(),
+                fused: Vec::new(),
             };
             self.plan.steps.push(Step::Loop(step));
             at += part[axis];
@@ -556,6 +462,20 @@ impl<'g> Lower<'g> {
             at: Affine { offset: 0, strides },
         }))
     }
+}
+
+/// The output's strides seen from the input's iteration space: reduced axes do not move.
+fn reduced_strides(rank: usize, axes: &[usize], keep_dims: bool, out: &[usize]) -> Vec<usize> {
+    let mut strides = Vec::with_capacity(rank);
+    let mut o = 0;
+    for d in 0..rank {
+        let reduced = axes.contains(&d);
+        strides.push(if reduced { 0 } else { out[o] });
+        if !reduced || keep_dims {
+            o += 1;
+        }
+    }
+    strides
 }
 
 fn is_leaf(e: Option<&Expr>) -> bool {
@@ -577,23 +497,5 @@ fn count_nodes(e: &Expr) -> usize {
         Expr::Unary(_, x) => 1 + count_nodes(x),
         Expr::Binary(_, a, b) | Expr::Compare(_, a, b) => 1 + count_nodes(a) + count_nodes(b),
         Expr::Select(abc) => 1 + abc.iter().map(count_nodes).sum::<usize>(),
-    }
-}
-
-/// Calls `f` on every index expression in `e` (loads, the mask's counter and element index).
-pub(crate) fn for_each_affine(e: &mut Expr, f: &mut dyn FnMut(&mut Affine)) {
-    match e {
-        Expr::Load(a) => f(&mut a.at),
-        Expr::Const(_) => {}
-        Expr::Unary(_, x) => for_each_affine(x, f),
-        Expr::Binary(_, a, b) | Expr::Compare(_, a, b) => {
-            for_each_affine(a, f);
-            for_each_affine(b, f);
-        }
-        Expr::Select(abc) => abc.iter_mut().for_each(|x| for_each_affine(x, f)),
-        Expr::Mask(m) => {
-            f(&mut m.counter.at);
-            f(&mut m.index);
-        }
     }
 }

@@ -234,3 +234,48 @@ fn eval_predict_and_grad_use_the_trained_weights() {
     }
     assert_eq!(grads.get("hidden.weight").unwrap().shape, vec![128, 64]);
 }
+
+#[test]
+fn ctrl_c_stops_cleanly_with_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    // A run long enough to be interrupted: the interpreter on a deep net.
+    let child = Command::new(env!("CARGO_BIN_EXE_netc"))
+        .args([
+            "train",
+            "examples/deep_relu_he.net",
+            "--backend",
+            "interp",
+            "--steps",
+            "1000000",
+            "--quiet",
+            "--out",
+        ])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("netc starts");
+    // Wait until it has trained some steps, then send SIGINT as a terminal's Ctrl-C would.
+    let metrics = dir.path().join("metrics.jsonl");
+    let started = std::time::Instant::now();
+    while std::fs::metadata(&metrics).map_or(0, |m| m.len()) == 0 {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "no step recorded within a minute"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    let out = child.wait_with_output().expect("netc ends");
+    assert!(out.status.success(), "an interrupted run exits 0");
+    let ck = netc::runtime::checkpoint::load(dir.path()).expect("a checkpoint was saved");
+    assert!(
+        ck.step > 0 && ck.step < 1_000_000,
+        "stopped part way, at step {}",
+        ck.step
+    );
+    assert!(dir.path().join("weights.safetensors").exists());
+}

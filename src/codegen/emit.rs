@@ -32,6 +32,8 @@ pub(crate) struct Settings {
     pub libm: bool,
     /// Largest product (in multiply-adds) generated inline rather than sent to the library.
     pub inline_gemm_macs: usize,
+    /// Threads the library products may use.
+    pub gemm_threads: usize,
 }
 
 /// What text to keep while compiling.
@@ -89,6 +91,7 @@ pub(crate) fn emit(
                 fma: settings.fma,
                 libm: settings.libm,
                 inline_gemm_macs: settings.inline_gemm_macs,
+                gemm_threads: settings.gemm_threads,
             };
             for step in chunk {
                 f.step(step);
@@ -128,6 +131,8 @@ pub(crate) struct FnLower<'a, 'b> {
     /// Products of at most this many multiply-adds run as generated loops, larger ones call
     /// the library GEMM.
     pub inline_gemm_macs: usize,
+    /// Threads the library products may use.
+    pub gemm_threads: usize,
 }
 
 /// Loads and stores into the arena: in bounds by construction of the memory plan.

@@ -14,7 +14,8 @@ use crate::ir::{numel, BinaryOp, CmpOp, Graph, Node, Op, ReduceOp, Shape, UnaryO
 /// Appends the backward program of `loss` to `g` and returns, for each value of `wrt`
 /// (parameters, inputs or intermediate values such as a layer's output), the value holding
 /// ∂loss/∂wrt, of wrt's shape. A value the loss does not depend on gets a zero constant.
-/// A non-scalar `loss` is differentiated as the sum of its elements.
+/// A non-scalar `loss` is differentiated as the sum of its elements. A rule may emit a
+/// contribution that no `wrt` value needs (∂L/∂mask of x·mask); `passes::dce` removes it.
 pub fn grad(g: &mut Graph, loss: ValueId, wrt: &[ValueId]) -> Vec<ValueId> {
     let saved = g.origin().clone();
     let needed = on_a_path(g, loss, wrt);
@@ -93,13 +94,7 @@ fn vjp(g: &mut Graph, y: ValueId, node: &Node, d: ValueId) -> Vec<(ValueId, Valu
             cond,
             on_true,
             on_false,
-        } => {
-            // y = c ? t : f  ⇒  ∂L/∂t = c ? d : 0,  ∂L/∂f = c ? 0 : d
-            let zero = g.constant(0.0, node.shape.clone());
-            let dt = g.select(*cond, d, zero);
-            let df = g.select(*cond, zero, d);
-            vec![(*on_true, dt), (*on_false, df)]
-        }
+        } => select_vjp(g, *cond, *on_true, *on_false, d),
         Op::MatMul {
             a,
             b,
@@ -117,14 +112,7 @@ fn vjp(g: &mut Graph, y: ValueId, node: &Node, d: ValueId) -> Vec<(ValueId, Valu
             let shape = g.shape(*x).to_vec();
             vec![(*x, g.reshape(d, shape))]
         }
-        Op::Transpose { x, perm } => {
-            // y[i] = x[perm[i]]  ⇒  dx = dᵀ by the inverse permutation
-            let mut inverse = vec![0; perm.len()];
-            for (i, &p) in perm.iter().enumerate() {
-                inverse[p] = i;
-            }
-            vec![(*x, g.transpose(d, inverse))]
-        }
+        Op::Transpose { x, perm } => vec![(*x, transpose_vjp(g, perm, d))],
         Op::Broadcast { x } => {
             let x_shape = g.shape(*x).to_vec();
             vec![(*x, unbroadcast(g, d, x_shape))]
@@ -135,23 +123,49 @@ fn vjp(g: &mut Graph, y: ValueId, node: &Node, d: ValueId) -> Vec<(ValueId, Valu
             start,
             len,
         } => vec![(*x, slice_vjp(g, *x, *axis, *start, *len, d))],
-        Op::Concat { xs, axis } => {
-            // each piece receives its own slice of d
-            let mut at = 0;
-            (xs.iter())
-                .map(|&x| {
-                    let len = g.shape(x)[*axis];
-                    let dx = g.slice(d, *axis, at, len);
-                    at += len;
-                    (x, dx)
-                })
-                .collect()
-        }
+        Op::Concat { xs, axis } => concat_vjp(g, xs, *axis, d),
         Op::RandomMask { .. } => vec![],
     }
 }
 
+/// y = c ? t : f  ⇒  ∂L/∂t = c ? d : 0,  ∂L/∂f = c ? 0 : d (the condition gets nothing).
+fn select_vjp(
+    g: &mut Graph,
+    cond: ValueId,
+    on_true: ValueId,
+    on_false: ValueId,
+    d: ValueId,
+) -> Vec<(ValueId, ValueId)> {
+    let zero = g.constant(0.0, g.shape(d).to_vec());
+    let dt = g.select(cond, d, zero);
+    let df = g.select(cond, zero, d);
+    vec![(on_true, dt), (on_false, df)]
+}
+
+/// y axis i = x axis perm[i]  ⇒  dx = d transposed by the inverse permutation.
+fn transpose_vjp(g: &mut Graph, perm: &[usize], d: ValueId) -> ValueId {
+    let mut inverse = vec![0; perm.len()];
+    for (i, &p) in perm.iter().enumerate() {
+        inverse[p] = i;
+    }
+    g.transpose(d, inverse)
+}
+
+/// Each concatenated piece receives its own slice of d.
+fn concat_vjp(g: &mut Graph, xs: &[ValueId], axis: usize, d: ValueId) -> Vec<(ValueId, ValueId)> {
+    let mut at = 0;
+    (xs.iter())
+        .map(|&x| {
+            let len = g.shape(x)[axis];
+            let dx = g.slice(d, axis, at, len);
+            at += len;
+            (x, dx)
+        })
+        .collect()
+}
+
 /// ∂L/∂x for y = f(x), as a table that reads like the math. `None`: not differentiable.
+/// (Longer than most functions on purpose: one arm per unary op keeps the rules side by side.)
 fn unary_vjp(g: &mut Graph, op: UnaryOp, x: ValueId, y: ValueId, d: ValueId) -> Option<ValueId> {
     let dx = match op {
         // d/dx −x = −1

@@ -77,3 +77,138 @@ impl Diagnostic {
         self.severity == Severity::Error
     }
 }
+
+/// Width of rendered reports when not colored (what the snapshots use).
+pub const RENDER_WIDTH: usize = 100;
+
+/// Renders diagnostics as miette's graphical reports, one after another. With `color` false
+/// it uses the plain unicode theme at a fixed width, so output is stable for snapshots.
+pub fn render(diags: &[Diagnostic], file_name: &str, src: &str, color: bool) -> String {
+    render_with(diags, file_name, src, color, RENDER_WIDTH)
+}
+
+/// [`render`] at a chosen width (a terminal's).
+pub fn render_with(
+    diags: &[Diagnostic],
+    file_name: &str,
+    src: &str,
+    color: bool,
+    width: usize,
+) -> String {
+    use miette::{GraphicalReportHandler, GraphicalTheme};
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(width)
+        .with_links(false);
+    let source = std::sync::Arc::new(miette::NamedSource::new(file_name, src.to_string()));
+    let mut out = String::new();
+    for diag in diags {
+        let report = Report {
+            diag,
+            source: source.clone(),
+            src_len: src.len(),
+        };
+        if handler.render_report(&mut out, &report).is_err() {
+            out.push_str(&format!("{}: {}\n", diag.code, diag.message));
+        }
+    }
+    out
+}
+
+/// Diagnostics as JSON: one object each, with 1-based line and column for every span.
+pub fn to_json(diags: &[Diagnostic], file_name: &str, src: &str) -> serde_json::Value {
+    let place = |span: Span| {
+        let (line, column) = span.line_col(src);
+        serde_json::json!({ "start": span.start, "end": span.end, "line": line, "column": column })
+    };
+    let items: Vec<serde_json::Value> = diags
+        .iter()
+        .map(|d| {
+            let related: Vec<serde_json::Value> = d
+                .related
+                .iter()
+                .map(|l| serde_json::json!({ "span": place(l.span), "message": l.message }))
+                .collect();
+            serde_json::json!({
+                "file": file_name,
+                "code": d.code,
+                "severity": d.severity,
+                "message": d.message,
+                "span": place(d.span),
+                "label": d.label,
+                "related": related,
+                "help": d.help,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(items)
+}
+
+/// One diagnostic with its source, in the shape miette renders.
+struct Report<'a> {
+    diag: &'a Diagnostic,
+    source: std::sync::Arc<miette::NamedSource<String>>,
+    src_len: usize,
+}
+
+impl std::fmt::Debug for Report<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.diag.message)
+    }
+}
+
+impl std::fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.diag.message)
+    }
+}
+
+impl std::error::Error for Report<'_> {}
+
+impl Report<'_> {
+    /// A span clamped to the source, so a stale span can never make rendering fail.
+    fn clamp(&self, span: Span) -> miette::SourceSpan {
+        let start = span.start.min(self.src_len);
+        let end = span.end.clamp(start, self.src_len);
+        Span::new(start, end).into()
+    }
+}
+
+impl miette::Diagnostic for Report<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        Some(Box::new(self.diag.code))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.diag.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        self.diag
+            .help
+            .as_ref()
+            .map(|h| Box::new(h.as_str()) as Box<dyn std::fmt::Display + 'b>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(self.source.as_ref())
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        let primary = miette::LabeledSpan::new_primary_with_span(
+            (!self.diag.label.is_empty()).then(|| self.diag.label.clone()),
+            self.clamp(self.diag.span),
+        );
+        let related = self.diag.related.iter().map(|l| {
+            miette::LabeledSpan::new_with_span(Some(l.message.clone()), self.clamp(l.span))
+        });
+        Some(Box::new(std::iter::once(primary).chain(related)))
+    }
+}

@@ -10,9 +10,17 @@
 
 pub mod cli;
 pub mod codegen;
+pub mod data;
 pub mod diag;
+pub mod init;
 pub mod model;
+pub mod params;
+pub mod runtime;
+pub mod sema;
 pub mod span;
+pub mod syntax;
 
 pub mod autodiff;
 pub mod ir;
+pub mod lower;
+pub mod step;

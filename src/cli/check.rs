@@ -1,6 +1,10 @@
-//! `netc check FILE...`: parse and check files, report diagnostics.
+//! `netc check FILE... [--format human|json] [--set key=value]`: parse and check files,
+//! report every diagnostic; exit 0 when no file has an error.
 
-use std::path::PathBuf;
+use crate::diag::{self, Diagnostic};
+use crate::sema::{check_source, Override};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
@@ -8,9 +12,86 @@ pub struct CheckArgs {
     /// The .net files to check.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// How to print diagnostics: `human` (to stderr) or `json` (an array, to stdout).
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Override a train setting, e.g. `--set optimizer.lr=0.01` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
 }
 
 pub fn run(args: CheckArgs) -> ExitCode {
-    eprintln!("netc check: the front end is not built yet ({} files)", args.files.len());
-    ExitCode::FAILURE
+    let mut overrides = Vec::new();
+    for text in &args.set {
+        match Override::parse(text) {
+            Ok(o) => overrides.push(o),
+            Err(message) => {
+                eprintln!("error: --set {message}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let mut failed = false;
+    let mut json = Vec::new();
+    for path in &args.files {
+        let name = path.display().to_string();
+        let (src, diags) = match read_source(path) {
+            Ok(src) => {
+                let checked = check_source(&name, &src, &overrides);
+                (src, checked.diagnostics)
+            }
+            Err(message) => (
+                String::new(),
+                vec![Diagnostic::error(
+                    "netc::io::read",
+                    crate::span::Span::new(0, 0),
+                    message,
+                )],
+            ),
+        };
+        failed |= diags.iter().any(Diagnostic::is_error);
+        match args.format {
+            Format::Json => {
+                if let serde_json::Value::Array(items) = diag::to_json(&diags, &name, &src) {
+                    json.extend(items);
+                }
+            }
+            Format::Human => print_human(&diags, &name, &src),
+        }
+    }
+    if args.format == Format::Json {
+        let text = serde_json::to_string_pretty(&serde_json::Value::Array(json));
+        println!("{}", text.unwrap_or_else(|_| "[]".to_string()));
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn print_human(diags: &[Diagnostic], name: &str, src: &str) {
+    if diags.is_empty() {
+        println!("{name}: ok");
+        return;
+    }
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    eprint!("{}", diag::render(diags, name, src, color));
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    let warnings = diags.len() - errors;
+    eprintln!("{name}: {errors} error(s), {warnings} warning(s)");
+}
+
+/// Reads a file as text; bytes that are not UTF-8 are replaced, and the checker reports them.
+pub fn read_source(path: &Path) -> Result<String, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(err) => Err(format!("cannot read {}: {err}", path.display())),
+    }
 }

@@ -5,10 +5,20 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod check;
+mod common;
+mod eval;
 mod fmt;
+mod gradcheck;
+mod ir;
+mod params;
+mod train;
 
 #[derive(Parser, Debug)]
-#[command(name = "netc", version, about = "Compile, train and diagnose neural networks written in the .net language")]
+#[command(
+    name = "netc",
+    version,
+    about = "Compile, train and diagnose neural networks written in the .net language"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -20,6 +30,20 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Print a .net file in canonical formatting.
     Fmt(fmt::FmtArgs),
+    /// Train a model: progress, per-layer gradient probes, checkpoints, a run folder.
+    Train(train::TrainArgs),
+    /// Loss and accuracy of trained weights on the validation (and test) data.
+    Eval(eval::EvalArgs),
+    /// Predictions of trained weights on a CSV of features.
+    Predict(eval::PredictArgs),
+    /// The loss and every parameter's gradient on the first batch, as safetensors.
+    Grad(eval::GradArgs),
+    /// Compare reverse-mode gradients with finite differences on every parameter.
+    Gradcheck(gradcheck::GradcheckArgs),
+    /// Print the IR of the forward program or the training step, or the generated code.
+    Ir(ir::IrArgs),
+    /// List the model's parameters: names, shapes, counts, inits.
+    Params(params::ParamsArgs),
 }
 
 /// Runs the command line; the binary's `main` is only this.
@@ -28,5 +52,12 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Fmt(args) => fmt::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run_eval(args),
+        Command::Predict(args) => eval::run_predict(args),
+        Command::Grad(args) => eval::run_grad(args),
+        Command::Gradcheck(args) => gradcheck::run(args),
+        Command::Ir(args) => ir::run(args),
+        Command::Params(args) => params::run(args),
     }
 }

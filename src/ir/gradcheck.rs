@@ -8,6 +8,7 @@
 //! while a wrong rule is off by far more; see docs/ir.md.
 
 use super::interp::{run, InterpError};
+use super::passes::dce;
 use super::{Graph, Op, Role, Tensor, ValueId};
 use crate::autodiff::grad;
 use std::collections::HashMap;
@@ -109,6 +110,8 @@ pub fn numeric_gradient(
     let mut forward = g.clone();
     forward.outputs.clear();
     forward.add_output("loss", loss, Role::Loss);
+    // only what the loss needs is evaluated on each of the 2·n runs
+    let forward = dce(&forward);
     let x = env.get(name).ok_or_else(|| InterpError::Missing {
         kind: "leaf",
         name: name.to_owned(),

@@ -23,6 +23,7 @@ pub use tensor::Tensor;
 
 pub mod gradcheck;
 pub mod interp;
+pub mod passes;
 pub mod print;
 pub mod verify;
 

@@ -102,8 +102,8 @@ pub fn probe_stat_name(stat: ProbeStat) -> &'static str {
     }
 }
 
-/// Comments start at this column at least, so short lines line up.
-const COMMENT_COLUMN: usize = 36;
+/// Comments line up after the longest line, but no further right than this.
+const MAX_COMMENT_COLUMN: usize = 48;
 
 fn render(g: &Graph, source: Option<&str>) -> String {
     let mut lines: Vec<(String, String)> = Vec::with_capacity(g.len() + g.outputs.len());
@@ -122,7 +122,7 @@ fn render(g: &Graph, source: Option<&str>) -> String {
         .map(|(code, _)| code.chars().count())
         .max()
         .unwrap_or(0)
-        .clamp(0, COMMENT_COLUMN);
+        .min(MAX_COMMENT_COLUMN);
     let mut out = String::new();
     for (code, comment) in lines {
         if comment.is_empty() {

@@ -16,17 +16,28 @@ impl<T: Copy> Tensor<T> {
     /// # Panics
     /// If `data.len()` is not the product of `shape` (a caller bug).
     pub fn new(shape: Vec<usize>, data: Vec<T>) -> Tensor<T> {
-        assert_eq!(super::numel(&shape), data.len(), "tensor of shape {shape:?} needs {} values", super::numel(&shape));
+        assert_eq!(
+            super::numel(&shape),
+            data.len(),
+            "tensor of shape {shape:?} needs {} values",
+            super::numel(&shape)
+        );
         Tensor { shape, data }
     }
 
     pub fn full(shape: Vec<usize>, value: T) -> Tensor<T> {
         let n = super::numel(&shape);
-        Tensor { shape, data: vec![value; n] }
+        Tensor {
+            shape,
+            data: vec![value; n],
+        }
     }
 
     pub fn scalar(value: T) -> Tensor<T> {
-        Tensor { shape: vec![], data: vec![value] }
+        Tensor {
+            shape: vec![],
+            data: vec![value],
+        }
     }
 
     pub fn numel(&self) -> usize {
@@ -36,12 +47,18 @@ impl<T: Copy> Tensor<T> {
 
 impl Tensor<f32> {
     pub fn to_f64(&self) -> Tensor<f64> {
-        Tensor { shape: self.shape.clone(), data: self.data.iter().map(|&v| f64::from(v)).collect() }
+        Tensor {
+            shape: self.shape.clone(),
+            data: self.data.iter().map(|&v| f64::from(v)).collect(),
+        }
     }
 }
 
 impl Tensor<f64> {
     pub fn to_f32(&self) -> Tensor<f32> {
-        Tensor { shape: self.shape.clone(), data: self.data.iter().map(|&v| v as f32).collect() }
+        Tensor {
+            shape: self.shape.clone(),
+            data: self.data.iter().map(|&v| v as f32).collect(),
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! shape consistent with its op's rule, outputs valid). Tests run it after every pass.
 
 use super::print::op_name;
-use super::{broadcast_shape, numel, Graph, Node, Op, Role, Shape, ValueId};
+use super::{broadcast_shape, numel, Graph, Node, Op, Output, Role, Shape, ValueId};
 use std::collections::HashMap;
 
 /// What is wrong with a graph, with the facts needed to find it.
@@ -75,7 +75,7 @@ pub fn verify(g: &Graph) -> Result<(), VerifyError> {
     g.outputs.iter().try_for_each(|o| check_output(g, o))
 }
 
-fn check_output(g: &Graph, o: &super::Output) -> Result<(), VerifyError> {
+fn check_output(g: &Graph, o: &Output) -> Result<(), VerifyError> {
     let node = g
         .nodes
         .get(o.value.index())
@@ -112,144 +112,146 @@ fn check_output(g: &Graph, o: &super::Output) -> Result<(), VerifyError> {
     Ok(())
 }
 
-/// The op's shape rule applied to one node whose operands are already known to exist.
+/// One node against its op's rule; operands are already known to exist.
 fn check_node(g: &Graph, id: ValueId, node: &Node) -> Result<(), VerifyError> {
-    let shape = &node.shape;
-    let operands: Vec<Shape> = node
-        .op
-        .operands()
-        .iter()
+    let operands: Vec<Shape> = (node.op.operands().iter())
         .map(|&v| g.shape(v).to_vec())
         .collect();
     let op = op_name(&node.op);
-    let bad_shape = |rule: String| VerifyError::BadShape {
-        node: id,
-        op,
-        operands: operands.clone(),
-        shape: shape.clone(),
-        rule,
-    };
-    let bad_attr = |detail: String| VerifyError::BadAttribute {
-        node: id,
-        op,
-        detail,
-    };
-    let all_equal = || operands.iter().all(|s| s == shape);
-    match &node.op {
-        Op::Input { .. } | Op::Param { .. } | Op::Const { .. } => Ok(()),
+    shape_rule(&node.op, &operands, &node.shape).map_err(|fault| match fault {
+        Fault::Shape(rule) => VerifyError::BadShape {
+            node: id,
+            op,
+            operands,
+            shape: node.shape.clone(),
+            rule,
+        },
+        Fault::Attribute(detail) => VerifyError::BadAttribute {
+            node: id,
+            op,
+            detail,
+        },
+    })
+}
+
+/// What a rule found wrong: the shape (described as what the rule requires) or an attribute.
+enum Fault {
+    Shape(String),
+    Attribute(String),
+}
+
+/// Each op's shape rule: most ops determine their result's shape from their operands; leaves,
+/// reshapes, broadcasts and masks are given a shape that must merely be compatible.
+fn shape_rule(op: &Op, operands: &[Shape], shape: &Shape) -> Result<(), Fault> {
+    let want = match op {
+        Op::Input { .. } | Op::Param { .. } | Op::Const { .. } => return Ok(()),
         Op::Unary { .. } | Op::Binary { .. } | Op::Compare { .. } | Op::Select { .. } => {
-            ensure(all_equal(), || {
-                bad_shape("every operand of the result's shape".into())
-            })
+            let equal = operands.iter().all(|s| s == shape);
+            return require(equal, || "every operand of the result's shape".into());
         }
         Op::MatMul {
             trans_a, trans_b, ..
-        } => check_matmul(&operands, shape, *trans_a, *trans_b).map_err(bad_shape),
+        } => matmul_shape(operands, *trans_a, *trans_b)?,
         Op::Reduce {
             axes, keep_dims, ..
-        } => {
-            let x = &operands[0];
-            let sorted = axes.windows(2).all(|w| w[0] < w[1]);
-            ensure(sorted && axes.iter().all(|&a| a < x.len()), || {
-                bad_attr(format!(
-                    "axes {axes:?} must be sorted, unique and below rank {}",
-                    x.len()
-                ))
-            })?;
-            let want: Shape = (x.iter().enumerate())
-                .filter_map(|(i, &d)| match (axes.contains(&i), keep_dims) {
-                    (false, _) => Some(d),
-                    (true, true) => Some(1),
-                    (true, false) => None,
-                })
-                .collect();
-            ensure(*shape == want, || bad_shape(format!("{want:?}")))
+        } => reduce_shape(&operands[0], axes, *keep_dims)?,
+        Op::Reshape { .. } => {
+            let n = numel(&operands[0]);
+            return require(n == numel(shape), || format!("{n} elements"));
         }
-        Op::Reshape { .. } => ensure(numel(&operands[0]) == numel(shape), || {
-            bad_shape(format!("{} elements", numel(&operands[0])))
-        }),
-        Op::Transpose { perm, .. } => {
-            let x = &operands[0];
-            let mut sorted = perm.clone();
-            sorted.sort_unstable();
-            ensure(sorted == (0..x.len()).collect::<Vec<_>>(), || {
-                bad_attr(format!("{perm:?} is not a permutation of {} axes", x.len()))
-            })?;
-            let want: Shape = perm.iter().map(|&p| x[p]).collect();
-            ensure(*shape == want, || bad_shape(format!("{want:?}")))
-        }
+        Op::Transpose { perm, .. } => transpose_shape(&operands[0], perm)?,
         Op::Broadcast { .. } => {
             let ok = broadcast_shape(&operands[0], shape).as_ref() == Some(shape);
-            ensure(ok, || bad_shape("a shape the operand broadcasts to".into()))
+            return require(ok, || "a shape the operand broadcasts to".into());
         }
         Op::Slice {
             axis, start, len, ..
-        } => {
-            let x = &operands[0];
-            ensure(*axis < x.len() && start + len <= x[*axis], || {
-                bad_attr(format!(
-                    "slice {start}..{} of axis {axis} is out of range",
-                    start + len
-                ))
-            })?;
-            let mut want = x.clone();
-            want[*axis] = *len;
-            ensure(*shape == want, || bad_shape(format!("{want:?}")))
-        }
-        Op::Concat { axis, .. } => check_concat(&operands, *axis)
-            .map_err(bad_attr)
-            .and_then(|want| ensure(*shape == want, || bad_shape(format!("{want:?}")))),
+        } => slice_shape(&operands[0], *axis, *start, *len)?,
+        Op::Concat { axis, .. } => concat_shape(operands, *axis)?,
         Op::RandomMask { p, .. } => {
-            ensure((0.0..1.0).contains(p), || {
-                bad_attr(format!("p = {p} is not in [0, 1)"))
-            })?;
-            ensure(operands[0].is_empty(), || {
-                bad_shape("a scalar counter".into())
-            })
+            if !(0.0..1.0).contains(p) {
+                return Err(Fault::Attribute(format!("p = {p} is not in [0, 1)")));
+            }
+            return require(operands[0].is_empty(), || "a scalar counter".into());
         }
-    }
+    };
+    require(*shape == want, || format!("{want:?}"))
 }
 
-fn ensure(ok: bool, err: impl FnOnce() -> VerifyError) -> Result<(), VerifyError> {
+fn require(ok: bool, rule: impl FnOnce() -> String) -> Result<(), Fault> {
     if ok {
         Ok(())
     } else {
-        Err(err())
+        Err(Fault::Shape(rule()))
     }
 }
 
-fn check_matmul(operands: &[Shape], shape: &Shape, ta: bool, tb: bool) -> Result<(), String> {
+fn matmul_shape(operands: &[Shape], ta: bool, tb: bool) -> Result<Shape, Fault> {
     let (a, b) = (&operands[0], &operands[1]);
     if a.len() != 2 || b.len() != 2 {
-        return Err("two matrices".into());
+        return Err(Fault::Shape("two matrices".into()));
     }
     let (m, ka) = if ta { (a[1], a[0]) } else { (a[0], a[1]) };
     let (kb, n) = if tb { (b[1], b[0]) } else { (b[0], b[1]) };
     if ka != kb {
-        return Err(format!("equal inner dimensions (found {ka} and {kb})"));
+        let rule = format!("equal inner dimensions (found {ka} and {kb})");
+        return Err(Fault::Shape(rule));
     }
-    if *shape != vec![m, n] {
-        return Err(format!("{:?}", [m, n]));
-    }
-    Ok(())
+    Ok(vec![m, n])
 }
 
-fn check_concat(operands: &[Shape], axis: usize) -> Result<Shape, String> {
-    let first = operands.first().ok_or("concat of no operands")?;
+fn reduce_shape(x: &Shape, axes: &[usize], keep_dims: bool) -> Result<Shape, Fault> {
+    let sorted = axes.windows(2).all(|w| w[0] < w[1]);
+    if !sorted || axes.iter().any(|&a| a >= x.len()) {
+        let rank = x.len();
+        let detail = format!("axes {axes:?} must be sorted, unique and below rank {rank}");
+        return Err(Fault::Attribute(detail));
+    }
+    Ok((x.iter().enumerate())
+        .filter_map(|(i, &d)| match (axes.contains(&i), keep_dims) {
+            (false, _) => Some(d),
+            (true, true) => Some(1),
+            (true, false) => None,
+        })
+        .collect())
+}
+
+fn transpose_shape(x: &Shape, perm: &[usize]) -> Result<Shape, Fault> {
+    let mut sorted = perm.to_vec();
+    sorted.sort_unstable();
+    if sorted != (0..x.len()).collect::<Vec<_>>() {
+        let detail = format!("{perm:?} is not a permutation of {} axes", x.len());
+        return Err(Fault::Attribute(detail));
+    }
+    Ok(perm.iter().map(|&p| x[p]).collect())
+}
+
+fn slice_shape(x: &Shape, axis: usize, start: usize, len: usize) -> Result<Shape, Fault> {
+    if axis >= x.len() || start + len > x[axis] {
+        let end = start + len;
+        let detail = format!("slice {start}..{end} of axis {axis} is out of range for {x:?}");
+        return Err(Fault::Attribute(detail));
+    }
+    let mut want = x.clone();
+    want[axis] = len;
+    Ok(want)
+}
+
+fn concat_shape(operands: &[Shape], axis: usize) -> Result<Shape, Fault> {
+    let first = operands
+        .first()
+        .ok_or_else(|| Fault::Attribute("concat of no operands".into()))?;
     if axis >= first.len() {
-        return Err(format!(
-            "axis {axis} is out of range for rank {}",
-            first.len()
-        ));
+        let detail = format!("axis {axis} is out of range for rank {}", first.len());
+        return Err(Fault::Attribute(detail));
     }
     let mut want = first.clone();
     want[axis] = 0;
     for s in operands {
         let agree = s.len() == first.len() && (0..s.len()).all(|i| i == axis || s[i] == first[i]);
         if !agree {
-            return Err(format!(
-                "operand {s:?} does not match {first:?} off axis {axis}"
-            ));
+            let detail = format!("operand {s:?} does not match {first:?} off axis {axis}");
+            return Err(Fault::Attribute(detail));
         }
         want[axis] += s[axis];
     }

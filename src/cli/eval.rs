@@ -1,0 +1,252 @@
+//! `netc eval`, `netc predict` and `netc grad`: run a trained model's programs on data.
+
+use super::common::{self, Loaded, ModelArgs};
+use crate::data;
+use crate::params::ParamStore;
+use crate::runtime::exec::{self, Program};
+use crate::runtime::train::{self, evaluate, TrainError};
+use crate::step;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The trained weights (a run folder's weights.safetensors).
+    #[arg(long, value_name = "W.safetensors")]
+    pub weights: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PredictArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[arg(long, value_name = "W.safetensors")]
+    pub weights: PathBuf,
+    /// A CSV of features (same columns as the training data, without the target).
+    #[arg(long, value_name = "X.csv")]
+    pub data: PathBuf,
+    /// Where to write the predictions (default: stdout).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct GradArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Parameters to differentiate at (default: the initializers with the file's seed).
+    #[arg(long, value_name = "W.safetensors")]
+    pub load: Option<PathBuf>,
+    /// Where to write the gradients, named like the parameters.
+    #[arg(long, value_name = "G.safetensors")]
+    pub out: PathBuf,
+}
+
+pub fn run_eval(args: EvalArgs) -> ExitCode {
+    let Ok(loaded) = common::load(&args.model) else {
+        return ExitCode::FAILURE;
+    };
+    finish(eval(&loaded, &args))
+}
+
+pub fn run_predict(args: PredictArgs) -> ExitCode {
+    let Ok(loaded) = common::load(&args.model) else {
+        return ExitCode::FAILURE;
+    };
+    finish(predict(&loaded, &args))
+}
+
+pub fn run_grad(args: GradArgs) -> ExitCode {
+    let Ok(loaded) = common::load(&args.model) else {
+        return ExitCode::FAILURE;
+    };
+    finish(grad(&loaded, &args))
+}
+
+fn finish(result: Result<(), TrainError>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            common::report(e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The eval program with the given weights loaded.
+fn eval_program(
+    loaded: &Loaded,
+    weights: &Path,
+    backend: exec::Backend,
+) -> Result<Box<dyn Program>, TrainError> {
+    let (graph, params) = step::build_eval(&loaded.model, loaded.model.train.batch);
+    let (store, _) = ParamStore::load_safetensors(weights)?;
+    let expected: Vec<(String, Vec<usize>)> = params
+        .iter()
+        .map(|p| (p.name.clone(), p.shape.clone()))
+        .collect();
+    store.check_against(&expected)?;
+    let mut prog = exec::compile(&graph, backend)?;
+    for (name, t) in store.iter() {
+        prog.set_leaf(name, &t.data)?;
+    }
+    Ok(prog)
+}
+
+fn eval(loaded: &Loaded, args: &EvalArgs) -> Result<(), TrainError> {
+    let model = &loaded.model;
+    let splits = data::load(
+        &model.train.data,
+        &loaded.base_dir,
+        model.train.seed,
+        model.train.loss,
+    )?;
+    let mut prog = eval_program(loaded, &args.weights, args.model.backend)?;
+    let sets = [
+        ("valid", Some(&splits.valid)),
+        ("test", splits.test.as_ref()),
+    ];
+    for (name, set) in sets {
+        let Some(set) = set else { continue };
+        let (loss, accuracy) = evaluate(prog.as_mut(), set, model.train.batch)?;
+        match accuracy {
+            Some(a) => println!(
+                "{name}: loss {loss:.5}  accuracy {:.2}%  ({} rows)",
+                a * 100.0,
+                set.len()
+            ),
+            None => println!("{name}: loss {loss:.5}  ({} rows)", set.len()),
+        }
+    }
+    Ok(())
+}
+
+fn predict(loaded: &Loaded, args: &PredictArgs) -> Result<(), TrainError> {
+    let model = &loaded.model;
+    // The scaling statistics come from the training split, recomputed deterministically.
+    let splits = data::load(
+        &model.train.data,
+        &loaded.base_dir,
+        model.train.seed,
+        model.train.loss,
+    )?;
+    let features = data::load_features(
+        &args.data,
+        splits.train.input_width(),
+        splits.scaler.as_ref(),
+    )?;
+    let mut prog = eval_program(loaded, &args.weights, args.model.backend)?;
+    let batch = model.train.batch;
+    let width = splits.train.input_width();
+    let k: usize = model.output_shape.iter().product();
+    let rows = features.shape[0];
+    let mut text = String::new();
+    let header: Vec<String> = (0..k).map(|j| format!("output{j}")).collect();
+    text.push_str(&header.join(","));
+    text.push_str(if splits.train.labels.is_some() {
+        ",class\n"
+    } else {
+        "\n"
+    });
+    let mut x = vec![0.0; batch * width];
+    for start in (0..rows).step_by(batch) {
+        let n = batch.min(rows - start);
+        x.fill(0.0);
+        x[..n * width].copy_from_slice(&features.data[start * width..(start + n) * width]);
+        prog.set_leaf(crate::lower::INPUT_X, &x)?;
+        prog.run()?;
+        let out = prog.output(1);
+        for r in 0..n {
+            let row = &out[r * k..(r + 1) * k];
+            let cells: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+            text.push_str(&cells.join(","));
+            if let Some(classes) = &splits.train.classes {
+                let c = train::predicted_class(row);
+                text.push(',');
+                text.push_str(classes.get(c).map_or("?", String::as_str));
+            }
+            text.push('\n');
+        }
+    }
+    match &args.out {
+        Some(path) => std::fs::write(path, text).map_err(|source| TrainError::Io {
+            path: path.clone(),
+            source,
+        })?,
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+fn grad(loaded: &Loaded, args: &GradArgs) -> Result<(), TrainError> {
+    let model = &loaded.model;
+    let batch = model.train.batch;
+    let splits = data::load(
+        &model.train.data,
+        &loaded.base_dir,
+        model.train.seed,
+        model.train.loss,
+    )?;
+    if splits.train.len() < batch {
+        return Err(TrainError::BatchTooLarge {
+            batch,
+            rows: splits.train.len(),
+        });
+    }
+    let (graph, params) = step::build_grad(model, batch);
+    let mut prog = exec::compile(&graph, args.model.backend)?;
+    let store = match &args.load {
+        Some(path) => {
+            let (store, _) = ParamStore::load_safetensors(path)?;
+            let expected: Vec<(String, Vec<usize>)> = params
+                .iter()
+                .map(|p| (p.name.clone(), p.shape.clone()))
+                .collect();
+            store.check_against(&expected)?;
+            store
+        }
+        None => train::initial_params(model, &params),
+    };
+    for (name, t) in store.iter() {
+        prog.set_leaf(name, &t.data)?;
+    }
+    // The first batch in file order: no shuffle, no update.
+    let (width, k) = (splits.train.input_width(), splits.train.target_width());
+    let (mut x, mut y, mut mask) = (
+        vec![0.0; batch * width],
+        vec![0.0; batch * k],
+        vec![0.0; batch],
+    );
+    let first: Vec<usize> = (0..batch).collect();
+    splits.train.gather(&first, &mut x, &mut y, &mut mask);
+    prog.set_leaf(crate::lower::INPUT_X, &x)?;
+    prog.set_leaf(crate::lower::INPUT_Y, &y)?;
+    prog.set_leaf(crate::lower::INPUT_MASK, &mask)?;
+    prog.run()?;
+    let mut grads = ParamStore::new();
+    for (i, out) in graph.outputs.iter().enumerate().skip(1) {
+        let shape = graph.shape(out.value).to_vec();
+        grads.insert(
+            out.name.clone(),
+            crate::ir::Tensor::new(shape, prog.output(i).to_vec()),
+        );
+    }
+    // The batch itself goes along, so PyTorch can compute the same gradients on the same rows.
+    let x_shape: Vec<usize> = std::iter::once(batch)
+        .chain(model.input.kind.shape())
+        .collect();
+    grads.insert("input.x", crate::ir::Tensor::new(x_shape, x));
+    grads.insert("input.y", crate::ir::Tensor::new(vec![batch, k], y));
+    let mut meta = std::collections::BTreeMap::new();
+    meta.insert("loss".to_owned(), prog.output(0)[0].to_string());
+    grads.save_safetensors(&args.out, &meta)?;
+    println!(
+        "loss {}  ({} gradients written to {})",
+        prog.output(0)[0],
+        grads.len() - 2,
+        args.out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! `netc gradcheck FILE`: reverse-mode gradients against central finite differences in f64, on
+//! every parameter of the model, with a small random batch and dropout off.
+//!
+//! The relative error of an element is max(0, |a − n| − r) / max(|a|, |n|, 10⁻³), where r =
+//! 16·ε·|L|/h is the round-off a difference quotient of the loss L carries at step h; without
+//! r, models whose loss is large (exploding ones) would fail on round-off alone.
+
+use super::common::{self, ModelArgs};
+use crate::ir::gradcheck::{self, Options};
+use crate::ir::{interp, Role, Tensor};
+use crate::lower::{self, LowerOptions};
+use crate::model::{Loss, Model};
+use crate::runtime::train::initial_params;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub struct GradcheckArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Rows in the random batch.
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+    /// Elements checked per parameter (a seeded sample; all when the tensor is smaller).
+    #[arg(long, default_value_t = 32)]
+    pub samples: usize,
+    /// Largest relative error that passes.
+    #[arg(long, default_value_t = 1e-5)]
+    pub tolerance: f64,
+}
+
+pub fn run(args: GradcheckArgs) -> ExitCode {
+    let Ok(loaded) = common::load(&args.model) else {
+        return ExitCode::FAILURE;
+    };
+    match check(&loaded.model, &args) {
+        Ok(rows) => {
+            println!(
+                "{:<32} {:>12} {:>12}",
+                "parameter", "max rel err", "max abs err"
+            );
+            let mut worst: f64 = 0.0;
+            for (name, rel, abs) in &rows {
+                println!("{name:<32} {rel:>12.3e} {abs:>12.3e}");
+                worst = worst.max(*rel);
+            }
+            let ok = worst <= args.tolerance;
+            println!(
+                "{}: worst relative error {worst:.3e} (tolerance {:.1e})",
+                if ok { "ok" } else { "FAILED" },
+                args.tolerance
+            );
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// (parameter, max relative error, max absolute error) for every trainable parameter.
+pub fn check(
+    model: &Model,
+    args: &GradcheckArgs,
+) -> Result<Vec<(String, f64, f64)>, gradcheck::GradCheckError> {
+    let opts = LowerOptions {
+        dropout: false,
+        ..LowerOptions::train(args.batch)
+    };
+    let fwd = lower::lower(model, &opts);
+    let mut env: HashMap<String, Tensor<f64>> = HashMap::new();
+    for (name, t) in initial_params(model, &fwd.params).iter() {
+        env.insert(name.to_owned(), t.to_f64());
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(model.train.seed);
+    for (name, shape) in fwd.graph.inputs() {
+        env.insert(name.to_owned(), random_input(name, shape, model, &mut rng));
+    }
+    let trainable: Vec<&str> = fwd
+        .params
+        .iter()
+        .filter(|p| p.kind.trainable())
+        .map(|p| p.name.as_str())
+        .collect();
+    let analytic = gradcheck::analytic_gradients(&fwd.graph, fwd.loss, &trainable, &env)?;
+    let mut forward = fwd.graph.clone();
+    forward.add_output("loss", fwd.loss, Role::Loss);
+    let check_opts = Options::default();
+    let loss_at_start = interp::run(&forward, &env)?[0].data[0].abs();
+    let mut rows = Vec::new();
+    for (name, grad) in trainable.iter().zip(&analytic) {
+        let n = grad.data.len();
+        let picks: Vec<usize> = if n <= args.samples {
+            (0..n).collect()
+        } else {
+            (0..args.samples).map(|_| rng.random_range(0..n)).collect()
+        };
+        let (mut max_rel, mut max_abs) = (0.0f64, 0.0f64);
+        for i in picks {
+            let x = env[*name].data[i];
+            let h = check_opts.step * x.abs().max(1.0);
+            let mut at = |xi: f64| -> Result<f64, gradcheck::GradCheckError> {
+                if let Some(t) = env.get_mut(*name) {
+                    t.data[i] = xi;
+                }
+                Ok(interp::run(&forward, &env)?[0].data[0])
+            };
+            let numeric = (at(x + h)? - at(x - h)?) / (2.0 * h);
+            at(x)?;
+            // The difference quotient of a loss of size |L| carries a round-off error of about
+            // a few ulps of |L| divided by h; only disagreement beyond that counts.
+            let round_off = 16.0 * f64::EPSILON * loss_at_start / h;
+            let diff = ((grad.data[i] - numeric).abs() - round_off).max(0.0);
+            let denom = grad.data[i].abs().max(numeric.abs()).max(check_opts.floor);
+            max_rel = max_rel.max(diff / denom);
+            max_abs = max_abs.max((grad.data[i] - numeric).abs());
+        }
+        rows.push(((*name).to_owned(), max_rel, max_abs));
+    }
+    Ok(rows)
+}
+
+/// A random value for a program input: gaussian features, targets the loss accepts, every
+/// row counted, step 1.
+fn random_input(name: &str, shape: &[usize], model: &Model, rng: &mut ChaCha8Rng) -> Tensor<f64> {
+    let n: usize = shape.iter().product();
+    let data: Vec<f64> = match name {
+        lower::INPUT_Y => match model.train.loss {
+            Loss::CrossEntropy => {
+                let k = shape[1];
+                let mut y = vec![0.0; n];
+                for row in 0..shape[0] {
+                    y[row * k + rng.random_range(0..k)] = 1.0;
+                }
+                y
+            }
+            Loss::BinaryCrossEntropy => (0..n)
+                .map(|_| f64::from(u8::from(rng.random::<bool>())))
+                .collect(),
+            Loss::Mse => (0..n).map(|_| rng.sample(StandardNormal)).collect(),
+        },
+        lower::INPUT_MASK => vec![1.0; n],
+        lower::INPUT_STEP => vec![1.0; n],
+        _ => (0..n).map(|_| rng.sample(StandardNormal)).collect(),
+    };
+    Tensor::new(shape.to_vec(), data)
+}

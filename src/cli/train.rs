@@ -1,0 +1,342 @@
+//! `netc train FILE`: train a model, showing progress and the per-layer gradient picture.
+
+use super::common::{self, ModelArgs};
+use crate::ir::ProbeStat;
+use crate::runtime::record::{EpochRecord, StepRecord};
+use crate::runtime::train::{self, Observer, RunInfo, StopReason, TrainOptions};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The run folder (default `runs/<model>-<time>`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue the run in this folder from its last checkpoint.
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    pub resume: Option<PathBuf>,
+    /// Start from these parameters (safetensors, PyTorch names and layouts).
+    #[arg(long, value_name = "W.safetensors")]
+    pub load: Option<PathBuf>,
+    /// Train this many steps (shortcut for `--set steps=N`).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Train this many epochs (shortcut for `--set epochs=N`).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Stop after step N as if interrupted, saving a checkpoint; continue with `--resume`.
+    #[arg(long, value_name = "N")]
+    pub pause_at: Option<u64>,
+    /// Leave the probes out of the compiled step (to measure their cost).
+    #[arg(long)]
+    pub no_probes: bool,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Print one JSON object per step and per epoch on stdout.
+    #[arg(long, conflicts_with = "quiet")]
+    pub json: bool,
+}
+
+pub fn run(mut args: TrainArgs) -> ExitCode {
+    if let Some(n) = args.steps {
+        args.model.set.push(format!("steps={n}"));
+    }
+    if let Some(n) = args.epochs {
+        args.model.set.push(format!("epochs={n}"));
+    }
+    let Ok(loaded) = common::load(&args.model) else {
+        return ExitCode::FAILURE;
+    };
+    let model = &loaded.model;
+    let out_dir = args
+        .resume
+        .clone()
+        .or(args.out.clone())
+        .unwrap_or_else(|| default_run_dir(&model.name));
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&interrupt);
+    // A second Ctrl-C while saving falls back to the default (immediate) exit; the checkpoint
+    // on disk is still whole because it is replaced by rename.
+    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed));
+    let opts = TrainOptions {
+        backend: args.model.backend,
+        out_dir: out_dir.clone(),
+        resume: args.resume.is_some(),
+        load: args.load.clone(),
+        probes: !args.no_probes,
+        interrupt,
+        pause_at: args.pause_at,
+    };
+    if let Err(e) = write_config(&out_dir, model, &loaded.src, args.resume.is_some()) {
+        eprintln!(
+            "error: cannot write the run folder {}: {e}",
+            out_dir.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let mut progress = Progress::new(&args);
+    let result = train::train(model, &loaded.base_dir, &opts, &mut progress);
+    progress.finish();
+    match result {
+        Ok(report) => {
+            if !args.quiet && !args.json {
+                print_summary(&report, &progress, &loaded.src);
+            }
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "event": "end", "report": report })
+                );
+            }
+            match report.stop {
+                StopReason::NonFinite(_) => ExitCode::FAILURE,
+                StopReason::Finished | StopReason::Interrupted => ExitCode::SUCCESS,
+            }
+        }
+        Err(e) => {
+            common::report(e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn default_run_dir(model: &str) -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    PathBuf::from("runs").join(format!("{model}-{secs}"))
+}
+
+/// The resolved configuration (`config.json`) and the source it came from (`model.net`, so
+/// the spans in the records point at its lines), beside the records.
+fn write_config(
+    dir: &std::path::Path,
+    model: &crate::model::Model,
+    src: &str,
+    resume: bool,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    if resume {
+        return Ok(());
+    }
+    let text = serde_json::to_string_pretty(model).map_err(std::io::Error::other)?;
+    std::fs::write(dir.join("config.json"), text)?;
+    std::fs::write(dir.join("model.net"), src)
+}
+
+/// How progress is shown: a bar on a terminal, plain lines otherwise, JSON, or nothing.
+enum Mode {
+    Bar(ProgressBar),
+    Lines { every: u64 },
+    Json,
+    Quiet,
+}
+
+struct Progress {
+    mode: Mode,
+    start: Instant,
+    info: Option<RunInfo>,
+    last_step: Option<StepRecord>,
+    last_epoch: Option<EpochRecord>,
+}
+
+impl Progress {
+    fn new(args: &TrainArgs) -> Progress {
+        let mode = if args.quiet {
+            Mode::Quiet
+        } else if args.json {
+            Mode::Json
+        } else if std::io::stderr().is_terminal() {
+            Mode::Bar(ProgressBar::hidden())
+        } else {
+            Mode::Lines { every: 1 }
+        };
+        Progress {
+            mode,
+            start: Instant::now(),
+            info: None,
+            last_step: None,
+            last_epoch: None,
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Mode::Bar(bar) = &self.mode {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn valid_text(&self) -> String {
+        match &self.last_epoch {
+            Some(EpochRecord {
+                valid_accuracy: Some(a),
+                valid_loss,
+                ..
+            }) => format!("valid loss {valid_loss:.4} acc {:.1}%", a * 100.0),
+            Some(e) => format!("valid loss {:.4}", e.valid_loss),
+            None => String::new(),
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn on_start(&mut self, info: &RunInfo) {
+        match &mut self.mode {
+            Mode::Bar(bar) => {
+                *bar = ProgressBar::new(info.total_steps);
+                bar.set_position(info.start_step);
+                let style = ProgressStyle::with_template(
+                    "{bar:30} {pos}/{len} steps  {per_sec}  eta {eta}  {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
+                bar.set_style(style);
+            }
+            Mode::Lines { every } => {
+                *every = (info.total_steps / 20).max(1);
+                eprintln!(
+                    "training {}: {} parameters, {} steps ({} a epoch), {} train / {} valid rows",
+                    info.model,
+                    info.parameters,
+                    info.total_steps,
+                    info.steps_per_epoch,
+                    info.train_rows,
+                    info.valid_rows
+                );
+            }
+            Mode::Json => println!("{}", serde_json::json!({ "event": "start", "info": info })),
+            Mode::Quiet => {}
+        }
+        self.info = Some(info.clone());
+    }
+
+    fn on_step(&mut self, r: &StepRecord) {
+        match &self.mode {
+            Mode::Bar(bar) => {
+                bar.set_position(r.step);
+                if r.step % 10 == 0 || r.step == 1 {
+                    bar.set_message(format!(
+                        "epoch {} loss {:.4} {}",
+                        r.epoch + 1,
+                        r.loss,
+                        self.valid_text()
+                    ));
+                }
+            }
+            Mode::Lines { every } => {
+                if r.step % every == 0 || r.step == 1 {
+                    eprintln!(
+                        "step {:>6}  epoch {:>3}  loss {:.5}  grad_norm {:.3e}",
+                        r.step,
+                        r.epoch + 1,
+                        r.loss,
+                        r.grad_norm
+                    );
+                }
+            }
+            Mode::Json => {
+                let probes: Vec<_> = r
+                    .probes
+                    .iter()
+                    .map(|&(l, s, v)| (l, crate::step::stat_name(s), v))
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::json!({ "event": "step", "record": r, "probes": probes })
+                );
+            }
+            Mode::Quiet => {}
+        }
+        self.last_step = Some(r.clone());
+    }
+
+    fn on_epoch(&mut self, r: &EpochRecord) {
+        self.last_epoch = Some(r.clone());
+        match &self.mode {
+            Mode::Bar(bar) => {
+                bar.println(format!("epoch {:>3}  {}", r.epoch + 1, self.valid_text()))
+            }
+            Mode::Lines { every } => {
+                let total_epochs = self
+                    .info
+                    .as_ref()
+                    .map_or(1, |i| i.total_steps.div_ceil(i.steps_per_epoch.max(1)));
+                let stride = (total_epochs / 10).max(1);
+                if (r.epoch + 1) % stride == 0 || r.epoch + 1 == total_epochs || *every == 0 {
+                    eprintln!("epoch {:>3}  {}", r.epoch + 1, self.valid_text());
+                }
+            }
+            Mode::Json => println!("{}", serde_json::json!({ "event": "epoch", "record": r })),
+            Mode::Quiet => {}
+        }
+    }
+}
+
+/// The end-of-run summary: outcome, metrics, and the per-layer gradient table of the last step.
+fn print_summary(report: &train::TrainReport, progress: &Progress, src: &str) {
+    let secs = progress.start.elapsed().as_secs_f64();
+    match &report.stop {
+        StopReason::Finished => println!("finished {} steps in {secs:.2}s", report.steps),
+        StopReason::Interrupted => {
+            println!("interrupted after {} steps; checkpoint saved", report.steps)
+        }
+        StopReason::NonFinite(nf) => {
+            match (&nf.layer, nf.span, nf.pass) {
+                (Some(layer), Some(span), "gradient norm") => println!(
+                    "stopped at step {}: the gradients exploded; the norm of layer `{layer}`'s weight gradient (line {}) overflowed",
+                    nf.step,
+                    common::line_of(src, span)
+                ),
+                (Some(layer), Some(span), pass) => println!(
+                    "stopped at step {}: a NaN or infinity first appeared in layer `{layer}` (line {}), {pass} pass",
+                    nf.step,
+                    common::line_of(src, span)
+                ),
+                _ => println!("stopped at step {}: the loss is not finite", nf.step),
+            }
+            println!(
+                "the last good checkpoint is kept in {}",
+                report.out_dir.display()
+            );
+            println!("try: a smaller learning rate, `clip = norm(1.0)`, or a smaller init scale for that layer");
+        }
+    }
+    println!("loss {:.5}  {}", report.last_loss, progress.valid_text());
+    if let (Some(info), Some(step)) = (&progress.info, &progress.last_step) {
+        print_layer_table(&info.layers, step);
+    }
+    println!("run folder: {}", report.out_dir.display());
+}
+
+fn print_layer_table(layers: &[String], r: &StepRecord) {
+    if r.probes.is_empty() {
+        return;
+    }
+    println!(
+        "{:<16} {:>12} {:>12} {:>10}",
+        "layer", "‖∂L/∂a‖", "‖∂L/∂W‖", "saturated"
+    );
+    for (i, name) in layers.iter().enumerate() {
+        let norm = |s| {
+            r.probe(i, s)
+                .map_or("-".to_owned(), |v: f64| format!("{:.3e}", v.sqrt()))
+        };
+        let sat = r
+            .probe(i, ProbeStat::Saturation)
+            .map_or("-".to_owned(), |v| format!("{:.0}%", v * 100.0));
+        println!(
+            "{:<16} {:>12} {:>12} {:>10}",
+            name,
+            norm(ProbeStat::GradActSq),
+            norm(ProbeStat::GradWeightSq),
+            sat
+        );
+    }
+}

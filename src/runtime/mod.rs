@@ -1,0 +1,8 @@
+//! The training runtime: the loop around the compiled step, and what it reads and writes.
+
+pub mod checkpoint;
+pub mod exec;
+mod jit;
+pub mod record;
+pub mod schedule;
+pub mod train;

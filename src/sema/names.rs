@@ -1,0 +1,155 @@
+//! The words of the language (layers, activations, inits, settings...) and "did you mean".
+
+/// Layer kinds a model body may use, besides blocks.
+pub const LAYERS: &[&str] = &[
+    "dense",
+    "linear",
+    "batchnorm",
+    "layernorm",
+    "dropout",
+    "identity",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "prelu",
+    "elu",
+    "selu",
+    "swish",
+    "silu",
+    "mish",
+    "gelu",
+    "softplus",
+    "softsign",
+    "softmax",
+];
+
+/// Names kept for recurrent layers, which a later version adds.
+pub const RECURRENT: &[&str] = &["rnn", "lstm", "gru"];
+
+pub const ACTIVATIONS: &[&str] = &[
+    "identity",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "prelu",
+    "elu",
+    "selu",
+    "swish",
+    "silu",
+    "mish",
+    "gelu",
+    "softplus",
+    "softsign",
+    "softmax",
+];
+
+pub const INITS: &[&str] = &[
+    "zeros",
+    "ones",
+    "constant",
+    "normal",
+    "uniform",
+    "xavier_uniform",
+    "glorot_uniform",
+    "xavier_normal",
+    "glorot_normal",
+    "he_uniform",
+    "kaiming_uniform",
+    "he_normal",
+    "kaiming_normal",
+    "lecun_normal",
+    "lecun_uniform",
+    "orthogonal",
+    "identity",
+];
+
+pub const SETTINGS: &[&str] = &[
+    "data",
+    "loss",
+    "optimizer",
+    "schedule",
+    "clip",
+    "l2",
+    "batch",
+    "epochs",
+    "steps",
+    "seed",
+    "probes",
+    "on_nonfinite",
+    "checkpoint_every",
+];
+
+pub const LOSSES: &[&str] = &["mse", "cross_entropy", "binary_cross_entropy"];
+pub const OPTIMIZERS: &[&str] = &["sgd", "rmsprop", "adagrad", "adam", "adamw"];
+pub const SCHEDULES: &[&str] = &["constant", "step", "cosine", "warmup"];
+pub const CLIPS: &[&str] = &["none", "norm", "value"];
+pub const DATA: &[&str] = &[
+    "csv",
+    "xor",
+    "moons",
+    "circles",
+    "spirals",
+    "blobs",
+    "sine",
+    "polynomial",
+    "parity",
+    "teacher",
+];
+
+/// The closest candidate within a small edit distance, for "did you mean `x`?".
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).clamp(1, 3);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// A help line: "did you mean `x`?" or the list of what is allowed.
+pub fn suggest(word: &str, candidates: &[&str]) -> String {
+    match did_you_mean(word, candidates.iter().copied()) {
+        Some(best) => format!("did you mean `{best}`?"),
+        None => format!("expected one of: {}", candidates.join(", ")),
+    }
+}
+
+/// Levenshtein distance, over chars; long words are cut short so garbage stays cheap.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().take(64).collect();
+    let b: Vec<char> = b.chars().take(64).collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            let next = (prev + cost).min(row[j] + 1).min(row[j + 1] + 1);
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distances() {
+        assert_eq!(edit_distance("sigmod", "sigmoid"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(
+            did_you_mean("sigmod", ACTIVATIONS.iter().copied()),
+            Some("sigmoid")
+        );
+        assert_eq!(did_you_mean("zzzzzzzz", ACTIVATIONS.iter().copied()), None);
+    }
+}

@@ -1,0 +1,137 @@
+//! The per-layer gradient-health probes, as scalar outputs of the step program. They read
+//! values the step computes anyway (a layer's output, its back-propagated gradient, its weight
+//! gradient, the update), so a backend that fuses reductions into producers gets them nearly
+//! free.
+
+use super::{sum_sq, ParamGrad};
+use crate::ir::{CmpOp, Graph, ProbeStat, ReduceOp, Role, UnaryOp, ValueId};
+use crate::lower::LayerValues;
+use crate::model::Activation;
+
+/// A sigmoid output within this distance of 0 or 1 is saturated (σ' < 0.01·max σ').
+const SIGMOID_SATURATION: f64 = 0.01;
+/// A tanh output with |a| above this is saturated (tanh' < 0.02).
+const TANH_SATURATION: f64 = 0.99;
+
+/// Adds every probe output for every layer.
+pub(crate) fn add(
+    g: &mut Graph,
+    layers: &[LayerValues],
+    act_grads: &[ValueId],
+    pgrads: &[ParamGrad],
+    new_params: &[(String, ValueId)],
+) {
+    for (layer, &grad_a) in layers.iter().zip(act_grads) {
+        g.set_origin(Some(layer.span), Some(&layer.name));
+        let probe = |g: &mut Graph, stat: ProbeStat, value: ValueId| {
+            g.add_output(
+                format!("probe.{}.{}", layer.name, stat_name(stat)),
+                value,
+                Role::Probe {
+                    layer: layer.name.clone(),
+                    stat,
+                },
+            );
+        };
+        let a = layer.output;
+        let v = sum_sq(g, grad_a);
+        probe(g, ProbeStat::GradActSq, v);
+        let mean = g.reduce_all(ReduceOp::Mean, a);
+        probe(g, ProbeStat::ActMean, mean);
+        let centered = g.sub(a, mean);
+        let sq = g.unary(UnaryOp::Square, centered);
+        let var = g.reduce_all(ReduceOp::Mean, sq);
+        let std = g.unary(UnaryOp::Sqrt, var);
+        probe(g, ProbeStat::ActStd, std);
+        if let Some(sat) = saturation(g, layer.act, a) {
+            probe(g, ProbeStat::Saturation, sat);
+        }
+        let forward_bad = any_non_finite(g, a);
+        probe(g, ProbeStat::NonFiniteForward, forward_bad);
+        let mut backward_bad = any_non_finite(g, grad_a);
+
+        let find = |name: &Option<String>| {
+            name.as_ref()
+                .and_then(|n| pgrads.iter().find(|p| &p.spec.name == n))
+        };
+        if let Some(w) = find(&layer.weight) {
+            let v = sum_sq(g, w.grad);
+            probe(g, ProbeStat::GradWeightSq, v);
+            let v = sum_sq(g, w.spec.value);
+            probe(g, ProbeStat::WeightSq, v);
+            if let Some((_, new_w)) = new_params.iter().find(|(n, _)| n == &w.spec.name) {
+                let delta = g.sub(*new_w, w.spec.value);
+                let v = sum_sq(g, delta);
+                probe(g, ProbeStat::UpdateSq, v);
+            }
+            let w_bad = any_non_finite(g, w.grad);
+            backward_bad = g.binary(crate::ir::BinaryOp::Max, backward_bad, w_bad);
+        }
+        if let Some(b) = find(&layer.bias) {
+            let v = sum_sq(g, b.grad);
+            probe(g, ProbeStat::GradBiasSq, v);
+        }
+        probe(g, ProbeStat::NonFiniteBackward, backward_bad);
+    }
+}
+
+/// The fraction of saturated units (sigmoid, tanh) or dead units (relu: no example of the
+/// batch activates it), or `None` when the activation has no such notion.
+fn saturation(g: &mut Graph, act: Option<Activation>, a: ValueId) -> Option<ValueId> {
+    match act? {
+        Activation::Sigmoid => {
+            let lo = g.scalar(SIGMOID_SATURATION);
+            let hi = g.scalar(1.0 - SIGMOID_SATURATION);
+            let below = g.compare(CmpOp::Lt, a, lo);
+            let above = g.compare(CmpOp::Gt, a, hi);
+            let either = g.add(below, above);
+            Some(g.reduce_all(ReduceOp::Mean, either))
+        }
+        Activation::Tanh => {
+            let abs = g.unary(UnaryOp::Abs, a);
+            let t = g.scalar(TANH_SATURATION);
+            let sat = g.compare(CmpOp::Gt, abs, t);
+            Some(g.reduce_all(ReduceOp::Mean, sat))
+        }
+        Activation::Relu => {
+            // a unit is dead on this batch when its largest output over the batch is 0
+            let max = g.reduce(ReduceOp::Max, a, &[0], false);
+            let zero = g.scalar(0.0);
+            let dead = g.compare(CmpOp::Le, max, zero);
+            Some(g.reduce_all(ReduceOp::Mean, dead))
+        }
+        Activation::Identity
+        | Activation::LeakyRelu { .. }
+        | Activation::Prelu { .. }
+        | Activation::Elu { .. }
+        | Activation::Selu
+        | Activation::Swish
+        | Activation::Mish
+        | Activation::Gelu
+        | Activation::Softplus
+        | Activation::Softsign
+        | Activation::Softmax => None,
+    }
+}
+
+/// 1.0 if any element of v is NaN or ±∞.
+fn any_non_finite(g: &mut Graph, v: ValueId) -> ValueId {
+    let flags = g.unary(UnaryOp::IsNonFinite, v);
+    g.reduce_all(ReduceOp::Max, flags)
+}
+
+/// The column name of a statistic in probe files and outputs.
+pub fn stat_name(stat: ProbeStat) -> &'static str {
+    match stat {
+        ProbeStat::GradWeightSq => "grad_w_sq",
+        ProbeStat::GradBiasSq => "grad_b_sq",
+        ProbeStat::GradActSq => "grad_a_sq",
+        ProbeStat::WeightSq => "weight_sq",
+        ProbeStat::UpdateSq => "update_sq",
+        ProbeStat::ActMean => "act_mean",
+        ProbeStat::ActStd => "act_std",
+        ProbeStat::Saturation => "saturation",
+        ProbeStat::NonFiniteForward => "nonfinite_fwd",
+        ProbeStat::NonFiniteBackward => "nonfinite_bwd",
+    }
+}

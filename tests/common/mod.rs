@@ -1,0 +1,209 @@
+//! Hand-built checked models for tests of lowering, the step program and the backends, so
+//! those stages are tested without going through the front end.
+#![allow(dead_code)]
+
+use netc::ir::{Role, Tensor};
+use netc::model::*;
+use netc::runtime::exec::{self, Backend};
+use netc::span::Span;
+use netc::step::{build_step, StepOptions};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::HashMap;
+
+pub fn dense(name: &str, inp: usize, units: usize, act: Activation) -> Layer {
+    let init = Init::XavierNormal { gain: 1.0 };
+    let bias_init = Init::Normal {
+        mean: 0.0,
+        std: 0.1,
+    };
+    let kind = LayerKind::Dense {
+        units,
+        bias: true,
+        act,
+        init,
+        bias_init,
+    };
+    layer(name, kind, vec![inp], vec![units])
+}
+
+pub fn layer(name: &str, kind: LayerKind, in_shape: Vec<usize>, out_shape: Vec<usize>) -> Layer {
+    Layer {
+        name: name.to_owned(),
+        kind,
+        span: Span::new(0, 1),
+        in_shape,
+        out_shape,
+    }
+}
+
+pub fn train_config(loss: Loss, optimizer: Optimizer) -> TrainConfig {
+    TrainConfig {
+        data: DataSource::Synthetic(Synthetic {
+            kind: SyntheticKind::Xor,
+            n: 64,
+            noise: 0.0,
+            split: 1.0,
+        }),
+        loss,
+        optimizer,
+        schedule: Schedule::Constant,
+        clip: Clip::None,
+        l2: 0.0,
+        batch: 4,
+        epochs: 1,
+        steps: None,
+        seed: 7,
+        probes: ProbeConfig {
+            enabled: true,
+            every: 1,
+        },
+        on_nonfinite: OnNonFinite::Stop,
+        checkpoint_every: 100,
+        span: Span::new(0, 1),
+    }
+}
+
+pub fn model(input: usize, layers: Vec<Layer>, loss: Loss) -> Model {
+    let output_shape = layers.last().map_or(vec![input], |l| l.out_shape.clone());
+    Model {
+        name: "test".into(),
+        span: Span::new(0, 1),
+        input: Input {
+            name: "x".into(),
+            kind: InputKind::Tensor { shape: vec![input] },
+            span: Span::new(0, 1),
+        },
+        layers,
+        output_shape,
+        train: train_config(
+            loss,
+            Optimizer::Sgd {
+                lr: 0.1,
+                momentum: 0.0,
+                nesterov: false,
+            },
+        ),
+    }
+}
+
+/// Random values for every input and parameter of a graph: gaussian features and weights,
+/// targets valid for the loss, all rows counted.
+pub fn random_env(g: &netc::ir::Graph, loss: Loss, seed: u64) -> HashMap<String, Tensor<f64>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut env = HashMap::new();
+    for (name, shape) in g.inputs().into_iter().chain(g.params()) {
+        let n: usize = shape.iter().product();
+        let data: Vec<f64> = match name {
+            "y" => match loss {
+                Loss::CrossEntropy => {
+                    let k = shape[1];
+                    let mut y = vec![0.0; n];
+                    for row in 0..shape[0] {
+                        y[row * k + rng.random_range(0..k)] = 1.0;
+                    }
+                    y
+                }
+                Loss::BinaryCrossEntropy => (0..n)
+                    .map(|_| f64::from(u8::from(rng.random::<bool>())))
+                    .collect(),
+                Loss::Mse => (0..n).map(|_| rng.random_range(-1.0..1.0)).collect(),
+            },
+            "mask" | "step" | "lr" => vec![1.0; n],
+            n_ if n_.ends_with("running_var")
+                || n_.contains("exp_avg_sq")
+                || n_.ends_with(".sum")
+                || n_.ends_with("square_avg") =>
+            {
+                (0..n).map(|_| rng.random_range(0.5..1.5)).collect()
+            }
+            _ => (0..n).map(|_| rng.random_range(-1.0..1.0)).collect(),
+        };
+        env.insert(name.to_owned(), Tensor::new(shape.to_vec(), data));
+    }
+    env
+}
+
+pub fn to_f32(env: &HashMap<String, Tensor<f64>>) -> HashMap<String, Tensor<f32>> {
+    env.iter().map(|(k, v)| (k.clone(), v.to_f32())).collect()
+}
+
+/// Every activation of the language.
+pub fn all_activations() -> Vec<Activation> {
+    vec![
+        Activation::Identity,
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Relu,
+        Activation::LeakyRelu { alpha: 0.1 },
+        Activation::Prelu { init: 0.25 },
+        Activation::Elu { alpha: 1.0 },
+        Activation::Selu,
+        Activation::Swish,
+        Activation::Mish,
+        Activation::Gelu,
+        Activation::Softplus,
+        Activation::Softsign,
+        Activation::Softmax,
+    ]
+}
+
+/// Runs `steps` steps of the same program on both backends from the same start and compares
+/// every output after every step, until the run diverges (a loss above 10⁶ or a gradient norm
+/// that is not finite), past which f32 rounding differences are amplified without bound.
+pub fn compare_backends(m: &Model, batch: usize, steps: usize) {
+    let program = build_step(m, batch, &StepOptions::default());
+    let env = to_f32(&random_env(&program.graph, m.train.loss, 3));
+    let mut interp = exec::compile(&program.graph, Backend::Interp).expect("interp");
+    let mut jit = exec::compile(&program.graph, Backend::Jit).expect("jit compiles");
+    for (name, t) in &env {
+        interp.set_leaf(name, &t.data).unwrap();
+        jit.set_leaf(name, &t.data).unwrap();
+    }
+    for t in 1..=steps {
+        for p in [&mut interp, &mut jit] {
+            p.set_leaf("step", &[t as f32]).unwrap();
+            p.set_leaf("lr", &[0.05]).unwrap();
+            p.run().unwrap();
+        }
+        let loss = program
+            .graph
+            .outputs
+            .iter()
+            .position(|o| o.name == "loss")
+            .expect("loss");
+        let l = interp.output(loss)[0];
+        if l.is_nan() || l.abs() >= 1e6 {
+            break;
+        }
+        for (i, out) in program.graph.outputs.iter().enumerate() {
+            let (a, b) = (interp.output(i), jit.output(i));
+            for (x, y) in a.iter().zip(b) {
+                let tol = match out.role {
+                    // counts of saturated units can flip on a value at the threshold
+                    Role::Probe {
+                        stat: netc::ir::ProbeStat::Saturation,
+                        ..
+                    } => 0.2,
+                    _ => 2e-4 * (1.0 + x.abs()),
+                };
+                assert!(
+                    x == y || (x.is_nan() && y.is_nan()) || (x - y).abs() <= tol,
+                    "step {t}, output {}: interp {x}, jit {y}",
+                    out.name
+                );
+            }
+        }
+        let grad_norm = program
+            .graph
+            .outputs
+            .iter()
+            .position(|o| o.name == "grad_norm")
+            .expect("grad_norm");
+        if !interp.output(grad_norm)[0].is_finite() {
+            break;
+        }
+        interp.apply_updates();
+        jit.apply_updates();
+    }
+}

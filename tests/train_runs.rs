@@ -1,0 +1,236 @@
+//! `netc train` as a user runs it: the examples learn (or visibly fail to), runs are
+//! deterministic, a resumed run equals an uninterrupted one, and a diverging run stops with the
+//! last good checkpoint kept.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn netc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_netc"))
+        .args(args)
+        .output()
+        .expect("netc runs")
+}
+
+/// Trains `file` into `out` with extra flags; returns the JSON report line.
+fn train(file: &str, out: &Path, extra: &[&str]) -> serde_json::Value {
+    let out_s = out.to_str().unwrap();
+    let mut args = vec!["train", file, "--json"];
+    if !extra.contains(&"--resume") {
+        args.extend(["--out", out_s]);
+    }
+    args.extend(extra);
+    let o = netc(&args);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let end = stdout
+        .lines()
+        .rev()
+        .find(|l| l.contains("\"event\":\"end\""))
+        .unwrap_or_else(|| {
+            panic!(
+                "no end event; stderr: {}",
+                String::from_utf8_lossy(&o.stderr)
+            )
+        });
+    serde_json::from_str(end).expect("JSON")
+}
+
+fn valid_accuracy(report: &serde_json::Value) -> f64 {
+    report["report"]["last_eval"]["valid_accuracy"]
+        .as_f64()
+        .expect("an accuracy")
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn xor_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = train("examples/xor.net", dir.path(), &[]);
+    assert_eq!(r["report"]["stop"], "Finished");
+    assert_eq!(valid_accuracy(&r), 1.0);
+    assert!(r["report"]["last_loss"].as_f64().unwrap() < 0.05, "{r}");
+    for f in [
+        "config.json",
+        "model.net",
+        "metrics.jsonl",
+        "probes.csv",
+        "checkpoint.safetensors",
+        "weights.safetensors",
+    ] {
+        assert!(
+            dir.path().join(f).exists(),
+            "{f} missing from the run folder"
+        );
+    }
+}
+
+#[test]
+fn digits_reaches_95_percent() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = train("examples/digits.net", dir.path(), &[]);
+    assert!(valid_accuracy(&r) >= 0.95, "{r}");
+}
+
+#[test]
+fn relu_he_learns_where_deep_sigmoid_does_not() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let sigmoid = valid_accuracy(&train("examples/deep_sigmoid.net", a.path(), &[]));
+    let relu = valid_accuracy(&train("examples/deep_relu_he.net", b.path(), &[]));
+    assert!(
+        sigmoid < 0.3,
+        "deep sigmoid should barely beat chance, got {sigmoid}"
+    );
+    assert!(relu > 0.6, "relu + he should learn, got {relu}");
+}
+
+#[test]
+fn same_seed_same_weights_on_both_backends_runs() {
+    for backend in ["jit", "interp"] {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        train(
+            "examples/batchnorm.net",
+            a.path(),
+            &["--steps", "30", "--backend", backend],
+        );
+        train(
+            "examples/batchnorm.net",
+            b.path(),
+            &["--steps", "30", "--backend", backend],
+        );
+        let w = "weights.safetensors";
+        assert!(
+            read(&a.path().join(w)) == read(&b.path().join(w)),
+            "{backend}: weights differ between runs"
+        );
+        assert!(
+            read(&a.path().join("metrics.jsonl")) == read(&b.path().join("metrics.jsonl")),
+            "{backend}: metrics differ"
+        );
+    }
+}
+
+#[test]
+fn resume_equals_an_uninterrupted_run() {
+    // batchnorm.net has dropout, batch statistics and Adam state: all must survive the stop.
+    let (whole, parts) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    train("examples/batchnorm.net", whole.path(), &["--steps", "60"]);
+    let paused = train(
+        "examples/batchnorm.net",
+        parts.path(),
+        &["--steps", "60", "--pause-at", "25"],
+    );
+    assert_eq!(paused["report"]["stop"], "Interrupted");
+    assert_eq!(paused["report"]["steps"], 25);
+    let resume = parts.path().to_str().unwrap();
+    let r = train(
+        "examples/batchnorm.net",
+        parts.path(),
+        &["--resume", resume, "--steps", "60"],
+    );
+    assert_eq!(r["report"]["steps"], 60);
+    let w = "weights.safetensors";
+    assert!(
+        read(&whole.path().join(w)) == read(&parts.path().join(w)),
+        "resumed weights differ from the uninterrupted run"
+    );
+    assert!(
+        read(&whole.path().join("metrics.jsonl")) == read(&parts.path().join("metrics.jsonl")),
+        "resumed metrics differ"
+    );
+}
+
+#[test]
+fn divergence_stops_and_keeps_the_last_good_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = netc(&[
+        "train",
+        "examples/exploding.net",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(!o.status.success(), "a diverging run exits with failure");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("exploded") || stdout.contains("NaN"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("line "),
+        "the report names a line: {stdout}"
+    );
+    let ck = netc::runtime::checkpoint::load(dir.path()).expect("the last good checkpoint loads");
+    for (name, t) in ck.params.iter() {
+        assert!(
+            t.data.iter().all(|v| v.is_finite()),
+            "{name} holds non-finite values"
+        );
+    }
+    // and the clipped twin trains to the end
+    let clipped = tempfile::tempdir().unwrap();
+    let r = train("examples/exploding_clipped.net", clipped.path(), &[]);
+    assert_eq!(r["report"]["stop"], "Finished", "{r}");
+}
+
+#[test]
+fn eval_predict_and_grad_use_the_trained_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    train("examples/digits.net", dir.path(), &["--epochs", "3"]);
+    let w = dir.path().join("weights.safetensors");
+    let w = w.to_str().unwrap();
+    let o = netc(&["eval", "examples/digits.net", "--weights", w]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && text.contains("valid: loss") && text.contains("accuracy"),
+        "{text}"
+    );
+
+    let o = netc(&[
+        "predict",
+        "examples/digits.net",
+        "--weights",
+        w,
+        "--data",
+        "examples/data/digits.csv",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1 + 1797, "a header and one row per example");
+    assert!(lines[0].starts_with("output0,") && lines[0].ends_with(",class"));
+    let row: Vec<f64> = lines[1]
+        .split(',')
+        .take(10)
+        .map(|c| c.parse().unwrap())
+        .collect();
+    assert!(
+        (row.iter().sum::<f64>() - 1.0).abs() < 1e-4,
+        "probabilities sum to one: {row:?}"
+    );
+
+    let g = dir.path().join("grads.safetensors");
+    let o = netc(&[
+        "grad",
+        "examples/digits.net",
+        "--load",
+        w,
+        "--out",
+        g.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (grads, meta) = netc::params::ParamStore::load_safetensors(&g).unwrap();
+    assert!(meta["loss"].parse::<f64>().unwrap() > 0.0);
+    for name in [
+        "hidden.weight",
+        "hidden.bias",
+        "logits.weight",
+        "logits.bias",
+        "input.x",
+        "input.y",
+    ] {
+        assert!(grads.get(name).is_some(), "{name} missing");
+    }
+    assert_eq!(grads.get("hidden.weight").unwrap().shape, vec![128, 64]);
+}

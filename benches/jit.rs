@@ -185,8 +185,12 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn prepared(name: &str, probes: bool) -> (netc::codegen::Kernel, f64) {
     let (g, _) = workload(name, probes);
     let t0 = Instant::now();
+    let threads = std::env::args()
+        .find_map(|a| a.strip_prefix("threads=").and_then(|t| t.parse().ok()))
+        .unwrap_or(1);
     let opts = JitOptions {
         update_in_place: true,
+        gemm_threads: threads,
         ..JitOptions::default()
     };
     let mut k = compile(&g, &opts).expect("workload compiles");

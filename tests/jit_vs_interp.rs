@@ -383,10 +383,12 @@ fn matmul_generated_and_library_agree_in_every_layout_and_size() {
         (7, 9, 13),
         (33, 17, 5),
         (3, 4, 1),
+        (96, 80, 70),
     ];
-    for inline in [Some(0), Some(usize::MAX)] {
+    for (inline, threads) in [(Some(0), 1), (Some(usize::MAX), 1), (Some(0), 2)] {
         let opts = JitOptions {
             inline_gemm_macs: inline,
+            gemm_threads: threads,
             ..verified()
         };
         for (m, k, n) in sizes {

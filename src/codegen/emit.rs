@@ -32,6 +32,8 @@ pub(crate) struct Settings {
     pub libm: bool,
     /// Largest product (in multiply-adds) generated inline rather than sent to the library.
     pub inline_gemm_macs: usize,
+    /// Threads the library products may use.
+    pub gemm_threads: usize,
 }
 
 /// What text to keep while compiling.
@@ -89,6 +91,7 @@ pub(crate) fn emit(
                 fma: settings.fma,
                 libm: settings.libm,
                 inline_gemm_macs: settings.inline_gemm_macs,
+                gemm_threads: settings.gemm_threads,
             };
             for step in chunk {
                 f.step(step);
@@ -128,6 +131,8 @@ pub(crate) struct FnLower<'a, 'b> {
     /// Products of at most this many multiply-adds run as generated loops, larger ones call
     /// the library GEMM.
     pub inline_gemm_macs: usize,
+    /// Threads the library products may use.
+    pub gemm_threads: usize,
 }
 
 /// Loads and stores into the arena: in bounds by construction of the memory plan.
@@ -227,33 +232,55 @@ impl FnLower<'_, '_> {
             }
             return;
         }
-        self.outer(l, 0, &mut Vec::new());
+        let whole: Vec<Option<(Variable, Variable)>> = l
+            .bodies
+            .iter()
+            .map(|b| reduces_whole_nest(b).then(|| self.accumulators(b.mode)))
+            .collect();
+        self.outer(l, 0, &mut Vec::new(), &whole);
+        for (body, acc) in l.bodies.iter().zip(&whole) {
+            if let Some((scalar, vacc)) = acc {
+                self.fold_lanes(body.mode, *vacc, *scalar);
+                let total = self.b.use_var(*scalar);
+                // Every stride of the destination is 0, so no index is read.
+                self.store(&body.dst, &[], total, body.mode, false);
+            }
+        }
     }
 
-    fn outer(&mut self, l: &Nest, d: usize, idx: &mut Vec<Value>) {
+    fn outer(
+        &mut self,
+        l: &Nest,
+        d: usize,
+        idx: &mut Vec<Value>,
+        whole: &[Option<(Variable, Variable)>],
+    ) {
         if d + 1 == l.space.len() {
-            self.inner(l, idx);
+            self.inner(l, idx, whole);
             return;
         }
         self.counted(0, l.space[d], 1, &mut |s, i| {
             idx.push(i);
-            s.outer(l, d + 1, idx);
+            s.outer(l, d + 1, idx, whole);
             idx.pop();
         });
     }
 
     /// The innermost loop: f32x4 over the largest multiple of 4, then a scalar tail. A body
     /// reducing along this axis keeps its partial result in registers (a vector accumulator,
-    /// then a scalar one) and combines it with memory once; the others store every element.
-    fn inner(&mut self, l: &Nest, idx: &mut Vec<Value>) {
+    /// then a scalar one) and combines it with memory once per row; one reducing the whole
+    /// nest (`whole`) keeps accumulating across rows; the others store every element.
+    fn inner(&mut self, l: &Nest, idx: &mut Vec<Value>, whole: &[Option<(Variable, Variable)>]) {
         let n = *l.space.last().unwrap_or(&1);
-        let in_register: Vec<bool> = l.bodies.iter().map(reduces_in_register).collect();
         let vector = n >= LANES && l.bodies.iter().all(vectorizable);
         let vector_end = if vector { n - n % LANES } else { 0 };
-        let mut accs: Vec<Option<(Variable, Variable)>> = Vec::new();
-        for (body, &reg) in l.bodies.iter().zip(&in_register) {
-            accs.push(reg.then(|| self.accumulators(body.mode)));
+        let mut row_accs: Vec<Option<(Variable, Variable)>> = Vec::new();
+        for body in &l.bodies {
+            let per_row = reduces_in_register(body) && !reduces_whole_nest(body);
+            row_accs.push(per_row.then(|| self.accumulators(body.mode)));
         }
+        let accs: Vec<Option<(Variable, Variable)>> =
+            row_accs.iter().zip(whole).map(|(r, w)| r.or(*w)).collect();
         for (start, end, step, vector) in [(0, vector_end, LANES, true), (vector_end, n, 1, false)]
         {
             self.counted(start, end, step, &mut |s, i| {
@@ -272,18 +299,12 @@ impl FnLower<'_, '_> {
                 }
                 idx.pop();
             });
-            if vector && vector_end > 0 {
-                for (body, acc) in l.bodies.iter().zip(&accs) {
-                    if let Some((scalar, vacc)) = acc {
-                        self.fold_lanes(body.mode, *vacc, *scalar);
-                    }
-                }
-            }
         }
         let zero = self.b.ins().iconst(types::I64, 0);
         idx.push(zero);
-        for (body, acc) in l.bodies.iter().zip(&accs) {
-            if let Some((scalar, _)) = acc {
+        for (body, acc) in l.bodies.iter().zip(&row_accs) {
+            if let Some((scalar, vacc)) = acc {
+                self.fold_lanes(body.mode, *vacc, *scalar);
                 let total = self.b.use_var(*scalar);
                 self.store(&body.dst, idx, total, body.mode, false);
             }
@@ -293,10 +314,9 @@ impl FnLower<'_, '_> {
 
     /// A scalar and a vector accumulator, both holding the identity of `mode`.
     fn accumulators(&mut self, mode: StoreMode) -> (Variable, Variable) {
-        let identity = if mode == StoreMode::Max {
-            f32::NEG_INFINITY
-        } else {
-            0.0
+        let identity = match mode {
+            StoreMode::Max | StoreMode::MaxAll => f32::NEG_INFINITY,
+            StoreMode::Assign | StoreMode::Add | StoreMode::SumAll => 0.0,
         };
         let (scalar, vector) = (
             self.b.declare_var(types::F32),
@@ -325,7 +345,8 @@ impl FnLower<'_, '_> {
         let p = self.at(dst, idx);
         let ty = if vector { types::F32X4 } else { types::F32 };
         let v = match mode {
-            StoreMode::Assign => v,
+            // A whole-nest reduction stores its finished value once.
+            StoreMode::Assign | StoreMode::SumAll | StoreMode::MaxAll => v,
             StoreMode::Add | StoreMode::Max => {
                 let old = self.b.ins().load(ty, mem(), p, 0);
                 self.combine(mode, old, v)
@@ -337,8 +358,8 @@ impl FnLower<'_, '_> {
     fn combine(&mut self, mode: StoreMode, acc: Value, v: Value) -> Value {
         match mode {
             StoreMode::Assign => v,
-            StoreMode::Add => self.b.ins().fadd(acc, v),
-            StoreMode::Max => math::max(self, acc, v),
+            StoreMode::Add | StoreMode::SumAll => self.b.ins().fadd(acc, v),
+            StoreMode::Max | StoreMode::MaxAll => math::max(self, acc, v),
         }
     }
 
@@ -412,6 +433,11 @@ struct Nest {
 /// Whether a body accumulates along the innermost axis (its destination does not move there).
 fn reduces_in_register(b: &Body) -> bool {
     b.mode != StoreMode::Assign && b.dst.at.strides.last() == Some(&0)
+}
+
+/// Whether a body reduces the whole nest into one element it overwrites.
+fn reduces_whole_nest(b: &Body) -> bool {
+    matches!(b.mode, StoreMode::SumAll | StoreMode::MaxAll)
 }
 
 /// Whether a body's innermost level can run on f32x4: contiguous or broadcast loads, no mask

@@ -18,7 +18,8 @@ impl Import {
     }
 }
 
-/// C = A·B (C overwritten, row-major m×n), A and B read through arbitrary element strides.
+/// C = A·B (C overwritten, row-major m×n), A and B read through arbitrary element strides,
+/// on `threads` threads of rayon's global pool when it is more than 1.
 ///
 /// # Safety
 /// The pointers must address arena memory holding every element the strides reach; generated
@@ -35,7 +36,13 @@ unsafe extern "C" fn netc_sgemm(
     rsb: isize,
     csb: isize,
     c: *mut f32,
+    threads: usize,
 ) {
+    let parallelism = if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
     // SAFETY: forwarded from this function's contract; `c` is a fresh row-major m×n buffer
     // that overlaps neither input (the memory plan keeps operands alive during the call).
     unsafe {
@@ -58,7 +65,7 @@ unsafe extern "C" fn netc_sgemm(
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            parallelism,
         );
     }
 }

@@ -123,6 +123,11 @@ impl Kernel {
             .collect())
     }
 
+    /// The index of the output called `name` in `g.outputs` order, for [`Kernel::output`].
+    pub fn output_index(&self, name: &str) -> Option<usize> {
+        self.outputs.iter().position(|o| o.name == name)
+    }
+
     /// Names of the leaves (Inputs and Params) in slot order.
     pub fn leaf_names(&self) -> Vec<&str> {
         self.leaves.iter().map(|l| l.name.as_str()).collect()
@@ -138,6 +143,10 @@ impl Kernel {
     }
 
     /// The arena memory of a leaf, to write inputs and parameters in place.
+    ///
+    /// # Panics
+    /// If `slot` is not below `leaf_names().len()` (slots come from [`Kernel::leaf_slot`]);
+    /// the same holds for the other slot and output-index accessors.
     pub fn leaf_mut(&mut self, slot: usize) -> &mut [f32] {
         let range = self.leaves[slot].range();
         &mut self.arena[range]

@@ -147,10 +147,11 @@ fn call_library(f: &mut FnLower, mm: &MatMulCall) {
         mm.a.at.strides[1],
         mm.b.at.strides[0],
         mm.b.at.strides[1],
+        f.gemm_threads,
     ]
     .map(|d| f.b.ins().iconst(types::I64, d as i64));
     let args = [
-        dims[0], dims[1], dims[2], a, dims[3], dims[4], b, dims[5], dims[6], c,
+        dims[0], dims[1], dims[2], a, dims[3], dims[4], b, dims[5], dims[6], c, dims[7],
     ];
     f.b.ins().call(sgemm, &args);
 }

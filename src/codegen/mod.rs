@@ -49,6 +49,8 @@ pub struct JitOptions {
     /// itself (call [`Kernel::apply_updates`] after it anyway, for the others). Saves a store
     /// and a copy of every parameter per training step. Off for evaluation-style use.
     pub update_in_place: bool,
+    /// Threads for the library matrix products (rayon's global pool); 0 or 1 is one thread.
+    pub gemm_threads: usize,
 }
 
 /// The measured crossover (docs/codegen.md): below it the library's fixed cost per call
@@ -125,6 +127,7 @@ fn settings(opts: &JitOptions) -> emit::Settings {
         fma: host_has_fma(),
         libm: opts.libm_math,
         inline_gemm_macs: opts.inline_gemm_macs.unwrap_or(INLINE_GEMM_MACS),
+        gemm_threads: opts.gemm_threads,
     }
 }
 
@@ -156,7 +159,7 @@ fn new_module(opts: &JitOptions) -> Result<(JITModule, HashMap<Import, FuncId>),
         let mut sig = module.make_signature();
         match import {
             Import::Sgemm => {
-                sig.params.extend([AbiParam::new(types::I64); 10]);
+                sig.params.extend([AbiParam::new(types::I64); 11]);
             }
             Import::Exp
             | Import::Log

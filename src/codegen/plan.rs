@@ -388,18 +388,23 @@ impl<'g> Lower<'g> {
                 strides: row_major(shape),
             },
         };
-        let (init, mode) = match op {
-            ReduceOp::Sum | ReduceOp::Mean => (0.0, StoreMode::Add),
-            ReduceOp::Max => (f32::NEG_INFINITY, StoreMode::Max),
+        let whole = numel(shape) == 1;
+        let (init, mode) = match (op, whole) {
+            (ReduceOp::Sum | ReduceOp::Mean, false) => (0.0, StoreMode::Add),
+            (ReduceOp::Max, false) => (f32::NEG_INFINITY, StoreMode::Max),
+            (ReduceOp::Sum | ReduceOp::Mean, true) => (0.0, StoreMode::SumAll),
+            (ReduceOp::Max, true) => (f32::NEG_INFINITY, StoreMode::MaxAll),
         };
-        let init_loop = LoopNest {
-            space: shape.to_vec(),
-            expr: Expr::Const(init),
-            dst: out.clone(),
-            mode: StoreMode::Assign,
-            fused: Vec::new(),
-        };
-        self.plan.steps.push(Step::Loop(init_loop));
+        if !whole {
+            let init_loop = LoopNest {
+                space: shape.to_vec(),
+                expr: Expr::Const(init),
+                dst: out.clone(),
+                mode: StoreMode::Assign,
+                fused: Vec::new(),
+            };
+            self.plan.steps.push(Step::Loop(init_loop));
+        }
         let strides = reduced_strides(xs.len(), axes, keep_dims, &out.at.strides);
         let acc = LoopNest {
             space: xs.clone(),

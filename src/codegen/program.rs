@@ -53,6 +53,11 @@ pub(crate) enum StoreMode {
     Add,
     /// dst = max(dst, value) (max reductions)
     Max,
+    /// dst = the sum over the whole nest (a reduction to one element, which needs no
+    /// initializing loop: the accumulator lives in registers across every level)
+    SumAll,
+    /// dst = the max over the whole nest, likewise
+    MaxAll,
 }
 
 /// One loop nest: for every point of `space`, `dst ⊕= expr`, then the same for each of

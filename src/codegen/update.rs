@@ -16,7 +16,9 @@ pub(crate) fn update_in_place(g: &Graph, plan: &mut Plan) {
             continue;
         };
         let new = plan.outputs[i].buf;
-        let shared = plan.outputs.iter().filter(|o| o.buf == new).count() > 1;
+        // Another output showing the old value (the parameter itself) must keep it.
+        let shared = plan.outputs.iter().filter(|o| o.buf == new).count() > 1
+            || plan.outputs.iter().any(|o| o.buf == leaf);
         if shared || plan.buffers[new].leaf.is_some() || plan.outputs[i].offset != 0 {
             continue;
         }
@@ -119,10 +121,10 @@ fn visit_loads(e: &mut Expr, f: &mut dyn FnMut(&mut BufId, &Affine)) {
 #[cfg(test)]
 mod tests {
     use super::super::plan::plan;
-    use crate::ir::{Graph, ReduceOp, Role, UnaryOp};
+    use crate::ir::{Graph, ReduceOp, Role, UnaryOp, ValueId};
 
     /// w ← w − 0.1·(xᵀ·w); `probe` also reads w after the update when asked.
-    fn sgd(probe_reads_old_w: bool) -> Graph {
+    fn sgd(probe_reads_old_w: bool) -> (Graph, ValueId) {
         let mut g = Graph::new();
         let x = g.input("x", vec![8, 8]);
         let w = g.param("w", vec![8, 8]);
@@ -136,19 +138,28 @@ mod tests {
             let n = g.reduce_all(ReduceOp::Sum, sq);
             g.add_output("update_sq", n, Role::Value);
         }
-        g
+        (g, w)
     }
 
     #[test]
     fn an_sgd_update_writes_its_parameter_directly() {
-        let p = plan(&sgd(false), true).expect("plans");
+        let p = plan(&sgd(false).0, true).expect("plans");
         let w = p.leaves.iter().find(|l| l.0 == "w").map(|l| l.1);
         assert_eq!(Some(p.outputs[0].buf), w);
     }
 
     #[test]
+    fn an_update_of_a_parameter_that_is_also_an_output_is_not_in_place() {
+        let (mut g, w) = sgd(false);
+        g.add_output("w_old", w, Role::Value);
+        let p = plan(&g, true).expect("plans");
+        let leaf = p.leaves.iter().find(|l| l.0 == "w").map(|l| l.1);
+        assert_ne!(Some(p.outputs[0].buf), leaf);
+    }
+
+    #[test]
     fn an_update_whose_old_value_is_read_later_is_not_in_place() {
-        let p = plan(&sgd(true), true).expect("plans");
+        let p = plan(&sgd(true).0, true).expect("plans");
         let w = p.leaves.iter().find(|l| l.0 == "w").map(|l| l.1);
         assert_ne!(Some(p.outputs[0].buf), w);
     }

@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod bench;
 mod check;
 mod common;
 mod eval;
@@ -44,6 +45,8 @@ pub enum Command {
     Ir(ir::IrArgs),
     /// List the model's parameters: names, shapes, counts, inits.
     Params(params::ParamsArgs),
+    /// Time the compiled training step (µs/step, compile time, probe cost) against the anchors.
+    Bench(bench::BenchArgs),
 }
 
 /// Runs the command line; the binary's `main` is only this.
@@ -59,5 +62,6 @@ pub fn main() -> ExitCode {
         Command::Gradcheck(args) => gradcheck::run(args),
         Command::Ir(args) => ir::run(args),
         Command::Params(args) => params::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }

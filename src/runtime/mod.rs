@@ -1,5 +1,6 @@
 //! The training runtime: the loop around the compiled step, and what it reads and writes.
 
+pub mod bench;
 pub mod checkpoint;
 pub mod exec;
 mod jit;

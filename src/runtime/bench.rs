@@ -65,7 +65,7 @@ pub fn bench(model: &Model, opts: &BenchOptions) -> Result<BenchResult, ExecErro
         us_per_step: median(&mut on),
         us_per_step_no_probes: median(&mut off),
         probe_overhead_pct: (median(&mut ratio) - 1.0) * 100.0,
-        matmul_flops: matmul_flops(&with),
+        matmul_flops: matmul_flops(&crate::ir::passes::optimize(&with.graph)),
     })
 }
 
@@ -124,9 +124,8 @@ fn median(v: &mut [f64]) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-/// 2·m·k·n for every matrix product of the step program.
-fn matmul_flops(program: &StepProgram) -> f64 {
-    let g = &program.graph;
+/// 2·m·k·n for every matrix product of the (optimized) step program.
+fn matmul_flops(g: &crate::ir::Graph) -> f64 {
     g.nodes
         .iter()
         .filter_map(|n| {

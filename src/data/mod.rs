@@ -10,6 +10,7 @@ mod csv_file;
 mod error;
 mod rng;
 mod scale;
+mod sequences;
 mod synthetic;
 mod table;
 mod targets;

@@ -551,10 +551,23 @@ pub fn initial_params(model: &Model, specs: &[ParamSpec]) -> ParamStore {
     let mut store = ParamStore::new();
     for p in specs {
         let mut rng = crate::init::param_rng(model.train.seed, &p.name);
-        store.insert(
-            p.name.clone(),
-            crate::init::init_tensor(&p.init, &p.shape, p.fan_in, p.fan_out, &mut rng),
+        let mut t = crate::init::init_blocks(
+            &p.init,
+            &p.shape,
+            p.fan_in,
+            p.fan_out,
+            p.extras.blocks,
+            &mut rng,
         );
+        if let (Some(radius), [rows, cols]) = (p.extras.radius, p.shape.as_slice()) {
+            crate::spectral::rescale_blocks(&mut t.data, *rows, *cols, p.extras.blocks, radius);
+        }
+        if let Some((range, value)) = &p.extras.fill {
+            if let Some(slice) = t.data.get_mut(range.clone()) {
+                slice.fill(*value as f32);
+            }
+        }
+        store.insert(p.name.clone(), t);
     }
     store
 }

@@ -25,7 +25,8 @@ pub fn final_activation(layers: &[Layer]) -> Option<(Activation, Span)> {
         LayerKind::BatchNorm { .. }
         | LayerKind::LayerNorm { .. }
         | LayerKind::Dropout { .. }
-        | LayerKind::Residual { .. } => None,
+        | LayerKind::Residual { .. }
+        | LayerKind::Recurrent(_) => None,
     }
 }
 
@@ -106,28 +107,52 @@ fn check_input(diags: &mut Vec<Diagnostic>, cx: &LossContext<'_>) {
     let Some(features) = facts.features else {
         return;
     };
-    let given = match &cx.input.kind {
-        InputKind::Tensor { shape } => shape.last().copied().unwrap_or(0),
-        InputKind::Seq { .. } => 0,
+    let (given, help) = match (&cx.input.kind, facts.steps) {
+        (InputKind::Tensor { shape }, None) => (
+            shape.last().copied() == Some(features),
+            format!("write `input {}: [{features}]`", cx.input.name),
+        ),
+        (InputKind::Seq { steps, dim }, Some(data_steps)) => (
+            *steps == data_steps && *dim == features,
+            format!(
+                "write `input {}: seq({data_steps}, {features})`",
+                cx.input.name
+            ),
+        ),
+        (InputKind::Tensor { .. }, Some(data_steps)) => (
+            false,
+            format!(
+                "write `input {}: seq({data_steps}, {features})`",
+                cx.input.name
+            ),
+        ),
+        (InputKind::Seq { .. }, None) => (
+            false,
+            format!("write `input {}: [{features}]`", cx.input.name),
+        ),
     };
-    if given == features {
+    if given {
         return;
     }
+    let gives = match facts.steps {
+        Some(steps) => format!("sequences of {steps} steps × {features} features"),
+        None => format!("{features} features"),
+    };
     diags.push(
         Diagnostic::error(
             "netc::data::input_mismatch",
             cx.input.span,
             format!(
-                "the model takes {:?} per example, but the data gives {features} features",
+                "the model takes {:?} per example, but the data gives {gives}",
                 cx.input.kind.shape()
             ),
         )
         .with_label(format!("expects {:?}", cx.input.kind.shape()))
         .with_related(
             data_span,
-            format!("this data set gives {features} features per example"),
+            format!("this data set gives {gives} per example"),
         )
-        .with_help(format!("write `input {}: [{features}]`", cx.input.name)),
+        .with_help(help),
     );
 }
 

@@ -13,6 +13,7 @@ mod lint;
 mod loss;
 pub mod names;
 mod overrides;
+mod recurrent;
 mod settings;
 mod train;
 

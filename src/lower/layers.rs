@@ -23,6 +23,9 @@ pub struct Lowering<'m> {
     state_updates: Vec<(String, ValueId)>,
     /// Dropout layers seen so far: each gets its own random stream.
     dropout_streams: u32,
+    /// `[B, T, N]` outputs of recurrent layers (`return = all`) with their per-step `[B, N]`
+    /// values, so a recurrent layer stacked on top reads the steps without slicing.
+    pub(super) sequences: std::collections::HashMap<ValueId, Vec<ValueId>>,
 }
 
 impl<'m> Lowering<'m> {
@@ -36,6 +39,7 @@ impl<'m> Lowering<'m> {
             params: Vec::new(),
             state_updates: Vec::new(),
             dropout_streams: 0,
+            sequences: std::collections::HashMap::new(),
         }
     }
 

@@ -1,6 +1,5 @@
-//! Recurrent layers unrolled through time: the input projection of every step in one matrix
-//! product, then one cell per step, so backpropagation through time is ordinary reverse mode
-//! over the unrolled graph. Parameter names and layouts are PyTorch's (`weight_ih` `[G·N, d]`,
+//! Recurrent layers unrolled through time: one cell per step, so backpropagation through time
+//! is ordinary reverse mode over the unrolled graph. Parameter names and layouts are PyTorch's (`weight_ih` `[G·N, d]`,
 //! `weight_hh` `[G·N, N]`, `bias_ih`, `bias_hh` `[G·N]`, gates i, f, g, o for the LSTM and
 //! r, z, n for the GRU), so weights can be compared with `torch.nn.RNN/LSTM/GRU` directly.
 
@@ -37,21 +36,28 @@ impl Lowering<'_> {
         let n = r.units;
         let rows = r.cell.gates() * n;
         let w = self.recurrent_params(layer, r, dim);
-        // Every step's input projection at once: [B·T, d]·W_ihᵀ (+ b_ih) → [B, T, G·N].
+        // The steps of the input: a recurrent layer below hands its h_t over directly; any
+        // other input is sliced. Slicing a value whose gradient is needed would cost a
+        // [B, T, ·] adjoint per step (quadratic in T), which handing steps over avoids.
+        let inputs: Vec<ValueId> = match self.sequences.get(&x) {
+            Some(steps) => steps.clone(),
+            None => (0..steps)
+                .map(|t| {
+                    let xt = self.graph.slice(x, 1, t, 1);
+                    self.graph.reshape(xt, vec![batch, dim])
+                })
+                .collect(),
+        };
         let g = &mut self.graph;
-        let flat = g.reshape(x, vec![batch * steps, dim]);
-        let mut proj = g.matmul(flat, w.ih, false, true);
-        if let Some(b) = w.b_ih {
-            proj = g.add(proj, b);
-        }
-        let proj = g.reshape(proj, vec![batch, steps, rows]);
         let mut cell = CellState::new(r.cell, n);
         let mut h = None;
         let mut c = None;
         let mut hidden = Vec::with_capacity(steps);
-        for t in 0..steps {
-            let xp = g.slice(proj, 1, t, 1);
-            let xp = g.reshape(xp, vec![batch, rows]);
+        for &xt in &inputs {
+            let mut xp = g.matmul(xt, w.ih, false, true);
+            if let Some(b) = w.b_ih {
+                xp = g.add(xp, b);
+            }
             // h₀ = 0, so the first step has no recurrent product.
             let hp = match h {
                 Some(h) => {
@@ -76,7 +82,9 @@ impl Lowering<'_> {
                     .iter()
                     .map(|&h| g.reshape(h, vec![batch, 1, n]))
                     .collect();
-                g.concat(&stacked, 1)
+                let all = g.concat(&stacked, 1);
+                self.sequences.insert(all, hidden.clone());
+                all
             }
         };
         let gates = cell.finish(&mut self.graph);

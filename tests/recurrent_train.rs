@@ -1,0 +1,107 @@
+//! The recurrent examples as a user runs them: the vanilla RNN's gradient vanishes through
+//! time, the large-radius RNN explodes and its clipped twin trains, and the LSTM solves an
+//! adding problem that the RNN of the same size and budget does not.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn netc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_netc"))
+        .args(args)
+        .output()
+        .expect("netc runs")
+}
+
+/// Trains `file` into `out`; returns the JSON report of the end event.
+fn train(file: &str, out: &Path) -> serde_json::Value {
+    let o = netc(&["train", file, "--json", "--out", out.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let end = stdout
+        .lines()
+        .rev()
+        .find(|l| l.contains("\"event\":\"end\""))
+        .unwrap_or_else(|| panic!("no end event: {}", String::from_utf8_lossy(&o.stderr)));
+    serde_json::from_str(end).expect("JSON")
+}
+
+fn valid_loss(r: &serde_json::Value) -> f64 {
+    r["report"]["last_eval"]["valid_loss"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("a validation loss in {r}"))
+}
+
+/// ‖∂L/∂h_t‖ of `layer` at every t of the recorded `step`, from probes_time.csv.
+fn grad_through_time(dir: &Path, step: u64, layer: &str) -> Vec<f64> {
+    let text = std::fs::read_to_string(dir.join("probes_time.csv")).expect("probes_time.csv");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("step,layer,t,grad_h_norm"));
+    let mut rows: Vec<(usize, f64)> = lines
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].parse::<u64>().ok()? == step && f[1] == layer)
+                .then(|| (f[2].parse().unwrap(), f[3].parse().unwrap()))
+        })
+        .collect();
+    rows.sort_by_key(|r| r.0);
+    rows.into_iter().map(|r| r.1).collect()
+}
+
+#[test]
+fn vanilla_rnn_gradient_vanishes_through_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = train("examples/rnn_adding.net", dir.path());
+    assert_eq!(r["report"]["stop"], "Finished", "{r}");
+    for step in [1, 40, 80] {
+        let g = grad_through_time(dir.path(), step, "rnn1");
+        assert_eq!(g.len(), 100);
+        // orders of magnitude between the last step and the first
+        assert!(
+            g[99] > 1e6 * g[0],
+            "step {step}: ‖∂L/∂h_99‖ {} vs h_0 {}",
+            g[99],
+            g[0]
+        );
+        assert!(
+            g[99] > 10.0 * g[75] && g[75] > 10.0 * g[50],
+            "step {step}: {g:?}"
+        );
+    }
+    let gates = std::fs::read_to_string(dir.path().join("probes_gates.csv")).unwrap();
+    assert!(
+        gates.starts_with("step,layer,gate,saturation\n1,rnn1,h,"),
+        "{gates}"
+    );
+}
+
+#[test]
+fn large_radius_rnn_explodes_and_its_clipped_twin_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = netc(&[
+        "train",
+        "examples/rnn_exploding.net",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(!o.status.success(), "the exploding run fails");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("exploded"), "{stdout}");
+    let g = grad_through_time(dir.path(), 1, "rnn1");
+    assert!(g[0] > 1e4 * g[49], "gradient grows toward t = 0: {g:?}");
+
+    let clipped = tempfile::tempdir().unwrap();
+    let r = train("examples/rnn_exploding_clipped.net", clipped.path());
+    assert_eq!(r["report"]["stop"], "Finished", "{r}");
+    assert!(valid_loss(&r) < 0.2, "{r}");
+}
+
+#[test]
+fn lstm_solves_the_adding_problem_where_the_rnn_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let lstm = train("examples/lstm_adding.net", dir.path());
+    assert!(valid_loss(&lstm) < 0.01, "lstm: {lstm}");
+    let dir = tempfile::tempdir().unwrap();
+    let rnn = train("examples/rnn_adding_30.net", dir.path());
+    assert!(valid_loss(&rnn) > 0.1, "rnn: {rnn}");
+    let gates = std::fs::read_to_string(dir.path().join("probes_gates.csv")).unwrap();
+    assert!(gates.lines().count() > 1);
+}

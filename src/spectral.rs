@@ -5,7 +5,64 @@
 //! ‖∂L/∂h_k‖ shrinks at least like (σ_max·γ)^(t−k): vanishing. σ_max > 1/γ is necessary (not
 //! sufficient) for exploding.
 
-use crate::model::{Activation, Init};
+use crate::model::{Activation, Cell, Init, Recurrent};
+
+/// What Pascanu et al.'s bound says about a plain `rnn` layer's gradients through time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TimePrediction {
+    /// σ_max of W_hh (predicted from the init, or measured).
+    pub sigma_max: f64,
+    /// The bound on |act'|.
+    pub gamma: f64,
+    /// σ_max·γ: ‖∂h_t/∂h_{t-1}‖ can be at most this.
+    pub factor: f64,
+    pub regime: Regime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Regime {
+    /// σ_max < 1/γ: the gradient through k steps shrinks at least like factorᵏ.
+    Vanishing,
+    /// σ_max ≥ 1/γ: the necessary condition for exploding holds (the bound says no more).
+    MayExplode,
+}
+
+impl TimePrediction {
+    /// The bound on ‖∂h_t/∂h_{t−k}‖ after `k` steps, factorᵏ.
+    pub fn bound_after(&self, k: usize) -> f64 {
+        self.factor.powi(k.min(i32::MAX as usize) as i32)
+    }
+}
+
+/// The prediction for σ_max and act' bound γ.
+pub fn predict(sigma_max: f64, gamma: f64) -> TimePrediction {
+    let factor = sigma_max * gamma;
+    TimePrediction {
+        sigma_max,
+        gamma,
+        factor,
+        regime: if factor < 1.0 {
+            Regime::Vanishing
+        } else {
+            Regime::MayExplode
+        },
+    }
+}
+
+/// The static prediction for a recurrent layer from its settings: `None` for gated cells
+/// (their gates change the Jacobian, so the plain bound does not apply) and for inits whose
+/// σ_max has no simple estimate.
+pub fn predict_layer(r: &Recurrent) -> Option<TimePrediction> {
+    let Cell::Rnn { act } = r.cell else {
+        return None;
+    };
+    let gamma = derivative_bound(act)?;
+    let sigma = match r.radius {
+        Some(radius) => radius,
+        None => predicted_sigma_max(&r.init_rec, r.units, r.units, r.units)?,
+    };
+    Some(predict(sigma, gamma))
+}
 
 /// Power iterations: plenty for the 1e-3 relative accuracy the lint and probes need on
 /// matrices of a few hundred rows (the error falls like (σ₂/σ₁)^(2k)).

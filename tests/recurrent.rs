@@ -436,3 +436,34 @@ fn checker_reports_recurrent_mistakes() {
     assert!(diagnostics(&bad_return).contains(&"netc::name::unknown_choice".to_string()));
     let _ = Loss::Mse;
 }
+
+#[test]
+fn pascanu_bound_warns_when_vanishing_is_guaranteed() {
+    let warn = "netc::lint::vanishing_through_time".to_string();
+    let rnn = |settings: &str| {
+        source(
+            "seq(50, 2)",
+            &format!("    rnn 16{settings}\n    dense 1"),
+            "adding(steps = 50, n = 16)",
+            "mse",
+        )
+    };
+    // tanh, σ_max = 0.5 < 1: bound 0.5^49
+    assert!(diagnostics(&rnn(", init_rec = orthogonal(0.5)")).contains(&warn));
+    // sigmoid, γ = 1/4: σ_max must reach 4
+    assert!(diagnostics(&rnn(", act = sigmoid, radius = 3.0")).contains(&warn));
+    assert!(!diagnostics(&rnn(", act = sigmoid, radius = 4.0")).contains(&warn));
+    // tanh at σ_max = 1 or above: the bound guarantees nothing
+    assert!(!diagnostics(&rnn(", init_rec = identity(1.0)")).contains(&warn));
+    // gated cells are outside the plain bound
+    let lstm = source(
+        "seq(50, 2)",
+        "    lstm 16, init_rec = orthogonal(0.1)\n    dense 1",
+        "adding(steps = 50, n = 16)",
+        "mse",
+    );
+    assert!(!diagnostics(&lstm).contains(&warn));
+    let p = netc::spectral::predict(0.5, 1.0);
+    assert_eq!(p.regime, netc::spectral::Regime::Vanishing);
+    assert!((p.bound_after(10) - 0.5f64.powi(10)).abs() < 1e-15);
+}

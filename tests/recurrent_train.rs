@@ -92,6 +92,16 @@ fn large_radius_rnn_explodes_and_its_clipped_twin_trains() {
     let r = train("examples/rnn_exploding_clipped.net", clipped.path());
     assert_eq!(r["report"]["stop"], "Finished", "{r}");
     assert!(valid_loss(&r) < 0.2, "{r}");
+    // σ_max(W_hh) at init is the chosen radius, above Pascanu's 1/γ = 1 for tanh
+    let spectral = std::fs::read_to_string(clipped.path().join("spectral.csv")).unwrap();
+    let first: Vec<&str> = spectral.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(&first[..3], &["0", "rnn1", "h"], "{spectral}");
+    assert!(
+        (first[3].parse::<f64>().unwrap() - 3.0).abs() < 1e-4,
+        "{spectral}"
+    );
+    assert_eq!(first[6], "may_explode");
+    assert_eq!(spectral.lines().count(), 3, "init and end rows: {spectral}");
 }
 
 #[test]

@@ -5,4 +5,5 @@ pub mod exec;
 mod jit;
 pub mod record;
 pub mod schedule;
+pub mod spectral_record;
 pub mod train;

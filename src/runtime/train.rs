@@ -206,6 +206,7 @@ impl<'m> Session<'m> {
             last_eval: None,
         };
         session.initialize(opts)?;
+        session.record_spectral(&opts.out_dir, !opts.resume)?;
         Ok(session)
     }
 
@@ -348,6 +349,7 @@ impl<'m> Session<'m> {
         if !matches!(stop, StopReason::NonFinite(_)) {
             self.save_weights(&opts.out_dir)?;
         }
+        self.record_spectral(&opts.out_dir, false)?;
         self.recorder.flush().map_err(|source| TrainError::Io {
             path: opts.out_dir.clone(),
             source,
@@ -502,6 +504,17 @@ impl<'m> Session<'m> {
         };
         checkpoint::save(dir, &ck)?;
         Ok(())
+    }
+
+    /// σ_max of each recurrent weight block now (see [`super::spectral_record`]).
+    fn record_spectral(&self, dir: &Path, fresh: bool) -> Result<(), TrainError> {
+        let weights = |name: &str| self.step_prog.leaf(name).map(<[f32]>::to_vec);
+        super::spectral_record::record(dir, self.model, self.step, fresh, &weights).map_err(
+            |source| TrainError::Io {
+                path: dir.to_path_buf(),
+                source,
+            },
+        )
     }
 
     fn save_weights(&self, dir: &Path) -> Result<(), TrainError> {

@@ -115,3 +115,48 @@ fn lstm_solves_the_adding_problem_where_the_rnn_fails() {
     let gates = std::fs::read_to_string(dir.path().join("probes_gates.csv")).unwrap();
     assert!(gates.lines().count() > 1);
 }
+
+#[test]
+fn csv_sequences_train_and_a_wrong_width_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    // one row per sequence: T = 3 steps × d = 2 values, step-major; y = first + last value
+    let mut csv = String::from("a0,b0,a1,b1,a2,b2,y\n");
+    for i in 0..120 {
+        let v: Vec<f64> = (0..6)
+            .map(|k| ((i * 7 + k * 13) % 17) as f64 / 17.0)
+            .collect();
+        let row: Vec<String> = v.iter().map(|x| format!("{x:.4}")).collect();
+        csv.push_str(&format!("{},{:.4}\n", row.join(","), v[0] + v[4]));
+    }
+    std::fs::write(dir.path().join("seq.csv"), csv).unwrap();
+    let net = |steps: usize| {
+        format!(
+            "model s {{\n    input x: seq({steps}, 2)\n    gru 4\n    dense 1\n}}\n\
+             train {{\n    data = csv(\"seq.csv\", target = \"y\", task = regression)\n    \
+             loss = mse\n    batch = 8\n    epochs = 2\n}}\n"
+        )
+    };
+    let good = dir.path().join("good.net");
+    std::fs::write(&good, net(3)).unwrap();
+    let r = train(good.to_str().unwrap(), &dir.path().join("run"));
+    assert_eq!(r["report"]["stop"], "Finished", "{r}");
+
+    let bad = dir.path().join("bad.net");
+    std::fs::write(&bad, net(4)).unwrap();
+    let o = netc(&[
+        "train",
+        bad.to_str().unwrap(),
+        "--out",
+        dir.path().join("run2").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        text.contains("netc::data::width_mismatch") && text.contains("seq(4, 2)"),
+        "{text}"
+    );
+}

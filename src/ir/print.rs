@@ -212,7 +212,16 @@ fn role_text(role: &Role) -> String {
             ProbeStat::GateSaturation { gate } => {
                 format!("probe {layer} gate_saturation gate={gate}")
             }
-            _ => format!("probe {layer} {}", probe_stat_name(*stat)),
+            ProbeStat::GradWeightSq
+            | ProbeStat::GradBiasSq
+            | ProbeStat::GradActSq
+            | ProbeStat::WeightSq
+            | ProbeStat::UpdateSq
+            | ProbeStat::ActMean
+            | ProbeStat::ActStd
+            | ProbeStat::Saturation
+            | ProbeStat::NonFiniteForward
+            | ProbeStat::NonFiniteBackward => format!("probe {layer} {}", probe_stat_name(*stat)),
         },
         Role::Metric => "metric".into(),
         Role::Update { param } => format!("update {param}"),

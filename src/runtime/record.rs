@@ -107,22 +107,17 @@ impl Recorder {
         let mut gate_names = Vec::new();
         let mut through_time = false;
         for o in &program.graph.outputs {
-            match &o.role {
-                Role::Probe {
-                    layer,
-                    stat: ProbeStat::GateSaturation { gate },
-                } => {
-                    let name = o.name.rsplit('.').next().unwrap_or("?").to_owned();
-                    if let Some(l) = layers.iter().position(|n| n == layer) {
-                        gate_names.push(((l, *gate), name));
-                    }
+            let Role::Probe { layer, stat } = &o.role else {
+                continue;
+            };
+            if let ProbeStat::GateSaturation { gate } = stat {
+                // the output is named `probe.<layer>.gate_sat.<gate name>`
+                let name = o.name.rsplit('.').next().unwrap_or("?").to_owned();
+                if let Some(l) = layers.iter().position(|n| n == layer) {
+                    gate_names.push(((l, *gate), name));
                 }
-                Role::Probe {
-                    stat: ProbeStat::GradHiddenSq { .. },
-                    ..
-                } => through_time = true,
-                _ => {}
             }
+            through_time |= matches!(stat, ProbeStat::GradHiddenSq { .. });
         }
         let time = if through_time {
             let mut time = BufWriter::new(open("probes_time.csv")?);
@@ -167,7 +162,17 @@ impl Recorder {
                         .map_or("?", |(_, n)| n.as_str());
                     writeln!(files.gates, "{},{name},{gate_name},{v}", r.step)?
                 }
-                _ => {}
+                // the per-layer statistics go to probes.csv
+                ProbeStat::GradWeightSq
+                | ProbeStat::GradBiasSq
+                | ProbeStat::GradActSq
+                | ProbeStat::WeightSq
+                | ProbeStat::UpdateSq
+                | ProbeStat::ActMean
+                | ProbeStat::ActStd
+                | ProbeStat::Saturation
+                | ProbeStat::NonFiniteForward
+                | ProbeStat::NonFiniteBackward => {}
             }
         }
         Ok(())

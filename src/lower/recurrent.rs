@@ -36,18 +36,7 @@ impl Lowering<'_> {
         let n = r.units;
         let rows = r.cell.gates() * n;
         let w = self.recurrent_params(layer, r, dim);
-        // The steps of the input: a recurrent layer below hands its h_t over directly; any
-        // other input is sliced. Slicing a value whose gradient is needed would cost a
-        // [B, T, ·] adjoint per step (quadratic in T), which handing steps over avoids.
-        let inputs: Vec<ValueId> = match self.sequences.get(&x) {
-            Some(steps) => steps.clone(),
-            None => (0..steps)
-                .map(|t| {
-                    let xt = self.graph.slice(x, 1, t, 1);
-                    self.graph.reshape(xt, vec![batch, dim])
-                })
-                .collect(),
-        };
+        let inputs = self.input_steps(x);
         let g = &mut self.graph;
         let mut cell = CellState::new(r.cell, n);
         let mut h = None;
@@ -76,16 +65,7 @@ impl Lowering<'_> {
         }
         let output = match r.returns {
             Returns::Last => hidden[steps - 1],
-            Returns::All => {
-                let g = &mut self.graph;
-                let stacked: Vec<ValueId> = hidden
-                    .iter()
-                    .map(|&h| g.reshape(h, vec![batch, 1, n]))
-                    .collect();
-                let all = g.concat(&stacked, 1);
-                self.sequences.insert(all, hidden.clone());
-                all
-            }
+            Returns::All => self.stack_steps(&hidden),
         };
         let gates = cell.finish(&mut self.graph);
         Unrolled {
@@ -95,6 +75,38 @@ impl Lowering<'_> {
             weight: format!("{}.weight_hh", layer.name),
             bias: r.bias.then(|| format!("{}.bias_hh", layer.name)),
         }
+    }
+
+    /// The steps of a `[B, T, d]` input as `[B, d]` values: a recurrent layer below hands its
+    /// h_t over directly; any other input is sliced. Slicing a value whose gradient is needed
+    /// would cost a `[B, T, ·]` adjoint per step (quadratic in T), which the hand-over avoids.
+    fn input_steps(&mut self, x: ValueId) -> Vec<ValueId> {
+        if let Some(steps) = self.sequences.get(&x) {
+            return steps.clone();
+        }
+        let shape = self.graph.shape(x).to_vec();
+        let (batch, steps, dim) = (shape[0], shape[1], shape[2]);
+        (0..steps)
+            .map(|t| {
+                let xt = self.graph.slice(x, 1, t, 1);
+                self.graph.reshape(xt, vec![batch, dim])
+            })
+            .collect()
+    }
+
+    /// Every step's h_t `[B, N]` stacked to `[B, T, N]`, remembered for a layer stacked above.
+    fn stack_steps(&mut self, hidden: &[ValueId]) -> ValueId {
+        let g = &mut self.graph;
+        let stacked: Vec<ValueId> = hidden
+            .iter()
+            .map(|&h| {
+                let shape = g.shape(h).to_vec();
+                g.reshape(h, vec![shape[0], 1, shape[1]])
+            })
+            .collect();
+        let all = g.concat(&stacked, 1);
+        self.sequences.insert(all, hidden.to_vec());
+        all
     }
 
     fn recurrent_params(&mut self, layer: &Layer, r: &Recurrent, dim: usize) -> Weights {
@@ -125,53 +137,44 @@ impl Lowering<'_> {
             radius: r.radius,
             fill: None,
         });
-        if !r.bias {
-            return Weights {
-                ih,
-                hh,
-                b_ih: None,
-                b_hh: None,
-            };
-        }
+        let (b_ih, b_hh) = match r.bias {
+            true => {
+                let (b_ih, b_hh) = self.recurrent_biases(layer, r);
+                (Some(b_ih), Some(b_hh))
+            }
+            false => (None, None),
+        };
+        Weights { ih, hh, b_ih, b_hh }
+    }
+
+    /// `bias_ih` and `bias_hh`, PyTorch's U(−1/√N, 1/√N); an LSTM's forget slice of
+    /// `bias_ih` holds `forget_bias` and that of `bias_hh` 0, so the gate sees exactly it.
+    fn recurrent_biases(&mut self, layer: &Layer, r: &Recurrent) -> (ValueId, ValueId) {
+        let n = r.units;
+        let rows = r.cell.gates() * n;
         let k = 1.0 / (n as f64).sqrt();
         let bias_init = Init::Uniform { low: -k, high: k };
-        let b_ih = self.new_param(
-            &name("bias_ih"),
-            vec![rows],
-            bias_init,
-            n,
-            n,
-            ParamKind::Bias,
-            layer,
-        );
         let forget = |value: f64| InitExtras {
             blocks: 1,
             radius: None,
             fill: Some((n..2 * n, value)),
         };
-        if let Cell::Lstm { forget_bias } = r.cell {
-            self.set_extras(forget(forget_bias));
-        }
-        let b_hh = self.new_param(
-            &name("bias_hh"),
-            vec![rows],
-            bias_init,
-            n,
-            n,
-            ParamKind::Bias,
-            layer,
-        );
-        // b_ih + b_hh is what the gate sees: the forget slice of b_hh starts at 0 so that the
-        // sum is exactly `forget_bias`.
-        if let Cell::Lstm { .. } = r.cell {
-            self.set_extras(forget(0.0));
-        }
-        Weights {
-            ih,
-            hh,
-            b_ih: Some(b_ih),
-            b_hh: Some(b_hh),
-        }
+        let biases = [("bias_ih", None), ("bias_hh", Some(0.0))].map(|(name, fill)| {
+            let value = self.new_param(
+                &format!("{}.{name}", layer.name),
+                vec![rows],
+                bias_init,
+                n,
+                n,
+                ParamKind::Bias,
+                layer,
+            );
+            if let Cell::Lstm { forget_bias } = r.cell {
+                self.set_extras(forget(fill.unwrap_or(forget_bias)));
+            }
+            value
+        });
+        (biases[0], biases[1])
     }
 }
 
@@ -202,80 +205,103 @@ impl CellState {
         h: Option<ValueId>,
         c: Option<ValueId>,
     ) -> (ValueId, Option<ValueId>) {
-        let n = self.units;
-        let sum = |g: &mut Graph| match hp {
-            Some(hp) => g.add(xp, hp),
-            None => xp,
-        };
         match self.cell {
             Cell::Rnn { act } => {
-                let z = sum(g);
+                let z = match hp {
+                    Some(hp) => g.add(xp, hp),
+                    None => xp,
+                };
                 let h = act::apply(g, act, z, None);
                 self.gate_steps[0].push(h);
                 (h, None)
             }
             Cell::Lstm { .. } => {
-                let z = sum(g);
-                let gate = |g: &mut Graph, k: usize, op: UnaryOp| {
-                    let s = g.slice(z, 1, k * n, n);
-                    g.unary(op, s)
-                };
-                let i = gate(g, 0, UnaryOp::Sigmoid);
-                let f = gate(g, 1, UnaryOp::Sigmoid);
-                let cand = gate(g, 2, UnaryOp::Tanh);
-                let o = gate(g, 3, UnaryOp::Sigmoid);
-                for (k, v) in [i, f, cand, o].into_iter().enumerate() {
-                    self.gate_steps[k].push(v);
-                }
-                // c_t = f ⊙ c + i ⊙ g; h_t = o ⊙ tanh(c_t)
-                let ig = g.mul(i, cand);
-                let c_new = match c {
-                    Some(c) => {
-                        let fc = g.mul(f, c);
-                        g.add(fc, ig)
-                    }
-                    None => ig,
-                };
-                let tc = g.unary(UnaryOp::Tanh, c_new);
-                (g.mul(o, tc), Some(c_new))
+                let (h, c) = self.lstm(g, xp, hp, c);
+                (h, Some(c))
             }
-            Cell::Gru => {
-                let part = |g: &mut Graph, v: ValueId, k: usize| g.slice(v, 1, k * n, n);
-                let (xr, xz, xn) = (part(g, xp, 0), part(g, xp, 1), part(g, xp, 2));
-                let (r, z, cand) = match hp {
-                    Some(hp) => {
-                        let (hr, hz, hn) = (part(g, hp, 0), part(g, hp, 1), part(g, hp, 2));
-                        let r_pre = g.add(xr, hr);
-                        let r = g.unary(UnaryOp::Sigmoid, r_pre);
-                        let z_pre = g.add(xz, hz);
-                        let z = g.unary(UnaryOp::Sigmoid, z_pre);
-                        let rh = g.mul(r, hn);
-                        let n_pre = g.add(xn, rh);
-                        (r, z, g.unary(UnaryOp::Tanh, n_pre))
-                    }
-                    None => {
-                        let r = g.unary(UnaryOp::Sigmoid, xr);
-                        let z = g.unary(UnaryOp::Sigmoid, xz);
-                        (r, z, g.unary(UnaryOp::Tanh, xn))
-                    }
-                };
-                for (k, v) in [r, z, cand].into_iter().enumerate() {
-                    self.gate_steps[k].push(v);
-                }
-                // h_t = (1 − z) ⊙ n + z ⊙ h = n + z ⊙ (h − n)
-                let h_new = match h {
-                    Some(h) => {
-                        let diff = g.sub(h, cand);
-                        let zd = g.mul(z, diff);
-                        g.add(cand, zd)
-                    }
-                    None => {
-                        let one = g.scalar(1.0);
-                        let one_minus = g.sub(one, z);
-                        g.mul(one_minus, cand)
-                    }
-                };
-                (h_new, None)
+            Cell::Gru => (self.gru(g, xp, hp, h), None),
+        }
+    }
+
+    /// (i, f, g, o) = split(xp + hp); c_t = σ(f) ⊙ c + σ(i) ⊙ tanh(g); h_t = σ(o) ⊙ tanh(c_t).
+    fn lstm(
+        &mut self,
+        g: &mut Graph,
+        xp: ValueId,
+        hp: Option<ValueId>,
+        c: Option<ValueId>,
+    ) -> (ValueId, ValueId) {
+        let n = self.units;
+        let z = match hp {
+            Some(hp) => g.add(xp, hp),
+            None => xp,
+        };
+        let gate = |g: &mut Graph, k: usize, op: UnaryOp| {
+            let s = g.slice(z, 1, k * n, n);
+            g.unary(op, s)
+        };
+        let i = gate(g, 0, UnaryOp::Sigmoid);
+        let f = gate(g, 1, UnaryOp::Sigmoid);
+        let cand = gate(g, 2, UnaryOp::Tanh);
+        let o = gate(g, 3, UnaryOp::Sigmoid);
+        for (k, v) in [i, f, cand, o].into_iter().enumerate() {
+            self.gate_steps[k].push(v);
+        }
+        let ig = g.mul(i, cand);
+        let c_new = match c {
+            Some(c) => {
+                let fc = g.mul(f, c);
+                g.add(fc, ig)
+            }
+            None => ig,
+        };
+        let tc = g.unary(UnaryOp::Tanh, c_new);
+        (g.mul(o, tc), c_new)
+    }
+
+    /// PyTorch's GRU: r = σ(x_r + h_r), z = σ(x_z + h_z), n = tanh(x_n + r ⊙ h_n),
+    /// h_t = (1 − z) ⊙ n + z ⊙ h, where x_· and h_· are the gate slices of `xp` and `hp`.
+    fn gru(
+        &mut self,
+        g: &mut Graph,
+        xp: ValueId,
+        hp: Option<ValueId>,
+        h: Option<ValueId>,
+    ) -> ValueId {
+        let n = self.units;
+        let part = |g: &mut Graph, v: ValueId, k: usize| g.slice(v, 1, k * n, n);
+        let (xr, xz, xn) = (part(g, xp, 0), part(g, xp, 1), part(g, xp, 2));
+        let (r, z, cand) = match hp {
+            Some(hp) => {
+                let (hr, hz, hn) = (part(g, hp, 0), part(g, hp, 1), part(g, hp, 2));
+                let r_pre = g.add(xr, hr);
+                let r = g.unary(UnaryOp::Sigmoid, r_pre);
+                let z_pre = g.add(xz, hz);
+                let z = g.unary(UnaryOp::Sigmoid, z_pre);
+                let rh = g.mul(r, hn);
+                let n_pre = g.add(xn, rh);
+                (r, z, g.unary(UnaryOp::Tanh, n_pre))
+            }
+            None => {
+                let r = g.unary(UnaryOp::Sigmoid, xr);
+                let z = g.unary(UnaryOp::Sigmoid, xz);
+                (r, z, g.unary(UnaryOp::Tanh, xn))
+            }
+        };
+        for (k, v) in [r, z, cand].into_iter().enumerate() {
+            self.gate_steps[k].push(v);
+        }
+        match h {
+            // (1 − z) ⊙ n + z ⊙ h = n + z ⊙ (h − n)
+            Some(h) => {
+                let diff = g.sub(h, cand);
+                let zd = g.mul(z, diff);
+                g.add(cand, zd)
+            }
+            None => {
+                let one = g.scalar(1.0);
+                let one_minus = g.sub(one, z);
+                g.mul(one_minus, cand)
             }
         }
     }

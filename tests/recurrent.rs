@@ -109,11 +109,11 @@ fn stacked_layers_and_a_per_step_head_gradcheck() {
     let m = checked(&source(
         "seq(4, 1)",
         "    gru 3, return = all\n    lstm 3, return = all\n    rnn 2, return = all\n    dense 1",
-        "noisy_sine(steps = 4, n = 16)",
+        // a CSV with 4 targets per sequence (not read: gradcheck feeds random [B, 4] targets)
+        "csv(\"per_step.csv\", target = \"y\", task = regression)",
         "mse",
     ));
     assert_eq!(m.output_shape, vec![4, 1]);
-    // The data's targets are [1] per example; gradcheck feeds random [B, 4] targets.
     assert_gradients(&m, "stacked");
 }
 
@@ -420,6 +420,13 @@ fn checker_reports_recurrent_mistakes() {
         "mse",
     );
     assert!(diagnostics(&stacked_last).contains(&"netc::shape::recurrent_input".to_string()));
+    let per_step_head = source(
+        "seq(4, 2)",
+        "    rnn 8, return = all\n    dense 1",
+        "adding(steps = 4, n = 16)",
+        "mse",
+    );
+    assert!(diagnostics(&per_step_head).contains(&"netc::data::output_mismatch".to_string()));
     let wrong_steps = source(
         "seq(5, 2)",
         "    rnn 8\n    dense 1",

@@ -245,9 +245,19 @@ fn check_targets(
         }
         (Target::Unknown(_), _) => return,
     };
-    if wanted == width {
+    // A per-step head outputs [T, k]: T·k values per example against the data's targets.
+    let total: usize = cx.output.iter().product();
+    if wanted == width && total == width {
         return;
     }
+    let help = if cx.output.len() > 1 {
+        format!(
+            "the model outputs a value per step; give the last recurrent layer `return = last` \
+             and end with `dense {wanted}`"
+        )
+    } else {
+        format!("end the model with `dense {wanted}`")
+    };
     diags.push(
         Diagnostic::error(
             "netc::data::output_mismatch",
@@ -266,6 +276,6 @@ fn check_targets(
                 Target::Unknown(_) => "the data".to_string(),
             },
         )
-        .with_help(format!("end the model with `dense {wanted}`")),
+        .with_help(help),
     );
 }

@@ -51,6 +51,31 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
+/// Like [`init_tensor`], but the tensor is `blocks` stacked row blocks each initialised on its
+/// own, one after the other from `rng` (a recurrent weight's gates: an orthogonal or identity
+/// `weight_hh` of an LSTM is four orthogonal or identity `[N, N]` blocks, as Keras does).
+/// One block is exactly [`init_tensor`].
+pub fn init_blocks(
+    init: &Init,
+    shape: &[usize],
+    fan_in: usize,
+    fan_out: usize,
+    blocks: usize,
+    rng: &mut ChaCha8Rng,
+) -> Tensor<f32> {
+    let blocks = blocks.max(1);
+    if blocks == 1 || shape.is_empty() || shape[0] % blocks != 0 {
+        return init_tensor(init, shape, fan_in, fan_out, rng);
+    }
+    let mut block_shape = shape.to_vec();
+    block_shape[0] /= blocks;
+    let mut data = Vec::with_capacity(numel(shape));
+    for _ in 0..blocks {
+        data.extend(init_tensor(init, &block_shape, fan_in, fan_out, rng).data);
+    }
+    Tensor::new(shape.to_vec(), data)
+}
+
 /// Fills a tensor of `shape` as `init` prescribes, drawing from `rng`.
 ///
 /// `fan_in` and `fan_out` are used only by the variance-scaling inits (xavier, he, lecun).

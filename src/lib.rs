@@ -18,6 +18,7 @@ pub mod params;
 pub mod runtime;
 pub mod sema;
 pub mod span;
+pub mod spectral;
 pub mod syntax;
 
 pub mod autodiff;

@@ -83,6 +83,65 @@ pub enum LayerKind {
         body: Vec<Layer>,
         projection: Option<Init>,
     },
+    /// `rnn N`, `lstm N`, `gru N` over a `[T, d]` sequence, unrolled through time. Parameters
+    /// follow PyTorch: `weight_ih` `[G·N, d]`, `weight_hh` `[G·N, N]`, `bias_ih`, `bias_hh`
+    /// `[G·N]`, G = 1 (rnn), 4 (lstm, gates i, f, g, o) or 3 (gru, gates r, z, n).
+    Recurrent(Recurrent),
+}
+
+/// A recurrent layer's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Recurrent {
+    pub cell: Cell,
+    pub units: usize,
+    pub bias: bool,
+    /// Init of the input weights `weight_ih`.
+    pub init: Init,
+    /// Init of each gate's `[N, N]` block of the recurrent weights `weight_hh`.
+    pub init_rec: Init,
+    /// Rescale each recurrent block after init so its largest singular value is this.
+    pub radius: Option<f64>,
+    pub returns: Returns,
+}
+
+/// The recurrent cell.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub enum Cell {
+    /// h' = act(W_ih·x + b_ih + W_hh·h + b_hh).
+    Rnn { act: Activation },
+    /// PyTorch's LSTM; `forget_bias` initialises the forget gate's slice of `bias_ih`.
+    Lstm { forget_bias: f64 },
+    /// PyTorch's GRU (n = tanh(W_in·x + b_in + r ⊙ (W_hn·h + b_hn))).
+    Gru,
+}
+
+impl Cell {
+    /// Gate blocks stacked in the weights: 1, 4 or 3.
+    pub fn gates(&self) -> usize {
+        match self {
+            Cell::Rnn { .. } => 1,
+            Cell::Lstm { .. } => 4,
+            Cell::Gru => 3,
+        }
+    }
+
+    /// The gate names in PyTorch's order (`h` for a plain rnn's single block).
+    pub fn gate_names(&self) -> &'static [&'static str] {
+        match self {
+            Cell::Rnn { .. } => &["h"],
+            Cell::Lstm { .. } => &["i", "f", "g", "o"],
+            Cell::Gru => &["r", "z", "n"],
+        }
+    }
+}
+
+/// What a recurrent layer outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Returns {
+    /// The last hidden state `[N]`.
+    Last,
+    /// Every hidden state `[T, N]`.
+    All,
 }
 
 /// Activation functions, as layer attributes (`act = relu`) or standalone layers.
@@ -257,6 +316,40 @@ pub enum SyntheticKind {
         width: usize,
         outputs: usize,
     },
+    /// The adding problem: `steps` × 2 inputs (a value in U(0,1), a 0/1 marker on two steps, one
+    /// in each half); the target is the sum of the two marked values (regression).
+    Adding { steps: usize },
+    /// The memory (copy) task: one of `symbols` one-hot symbols at step 0, blanks after; the
+    /// class to recall at the end is that symbol. Inputs `steps` × (`symbols` + 1).
+    Memory { steps: usize, symbols: usize },
+    /// Hochreiter & Schmidhuber's temporal-order task: distractors a–d everywhere but two
+    /// steps, which hold X or Y (the first in the first half, the second in the second half);
+    /// 4 classes for the order XX, XY, YX, YY. Inputs `steps` × 6 one-hot.
+    TemporalOrder { steps: usize },
+    /// Next-step prediction on a noisy sine: `steps` values of sin(ω·t + φ) + noise (ω, φ
+    /// random per sequence); the target is the clean next value.
+    NoisySine { steps: usize },
+}
+
+impl SyntheticKind {
+    /// Steps per example for the sequence tasks, `None` for the vector sets.
+    pub fn steps(&self) -> Option<usize> {
+        match *self {
+            SyntheticKind::Adding { steps }
+            | SyntheticKind::Memory { steps, .. }
+            | SyntheticKind::TemporalOrder { steps }
+            | SyntheticKind::NoisySine { steps } => Some(steps),
+            SyntheticKind::Xor
+            | SyntheticKind::Moons
+            | SyntheticKind::Circles { .. }
+            | SyntheticKind::Spirals { .. }
+            | SyntheticKind::Blobs { .. }
+            | SyntheticKind::Sine
+            | SyntheticKind::Polynomial { .. }
+            | SyntheticKind::Parity { .. }
+            | SyntheticKind::Teacher { .. } => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -10,6 +10,7 @@ mod csv_file;
 mod error;
 mod rng;
 mod scale;
+mod sequences;
 mod synthetic;
 mod table;
 mod targets;
@@ -165,7 +166,17 @@ pub fn check_width(
         found,
         expected_shape: expected.to_vec(),
         expected: wanted,
-        help: format!("make the model's input take {found} values (`input x: [{found}]`), or give the data {wanted} feature columns"),
+        help: match expected {
+            [steps, dim] => format!(
+                "a sequence input seq({steps}, {dim}) reads one row per sequence with {wanted} = \
+                 {steps}·{dim} feature columns, step by step (the {dim} values of step 0, then \
+                 of step 1, ...); change `seq(T, d)` so that T·d = {found}, or reshape the data"
+            ),
+            _ => format!(
+                "make the model's input take {found} values (`input x: [{found}]`), or give the \
+                 data {wanted} feature columns"
+            ),
+        },
     })
 }
 

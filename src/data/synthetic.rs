@@ -9,20 +9,21 @@ use rand_distr::StandardNormal;
 
 use super::error::DataError;
 use super::rng::{stream, Purpose};
+use super::sequences;
 use super::targets::{binary_column, encode_labels, loss_name};
 use super::Dataset;
 use crate::ir::Tensor;
 use crate::model::{Loss, Synthetic, SyntheticKind, Task};
 
 /// The examples of a synthetic set before target encoding.
-struct Generated {
+pub(super) struct Generated {
     /// Row-major `[n, width]`.
-    x: Vec<f64>,
-    width: usize,
-    targets: Targets,
+    pub(super) x: Vec<f64>,
+    pub(super) width: usize,
+    pub(super) targets: Targets,
 }
 
-enum Targets {
+pub(super) enum Targets {
     Labels { labels: Vec<usize>, classes: usize },
     Values { values: Vec<f64>, outputs: usize },
 }
@@ -39,6 +40,10 @@ pub fn synthetic_name(kind: &SyntheticKind) -> String {
         SyntheticKind::Polynomial { .. } => "polynomial",
         SyntheticKind::Parity { .. } => "parity",
         SyntheticKind::Teacher { .. } => "teacher",
+        SyntheticKind::Adding { .. } => "adding",
+        SyntheticKind::Memory { .. } => "memory",
+        SyntheticKind::TemporalOrder { .. } => "temporal_order",
+        SyntheticKind::NoisySine { .. } => "noisy_sine",
     };
     format!("synthetic set `{name}`")
 }
@@ -91,6 +96,14 @@ pub fn generate(set: &Synthetic, seed: u64, loss: Loss) -> Result<Dataset, DataE
                 |r| r.sample(StandardNormal),
             )
         }
+        SyntheticKind::Adding { steps } => sequences::adding(n, *steps, noise, &mut rng),
+        SyntheticKind::Memory { steps, symbols } => {
+            sequences::memory(n, *steps, *symbols, noise, &mut rng)
+        }
+        SyntheticKind::TemporalOrder { steps } => {
+            sequences::temporal_order(n, *steps, noise, &mut rng)
+        }
+        SyntheticKind::NoisySine { steps } => sequences::noisy_sine(n, *steps, noise, &mut rng),
     };
     encode(generated, &set.kind, loss, &name)
 }
@@ -113,6 +126,17 @@ fn validate(set: &Synthetic) -> Result<(), String> {
             "centers = {centers} and dim = {dim} must be at least 1"
         )),
         SyntheticKind::Parity { bits } if bits < 1 => Err("bits must be at least 1".to_string()),
+        SyntheticKind::Adding { steps } | SyntheticKind::TemporalOrder { steps } if steps < 2 => {
+            Err(format!(
+                "steps = {steps} must be at least 2 (two marked steps)"
+            ))
+        }
+        SyntheticKind::Memory { steps, symbols } if steps < 1 || symbols < 2 => Err(format!(
+            "steps = {steps} must be at least 1 and symbols = {symbols} at least 2"
+        )),
+        SyntheticKind::NoisySine { steps } if steps < 1 => {
+            Err("steps must be at least 1".to_string())
+        }
         SyntheticKind::Teacher {
             dim,
             depth,

@@ -262,6 +262,13 @@ pub enum ProbeStat {
     NonFiniteForward,
     /// 1.0 if ∂L/∂a or ∂L/∂W has a NaN or ±∞
     NonFiniteBackward,
+    /// ‖∂L/∂h_t‖² of a recurrent layer's hidden state at time step `t` (0-based), the total
+    /// derivative through every later step (backpropagation through time)
+    GradHiddenSq { t: u32 },
+    /// fraction of saturated units of a recurrent layer's gate number `gate` (PyTorch's order:
+    /// i, f, g, o for the LSTM; r, z, n for the GRU; the hidden state for a plain rnn) over
+    /// every step
+    GateSaturation { gate: u8 },
 }
 
 /// What an output of a program is for.

@@ -99,6 +99,8 @@ pub fn probe_stat_name(stat: ProbeStat) -> &'static str {
         ProbeStat::Saturation => "saturation",
         ProbeStat::NonFiniteForward => "nonfinite_forward",
         ProbeStat::NonFiniteBackward => "nonfinite_backward",
+        ProbeStat::GradHiddenSq { .. } => "grad_hidden_sq",
+        ProbeStat::GateSaturation { .. } => "gate_saturation",
     }
 }
 
@@ -205,7 +207,22 @@ fn origin_text(origin: &Origin, source: Option<&str>) -> String {
 fn role_text(role: &Role) -> String {
     match role {
         Role::Loss => "loss".into(),
-        Role::Probe { layer, stat } => format!("probe {layer} {}", probe_stat_name(*stat)),
+        Role::Probe { layer, stat } => match stat {
+            ProbeStat::GradHiddenSq { t } => format!("probe {layer} grad_hidden_sq t={t}"),
+            ProbeStat::GateSaturation { gate } => {
+                format!("probe {layer} gate_saturation gate={gate}")
+            }
+            ProbeStat::GradWeightSq
+            | ProbeStat::GradBiasSq
+            | ProbeStat::GradActSq
+            | ProbeStat::WeightSq
+            | ProbeStat::UpdateSq
+            | ProbeStat::ActMean
+            | ProbeStat::ActStd
+            | ProbeStat::Saturation
+            | ProbeStat::NonFiniteForward
+            | ProbeStat::NonFiniteBackward => format!("probe {layer} {}", probe_stat_name(*stat)),
+        },
         Role::Metric => "metric".into(),
         Role::Update { param } => format!("update {param}"),
         Role::Value => "value".into(),

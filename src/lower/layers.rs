@@ -1,9 +1,9 @@
 //! Lowering of each layer kind.
 
 use super::act;
-use super::{Forward, LayerValues, LowerOptions, Mode, ParamKind, ParamSpec};
+use super::{Forward, InitExtras, LayerValues, LowerOptions, Mode, ParamKind, ParamSpec};
 use crate::ir::{Graph, ReduceOp, UnaryOp, ValueId};
-use crate::model::{Activation, Init, Layer, LayerKind, Model};
+use crate::model::{Activation, Cell, Init, Layer, LayerKind, Model};
 
 /// The last layer's value, and its pre-activation when it ends in softmax or sigmoid (so the
 /// loss can be computed from logits in the stable fused form).
@@ -23,6 +23,9 @@ pub struct Lowering<'m> {
     state_updates: Vec<(String, ValueId)>,
     /// Dropout layers seen so far: each gets its own random stream.
     dropout_streams: u32,
+    /// `[B, T, N]` outputs of recurrent layers (`return = all`) with their per-step `[B, N]`
+    /// values, so a recurrent layer stacked on top reads the steps without slicing.
+    pub(super) sequences: std::collections::HashMap<ValueId, Vec<ValueId>>,
 }
 
 impl<'m> Lowering<'m> {
@@ -36,6 +39,7 @@ impl<'m> Lowering<'m> {
             params: Vec::new(),
             state_updates: Vec::new(),
             dropout_streams: 0,
+            sequences: std::collections::HashMap::new(),
         }
     }
 
@@ -83,6 +87,8 @@ impl<'m> Lowering<'m> {
         self.graph.set_origin(Some(layer.span), Some(&layer.name));
         let mut weight = None;
         let mut bias = None;
+        let mut hidden = Vec::new();
+        let mut gates = Vec::new();
         let (value, logits, act) = match &layer.kind {
             LayerKind::Dense {
                 units,
@@ -124,6 +130,18 @@ impl<'m> Lowering<'m> {
                 };
                 (self.graph.add(inner.value, skip), None, None)
             }
+            LayerKind::Recurrent(r) => {
+                let unrolled = self.recurrent(layer, h, r);
+                weight = Some(unrolled.weight);
+                bias = unrolled.bias;
+                hidden = unrolled.hidden;
+                gates = unrolled.gates;
+                let act = match r.cell {
+                    Cell::Rnn { act } => Some(act),
+                    Cell::Lstm { .. } | Cell::Gru => None,
+                };
+                (unrolled.output, None, act)
+            }
         };
         self.layers.push(LayerValues {
             name: layer.name.clone(),
@@ -133,6 +151,8 @@ impl<'m> Lowering<'m> {
             act,
             weight,
             bias,
+            hidden,
+            gates,
         });
         Top { value, logits }
     }
@@ -149,8 +169,14 @@ impl<'m> Lowering<'m> {
         bias_init: Init,
     ) -> (ValueId, String, Option<String>) {
         let shape = self.graph.shape(h).to_vec();
-        let fan_in: usize = shape[1..].iter().product();
-        let h = self.graph.reshape(h, vec![shape[0], fan_in]);
+        // Over a sequence [B, T, d] the layer applies to every step: rows are B·T.
+        let per_step = shape.len() == 3;
+        let (rows, fan_in) = if per_step {
+            (shape[0] * shape[1], shape[2])
+        } else {
+            (shape[0], shape[1..].iter().product())
+        };
+        let h = self.graph.reshape(h, vec![rows, fan_in]);
         let w_name = format!("{}.weight", layer.name);
         let w = self.new_param(
             &w_name,
@@ -176,6 +202,9 @@ impl<'m> Lowering<'m> {
             );
             z = self.graph.add(z, b);
             b_name = Some(name);
+        }
+        if per_step {
+            z = self.graph.reshape(z, vec![shape[0], shape[1], units]);
         }
         (z, w_name, b_name)
     }
@@ -312,8 +341,15 @@ impl<'m> Lowering<'m> {
         [gamma, beta]
     }
 
+    /// Gives the parameter added last its initialization extras.
+    pub(super) fn set_extras(&mut self, extras: InitExtras) {
+        if let Some(last) = self.params.last_mut() {
+            last.extras = extras;
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
-    fn new_param(
+    pub(super) fn new_param(
         &mut self,
         name: &str,
         shape: Vec<usize>,
@@ -333,6 +369,7 @@ impl<'m> Lowering<'m> {
             kind,
             layer: layer.name.clone(),
             value,
+            extras: InitExtras::default(),
         });
         value
     }

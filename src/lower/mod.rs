@@ -10,6 +10,7 @@
 mod act;
 mod layers;
 mod loss;
+mod recurrent;
 
 pub use act::{log_softmax, softmax};
 
@@ -87,6 +88,39 @@ pub struct ParamSpec {
     pub layer: String,
     /// Its leaf in the lowered graph.
     pub value: ValueId,
+    /// Steps applied after the initializer (recurrent weights and biases).
+    pub extras: InitExtras,
+}
+
+/// Initialization beyond the [`Init`] itself, for recurrent layers' tensors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InitExtras {
+    /// The tensor stacks this many row blocks (a recurrent weight's gates), each initialised
+    /// on its own: an orthogonal `weight_hh` of an LSTM is four orthogonal `[N, N]` blocks.
+    pub blocks: usize,
+    /// Rescale each block so its largest singular value (power iteration) is this.
+    pub radius: Option<f64>,
+    /// Overwrite these elements with a value (the LSTM forget gate's bias).
+    pub fill: Option<(std::ops::Range<usize>, f64)>,
+}
+
+impl Default for InitExtras {
+    fn default() -> InitExtras {
+        InitExtras {
+            blocks: 1,
+            radius: None,
+            fill: None,
+        }
+    }
+}
+
+/// A recurrent gate's activation at every step, `[B, T·N]`, for its saturation probe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateValues {
+    /// `i`, `f`, `g`, `o` (lstm), `r`, `z`, `n` (gru), `h` (rnn).
+    pub gate: String,
+    pub value: ValueId,
+    pub act: Activation,
 }
 
 /// The values of one layer that probes look at.
@@ -104,6 +138,11 @@ pub struct LayerValues {
     /// The layer's weight and bias parameter names, if it has them.
     pub weight: Option<String>,
     pub bias: Option<String>,
+    /// A recurrent layer's hidden state h_t at every step (empty for other layers): the
+    /// probes take ‖∂L/∂h_t‖ at each.
+    pub hidden: Vec<ValueId>,
+    /// A recurrent layer's gates (empty for other layers).
+    pub gates: Vec<GateValues>,
 }
 
 /// The lowered forward pass and loss.

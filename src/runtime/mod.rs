@@ -6,4 +6,5 @@ pub mod exec;
 mod jit;
 pub mod record;
 pub mod schedule;
+pub mod spectral_record;
 pub mod train;

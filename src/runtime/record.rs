@@ -1,6 +1,8 @@
 //! The run folder's records: `metrics.jsonl` (one JSON object per step and per epoch) and
 //! `probes.csv` (one row per layer per recorded step, norms rather than squared norms).
-//! Columns are documented in docs/cli.md.
+//! Models with recurrent layers also get `probes_time.csv` (`step,layer,t,grad_h_norm`: one row
+//! per recorded step, recurrent layer and time step, ‖∂L/∂h_t‖) and `probes_gates.csv`
+//! (`step,layer,gate,saturation`). Columns are documented in docs/cli.md and docs/recurrent.md.
 
 use crate::ir::{ProbeStat, Role};
 use crate::step::StepProgram;
@@ -64,6 +66,16 @@ pub struct Recorder {
     probes: BufWriter<File>,
     layers: Vec<String>,
     every: u64,
+    /// The through-time files, for models with recurrent layers.
+    time: Option<TimeFiles>,
+}
+
+/// `probes_time.csv` and `probes_gates.csv`, with the gate names the step program uses.
+struct TimeFiles {
+    time: BufWriter<File>,
+    gates: BufWriter<File>,
+    /// (layer index, gate index) → gate name (`i`, `f`, `g`, `o`, `r`, `z`, `n`, `h`).
+    gate_names: Vec<((usize, u8), String)>,
 }
 
 impl Recorder {
@@ -91,12 +103,79 @@ impl Recorder {
             .outputs
             .iter()
             .any(|o| matches!(o.role, Role::Probe { .. }));
+        let layers: Vec<String> = program.layers.iter().map(|(n, _)| n.clone()).collect();
+        let mut gate_names = Vec::new();
+        let mut through_time = false;
+        for o in &program.graph.outputs {
+            let Role::Probe { layer, stat } = &o.role else {
+                continue;
+            };
+            if let ProbeStat::GateSaturation { gate } = stat {
+                // the output is named `probe.<layer>.gate_sat.<gate name>`
+                let name = o.name.rsplit('.').next().unwrap_or("?").to_owned();
+                if let Some(l) = layers.iter().position(|n| n == layer) {
+                    gate_names.push(((l, *gate), name));
+                }
+            }
+            through_time |= matches!(stat, ProbeStat::GradHiddenSq { .. });
+        }
+        let time = if through_time {
+            let mut time = BufWriter::new(open("probes_time.csv")?);
+            let mut gates = BufWriter::new(open("probes_gates.csv")?);
+            if !resume {
+                writeln!(time, "step,layer,t,grad_h_norm")?;
+                writeln!(gates, "step,layer,gate,saturation")?;
+            }
+            Some(TimeFiles {
+                time,
+                gates,
+                gate_names,
+            })
+        } else {
+            None
+        };
         Ok(Recorder {
             metrics,
             probes,
-            layers: program.layers.iter().map(|(n, _)| n.clone()).collect(),
+            layers,
             every: if has_probes { 1 } else { 0 },
+            time,
         })
+    }
+
+    /// Writes the through-time rows of a recorded step.
+    fn through_time(&mut self, r: &StepRecord) -> io::Result<()> {
+        let Some(files) = &mut self.time else {
+            return Ok(());
+        };
+        for &(layer, stat, v) in &r.probes {
+            let name = &self.layers[layer];
+            match stat {
+                ProbeStat::GradHiddenSq { t } => {
+                    writeln!(files.time, "{},{name},{t},{}", r.step, v.sqrt())?
+                }
+                ProbeStat::GateSaturation { gate } => {
+                    let gate_name = files
+                        .gate_names
+                        .iter()
+                        .find(|(k, _)| *k == (layer, gate))
+                        .map_or("?", |(_, n)| n.as_str());
+                    writeln!(files.gates, "{},{name},{gate_name},{v}", r.step)?
+                }
+                // the per-layer statistics go to probes.csv
+                ProbeStat::GradWeightSq
+                | ProbeStat::GradBiasSq
+                | ProbeStat::GradActSq
+                | ProbeStat::WeightSq
+                | ProbeStat::UpdateSq
+                | ProbeStat::ActMean
+                | ProbeStat::ActStd
+                | ProbeStat::Saturation
+                | ProbeStat::NonFiniteForward
+                | ProbeStat::NonFiniteBackward => {}
+            }
+        }
+        Ok(())
     }
 
     /// Records probes every `every` steps (0 = never).
@@ -119,6 +198,7 @@ impl Recorder {
                 }
                 writeln!(self.probes)?;
             }
+            self.through_time(r)?;
         }
         Ok(())
     }
@@ -126,12 +206,15 @@ impl Recorder {
     pub fn epoch(&mut self, r: &EpochRecord) -> io::Result<()> {
         serde_json::to_writer(&mut self.metrics, r)?;
         writeln!(self.metrics)?;
-        self.metrics.flush()?;
-        self.probes.flush()
+        self.flush()
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
         self.metrics.flush()?;
+        if let Some(files) = &mut self.time {
+            files.time.flush()?;
+            files.gates.flush()?;
+        }
         self.probes.flush()
     }
 }

@@ -129,6 +129,9 @@ pub fn train(
         model.train.seed,
         model.train.loss,
     )?;
+    // A CSV's width is known only now; a sequence input needs T·d values per row.
+    let name = data::source_name(&model.train.data, base_dir);
+    data::check_width(&splits.train, &model.input.kind.shape(), &name)?;
     let mut session = Session::new(model, splits, opts)?;
     session.run(opts, observer)
 }
@@ -206,6 +209,7 @@ impl<'m> Session<'m> {
             last_eval: None,
         };
         session.initialize(opts)?;
+        session.record_spectral(&opts.out_dir, !opts.resume)?;
         Ok(session)
     }
 
@@ -348,6 +352,7 @@ impl<'m> Session<'m> {
         if !matches!(stop, StopReason::NonFinite(_)) {
             self.save_weights(&opts.out_dir)?;
         }
+        self.record_spectral(&opts.out_dir, false)?;
         self.recorder.flush().map_err(|source| TrainError::Io {
             path: opts.out_dir.clone(),
             source,
@@ -504,6 +509,17 @@ impl<'m> Session<'m> {
         Ok(())
     }
 
+    /// σ_max of each recurrent weight block now (see [`super::spectral_record`]).
+    fn record_spectral(&self, dir: &Path, fresh: bool) -> Result<(), TrainError> {
+        let weights = |name: &str| self.step_prog.leaf(name).map(<[f32]>::to_vec);
+        super::spectral_record::record(dir, self.model, self.step, fresh, &weights).map_err(
+            |source| TrainError::Io {
+                path: dir.to_path_buf(),
+                source,
+            },
+        )
+    }
+
     fn save_weights(&self, dir: &Path) -> Result<(), TrainError> {
         let params = self.current(
             self.program
@@ -551,10 +567,23 @@ pub fn initial_params(model: &Model, specs: &[ParamSpec]) -> ParamStore {
     let mut store = ParamStore::new();
     for p in specs {
         let mut rng = crate::init::param_rng(model.train.seed, &p.name);
-        store.insert(
-            p.name.clone(),
-            crate::init::init_tensor(&p.init, &p.shape, p.fan_in, p.fan_out, &mut rng),
+        let mut t = crate::init::init_blocks(
+            &p.init,
+            &p.shape,
+            p.fan_in,
+            p.fan_out,
+            p.extras.blocks,
+            &mut rng,
         );
+        if let (Some(radius), [rows, cols]) = (p.extras.radius, p.shape.as_slice()) {
+            crate::spectral::rescale_blocks(&mut t.data, *rows, *cols, p.extras.blocks, radius);
+        }
+        if let Some((range, value)) = &p.extras.fill {
+            if let Some(slice) = t.data.get_mut(range.clone()) {
+                slice.fill(*value as f32);
+            }
+        }
+        store.insert(p.name.clone(), t);
     }
     store
 }

@@ -10,8 +10,10 @@ use crate::syntax::ast::{Expr, ExprKind};
 /// What the data gives each example, as far as it is known before loading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DataFacts {
-    /// The number of input features, for synthetic sets.
+    /// The number of input features (per step, for sequence tasks), for synthetic sets.
     pub features: Option<usize>,
+    /// Steps per example, for the sequence tasks.
+    pub steps: Option<usize>,
     pub target: Target,
 }
 
@@ -35,6 +37,8 @@ pub fn data_params(name: &str) -> &'static [&'static str] {
         "polynomial" => &["n", "noise", "degree", "split"],
         "parity" => &["n", "noise", "bits", "split"],
         "teacher" => &["dim", "depth", "width", "outputs", "n", "noise", "split"],
+        "adding" | "temporal_order" | "noisy_sine" => &["steps", "n", "noise", "split"],
+        "memory" => &["steps", "symbols", "n", "noise", "split"],
         _ => &["n", "noise", "split"],
     }
 }
@@ -97,6 +101,7 @@ fn synthetic_kind(
 ) -> Option<(SyntheticKind, DataFacts)> {
     let facts = |features: usize, target: Target| DataFacts {
         features: Some(features),
+        steps: None,
         target,
     };
     let kind = match name {
@@ -133,6 +138,9 @@ fn synthetic_kind(
                 facts(1, Target::Regression(1)),
             )
         }
+        "adding" | "memory" | "temporal_order" | "noisy_sine" => {
+            return sequence_kind(diags, name, b)
+        }
         "parity" => {
             let bits = int_arg(diags, b, "bits", Some(4), (1, 30))? as usize;
             (
@@ -162,6 +170,41 @@ fn synthetic_kind(
     };
     Some(kind)
 }
+
+/// The sequence tasks: `steps` per example, and the per-step width as `features`.
+fn sequence_kind(
+    diags: &mut Vec<Diagnostic>,
+    name: &str,
+    b: &Bound<'_>,
+) -> Option<(SyntheticKind, DataFacts)> {
+    let steps = int_arg(diags, b, "steps", Some(100), (2, MAX_STEPS))? as usize;
+    let (kind, features, target) = match name {
+        "adding" => (SyntheticKind::Adding { steps }, 2, Target::Regression(1)),
+        "memory" => {
+            let symbols = int_arg(diags, b, "symbols", Some(8), (2, 1000))? as usize;
+            (
+                SyntheticKind::Memory { steps, symbols },
+                symbols + 1,
+                Target::Classes(symbols),
+            )
+        }
+        "temporal_order" => (
+            SyntheticKind::TemporalOrder { steps },
+            6,
+            Target::Classes(4),
+        ),
+        _ => (SyntheticKind::NoisySine { steps }, 1, Target::Regression(1)),
+    };
+    let facts = DataFacts {
+        features: Some(features),
+        steps: Some(steps),
+        target,
+    };
+    Some((kind, facts))
+}
+
+/// Longest sequence a built-in task may generate.
+const MAX_STEPS: u64 = 100_000;
 
 fn csv(diags: &mut Vec<Diagnostic>, b: &Bound<'_>) -> Option<(DataSource, DataFacts)> {
     let path = match b.get("path") {
@@ -224,6 +267,7 @@ fn csv(diags: &mut Vec<Diagnostic>, b: &Bound<'_>) -> Option<(DataSource, DataFa
     };
     let facts = DataFacts {
         features: None,
+        steps: None,
         target: Target::Unknown(source.task),
     };
     Some((DataSource::Csv(source), facts))

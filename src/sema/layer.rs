@@ -19,6 +19,7 @@ pub fn layer_params(kind: &str) -> &'static [&'static str] {
         "batchnorm" => &["momentum", "eps"],
         "layernorm" => &["eps", "affine"],
         "dropout" => &["p"],
+        "rnn" | "lstm" | "gru" => super::recurrent::recurrent_params(kind),
         other => super::attrs::activation_params(other),
     }
 }
@@ -84,20 +85,7 @@ impl Expander<'_> {
         shape: &mut Option<Vec<usize>>,
     ) -> Option<Layer> {
         let kind_name = layer.kind.text.as_str();
-        if RECURRENT.contains(&kind_name) {
-            self.diags.push(
-                Diagnostic::error(
-                    "netc::name::recurrent_unsupported",
-                    layer.kind.span,
-                    format!("recurrent layers are not supported yet (`{kind_name}`)"),
-                )
-                .with_label("not supported yet")
-                .with_help("the name is reserved for a later version; use dense layers for now"),
-            );
-            *shape = None;
-            return None;
-        }
-        if !LAYERS.contains(&kind_name) {
+        if !LAYERS.contains(&kind_name) && !RECURRENT.contains(&kind_name) {
             let mut known: Vec<&str> = LAYERS.to_vec();
             known.extend(self.blocks.keys().map(String::as_str));
             self.diags.push(unknown(
@@ -112,13 +100,19 @@ impl Expander<'_> {
         }
         let in_shape = shape.clone();
         let Some((kind, default_name)) = self.layer_kind(layer) else {
-            if matches!(kind_name, "dense" | "linear") {
+            if matches!(kind_name, "dense" | "linear" | "rnn" | "lstm" | "gru") {
                 *shape = None;
             }
             return None;
         };
         let name = self.next_name(default_name, &layer.alias, scope);
         let in_shape = in_shape?;
+        if RECURRENT.contains(&kind_name)
+            && !self.check_sequence_input(kind_name, layer.kind.span, &in_shape)
+        {
+            *shape = None;
+            return None;
+        }
         self.add_params(param_count(&kind, last(&in_shape) as u64), layer.span);
         let out_shape = out_shape(&kind, &in_shape);
         *shape = Some(out_shape.clone());
@@ -137,6 +131,9 @@ impl Expander<'_> {
         let args = &layer.args;
         match layer.kind.text.as_str() {
             "dense" | "linear" => Some((self.dense(layer)?, "dense")),
+            "rnn" => Some((self.recurrent(layer, "rnn")?, "rnn")),
+            "lstm" => Some((self.recurrent(layer, "lstm")?, "lstm")),
+            "gru" => Some((self.recurrent(layer, "gru")?, "gru")),
             "batchnorm" => {
                 let b = bind(
                     self.diags,
@@ -236,6 +233,7 @@ pub(super) fn param_count(kind: &LayerKind, width: u64) -> u64 {
         LayerKind::BatchNorm { .. } => 2 * width,
         LayerKind::LayerNorm { affine, .. } => 2 * width * u64::from(*affine),
         LayerKind::Dropout { .. } | LayerKind::Residual { .. } => 0,
+        LayerKind::Recurrent(r) => super::recurrent::recurrent_param_count(r, width),
     }
 }
 
@@ -259,5 +257,6 @@ fn out_shape(kind: &LayerKind, in_shape: &[usize]) -> Vec<usize> {
         | LayerKind::LayerNorm { .. }
         | LayerKind::Dropout { .. }
         | LayerKind::Residual { .. } => in_shape.to_vec(),
+        LayerKind::Recurrent(r) => super::recurrent::recurrent_out_shape(r, in_shape),
     }
 }

@@ -25,7 +25,8 @@ pub fn final_activation(layers: &[Layer]) -> Option<(Activation, Span)> {
         LayerKind::BatchNorm { .. }
         | LayerKind::LayerNorm { .. }
         | LayerKind::Dropout { .. }
-        | LayerKind::Residual { .. } => None,
+        | LayerKind::Residual { .. }
+        | LayerKind::Recurrent(_) => None,
     }
 }
 
@@ -106,28 +107,52 @@ fn check_input(diags: &mut Vec<Diagnostic>, cx: &LossContext<'_>) {
     let Some(features) = facts.features else {
         return;
     };
-    let given = match &cx.input.kind {
-        InputKind::Tensor { shape } => shape.last().copied().unwrap_or(0),
-        InputKind::Seq { .. } => 0,
+    let (given, help) = match (&cx.input.kind, facts.steps) {
+        (InputKind::Tensor { shape }, None) => (
+            shape.last().copied() == Some(features),
+            format!("write `input {}: [{features}]`", cx.input.name),
+        ),
+        (InputKind::Seq { steps, dim }, Some(data_steps)) => (
+            *steps == data_steps && *dim == features,
+            format!(
+                "write `input {}: seq({data_steps}, {features})`",
+                cx.input.name
+            ),
+        ),
+        (InputKind::Tensor { .. }, Some(data_steps)) => (
+            false,
+            format!(
+                "write `input {}: seq({data_steps}, {features})`",
+                cx.input.name
+            ),
+        ),
+        (InputKind::Seq { .. }, None) => (
+            false,
+            format!("write `input {}: [{features}]`", cx.input.name),
+        ),
     };
-    if given == features {
+    if given {
         return;
     }
+    let gives = match facts.steps {
+        Some(steps) => format!("sequences of {steps} steps × {features} features"),
+        None => format!("{features} features"),
+    };
     diags.push(
         Diagnostic::error(
             "netc::data::input_mismatch",
             cx.input.span,
             format!(
-                "the model takes {:?} per example, but the data gives {features} features",
+                "the model takes {:?} per example, but the data gives {gives}",
                 cx.input.kind.shape()
             ),
         )
         .with_label(format!("expects {:?}", cx.input.kind.shape()))
         .with_related(
             data_span,
-            format!("this data set gives {features} features per example"),
+            format!("this data set gives {gives} per example"),
         )
-        .with_help(format!("write `input {}: [{features}]`", cx.input.name)),
+        .with_help(help),
     );
 }
 
@@ -220,9 +245,19 @@ fn check_targets(
         }
         (Target::Unknown(_), _) => return,
     };
-    if wanted == width {
+    // A per-step head outputs [T, k]: T·k values per example against the data's targets.
+    let total: usize = cx.output.iter().product();
+    if wanted == width && total == width {
         return;
     }
+    let help = if cx.output.len() > 1 {
+        format!(
+            "the model outputs a value per step; give the last recurrent layer `return = last` \
+             and end with `dense {wanted}`"
+        )
+    } else {
+        format!("end the model with `dense {wanted}`")
+    };
     diags.push(
         Diagnostic::error(
             "netc::data::output_mismatch",
@@ -241,6 +276,6 @@ fn check_targets(
                 Target::Unknown(_) => "the data".to_string(),
             },
         )
-        .with_help(format!("end the model with `dense {wanted}`")),
+        .with_help(help),
     );
 }

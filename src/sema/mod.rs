@@ -13,6 +13,7 @@ mod lint;
 mod loss;
 pub mod names;
 mod overrides;
+mod recurrent;
 mod settings;
 mod train;
 
@@ -63,6 +64,7 @@ pub fn check_file(
     lint::unused_blocks(diags, file, &blocks);
     lint::softmax_not_last(diags, &expanded.layers);
     lint::duplicate_names(diags, &expanded.layers);
+    lint::vanishing_through_time(diags, &expanded.layers);
     let train_def = match train_item {
         Some(Item::Train(t)) => Some(t),
         _ => {

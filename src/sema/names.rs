@@ -24,7 +24,7 @@ pub const LAYERS: &[&str] = &[
     "softmax",
 ];
 
-/// Names kept for recurrent layers, which a later version adds.
+/// Recurrent layer kinds (over `seq(T, d)` inputs).
 pub const RECURRENT: &[&str] = &["rnn", "lstm", "gru"];
 
 pub const ACTIVATIONS: &[&str] = &[
@@ -96,6 +96,10 @@ pub const DATA: &[&str] = &[
     "polynomial",
     "parity",
     "teacher",
+    "adding",
+    "memory",
+    "temporal_order",
+    "noisy_sine",
 ];
 
 /// The closest candidate within a small edit distance, for "did you mean `x`?".

@@ -79,8 +79,12 @@ pub fn build_step(model: &Model, batch: usize, opts: &StepOptions) -> StepProgra
     let trainable: Vec<&ParamSpec> = params.iter().filter(|p| p.kind.trainable()).collect();
     let mut wrt: Vec<ValueId> = trainable.iter().map(|p| p.value).collect();
     wrt.extend(layers.iter().map(|l| l.grad_at));
+    if opts.probes {
+        wrt.extend(layers.iter().flat_map(|l| l.hidden.iter().copied()));
+    }
     let grads = autodiff::grad(g, loss, &wrt);
-    let (param_grads, act_grads) = grads.split_at(trainable.len());
+    let (param_grads, rest) = grads.split_at(trainable.len());
+    let (act_grads, hidden_grads) = rest.split_at(layers.len());
     let mut pgrads: Vec<ParamGrad> = trainable
         .iter()
         .zip(param_grads)
@@ -100,7 +104,14 @@ pub fn build_step(model: &Model, batch: usize, opts: &StepOptions) -> StepProgra
 
     let updates = optim::apply(g, &model.train.optimizer, &pgrads, lr, t);
     if opts.probes {
-        probes::add(g, &layers, act_grads, &pgrads, &updates.new_params);
+        probes::add(
+            g,
+            &layers,
+            act_grads,
+            hidden_grads,
+            &pgrads,
+            &updates.new_params,
+        );
     }
     for (name, value) in updates.new_params.iter().chain(&updates.new_state) {
         g.add_output(

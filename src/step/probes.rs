@@ -18,9 +18,11 @@ pub(crate) fn add(
     g: &mut Graph,
     layers: &[LayerValues],
     act_grads: &[ValueId],
+    hidden_grads: &[ValueId],
     pgrads: &[ParamGrad],
     new_params: &[(String, ValueId)],
 ) {
+    let mut hidden_grads = hidden_grads.iter();
     for (layer, &grad_a) in layers.iter().zip(act_grads) {
         g.set_origin(Some(layer.span), Some(&layer.name));
         let probe = |g: &mut Graph, stat: ProbeStat, value: ValueId| {
@@ -72,6 +74,40 @@ pub(crate) fn add(
             probe(g, ProbeStat::GradBiasSq, v);
         }
         probe(g, ProbeStat::NonFiniteBackward, backward_bad);
+        let grads: Vec<ValueId> = hidden_grads
+            .by_ref()
+            .take(layer.hidden.len())
+            .copied()
+            .collect();
+        through_time(g, layer, &grads);
+    }
+}
+
+/// A recurrent layer's probes: ‖∂L/∂h_t‖² for every step t, named `probe.<layer>.grad_h_sq.<t>`,
+/// and each gate's saturation over every step, named `probe.<layer>.gate_sat.<gate>`.
+fn through_time(g: &mut Graph, layer: &LayerValues, hidden_grads: &[ValueId]) {
+    for (t, &grad_h) in hidden_grads.iter().enumerate() {
+        let v = sum_sq(g, grad_h);
+        g.add_output(
+            format!("probe.{}.grad_h_sq.{t}", layer.name),
+            v,
+            Role::Probe {
+                layer: layer.name.clone(),
+                stat: ProbeStat::GradHiddenSq { t: t as u32 },
+            },
+        );
+    }
+    for (k, gate) in layer.gates.iter().enumerate() {
+        if let Some(sat) = saturation(g, Some(gate.act), gate.value) {
+            g.add_output(
+                format!("probe.{}.gate_sat.{}", layer.name, gate.gate),
+                sat,
+                Role::Probe {
+                    layer: layer.name.clone(),
+                    stat: ProbeStat::GateSaturation { gate: k as u8 },
+                },
+            );
+        }
     }
 }
 
@@ -133,5 +169,7 @@ pub fn stat_name(stat: ProbeStat) -> &'static str {
         ProbeStat::Saturation => "saturation",
         ProbeStat::NonFiniteForward => "nonfinite_fwd",
         ProbeStat::NonFiniteBackward => "nonfinite_bwd",
+        ProbeStat::GradHiddenSq { .. } => "grad_h_sq",
+        ProbeStat::GateSaturation { .. } => "gate_sat",
     }
 }

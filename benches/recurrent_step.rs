@@ -1,0 +1,88 @@
+//! The training step of an RNN and an LSTM (T = 100, hidden 128, batch 32, d = 2, a dense
+//! head, mse, Adam; fixed pseudo-random inputs and weights): build, compile and run time of
+//! netc's JIT. Run with
+//! `cargo bench --bench recurrent_step` (add `-- compile` to also time T = 1000 builds).
+//! docs/recurrent.md keeps the figures.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use netc::codegen::{compile, JitOptions};
+use netc::ir::Tensor;
+use netc::step::{build_step, StepOptions};
+
+fn source(cell: &str, steps: usize, hidden: usize) -> String {
+    format!(
+        "model bench {{\n    input x: seq({steps}, 2)\n    {cell} {hidden}\n    dense 1\n}}\n\
+         train {{\n    data = adding(steps = {steps}, n = 64)\n    loss = mse\n    \
+         optimizer = adam(lr = 0.001)\n    batch = 32\n    steps = 1\n}}\n"
+    )
+}
+
+/// Builds, compiles and runs `iters` steps; prints milliseconds and µs/step.
+fn bench(cell: &str, steps: usize, hidden: usize, batch: usize, iters: usize, probes: bool) {
+    let checked = netc::sema::check_source("bench.net", &source(cell, steps, hidden), &[]);
+    let Some(model) = checked.model else {
+        eprintln!("{cell}: {:?}", checked.diagnostics);
+        return;
+    };
+    let t0 = Instant::now();
+    let program = build_step(&model, batch, &StepOptions { probes });
+    let built = t0.elapsed();
+    let t1 = Instant::now();
+    let mut kernel = match compile(&program.graph, &JitOptions::default()) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("{cell}: compile failed: {e}");
+            return;
+        }
+    };
+    let compiled = t1.elapsed();
+    let env: HashMap<String, Tensor<f32>> = program
+        .graph
+        .inputs()
+        .into_iter()
+        .chain(program.graph.params())
+        .map(|(name, shape)| {
+            let n: usize = shape.iter().product();
+            let data = (0..n).map(|i| ((i * 37 % 101) as f32 / 101.0 - 0.5) * 0.2);
+            let data = match name {
+                "mask" | "step" | "lr" => vec![1.0; n],
+                _ => data.collect(),
+            };
+            (name.to_owned(), Tensor::new(shape.to_vec(), data))
+        })
+        .collect();
+    if let Err(e) = kernel.run(&env) {
+        eprintln!("{cell}: run failed: {e}");
+        return;
+    }
+    let t2 = Instant::now();
+    for _ in 0..iters {
+        if kernel.run(&env).is_err() {
+            return;
+        }
+    }
+    let per_step = t2.elapsed().as_secs_f64() * 1e6 / iters.max(1) as f64;
+    println!(
+        "{cell:5} T={steps:5} N={hidden:4} B={batch:3} probes={probes:5}  nodes {:7}  build {:8.1} ms  \
+         compile {:8.1} ms  step {:10.1} µs",
+        program.graph.len(),
+        built.as_secs_f64() * 1e3,
+        compiled.as_secs_f64() * 1e3,
+        per_step
+    );
+}
+
+fn main() {
+    let compile_only = std::env::args().any(|a| a == "compile");
+    for cell in ["rnn", "lstm"] {
+        bench(cell, 100, 128, 32, 20, false);
+        bench(cell, 100, 128, 32, 20, true);
+    }
+    if compile_only {
+        for cell in ["rnn", "lstm"] {
+            bench(cell, 1000, 128, 32, 1, false);
+        }
+    }
+}

@@ -8,6 +8,7 @@
 //! `codegen` (Cranelift JIT) → `runtime` (training loop, checkpoints) → `cli`.
 #![deny(unsafe_code)]
 
+pub mod analyze;
 pub mod cli;
 pub mod codegen;
 pub mod data;

@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod analyze;
 mod check;
 mod common;
 mod eval;
@@ -28,6 +29,8 @@ pub struct Cli {
 pub enum Command {
     /// Parse and check .net files; report every error and warning.
     Check(check::CheckArgs),
+    /// Predict, before training, where gradients will vanish or explode; lint the model.
+    Analyze(analyze::AnalyzeArgs),
     /// Print a .net file in canonical formatting.
     Fmt(fmt::FmtArgs),
     /// Train a model: progress, per-layer gradient probes, checkpoints, a run folder.
@@ -51,6 +54,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => check::run(args),
+        Command::Analyze(args) => analyze::run(args),
         Command::Fmt(args) => fmt::run(args),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run_eval(args),

@@ -49,9 +49,15 @@ pub fn run(mut args: TrainArgs) -> ExitCode {
     if let Some(n) = args.epochs {
         args.model.set.push(format!("epochs={n}"));
     }
-    let Ok(loaded) = common::load(&args.model) else { return ExitCode::FAILURE };
+    let Ok(loaded) = common::load(&args.model) else {
+        return ExitCode::FAILURE;
+    };
     let model = &loaded.model;
-    let out_dir = args.resume.clone().or(args.out.clone()).unwrap_or_else(|| default_run_dir(&model.name));
+    let out_dir = args
+        .resume
+        .clone()
+        .or(args.out.clone())
+        .unwrap_or_else(|| default_run_dir(&model.name));
     let interrupt = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&interrupt);
     // A second Ctrl-C while saving falls back to the default (immediate) exit; the checkpoint
@@ -66,7 +72,10 @@ pub fn run(mut args: TrainArgs) -> ExitCode {
         interrupt,
     };
     if let Err(e) = write_config(&out_dir, model, &loaded.src, args.resume.is_some()) {
-        eprintln!("error: cannot write the run folder {}: {e}", out_dir.display());
+        eprintln!(
+            "error: cannot write the run folder {}: {e}",
+            out_dir.display()
+        );
         return ExitCode::FAILURE;
     }
     let mut progress = Progress::new(&args);
@@ -78,7 +87,10 @@ pub fn run(mut args: TrainArgs) -> ExitCode {
                 print_summary(&report, &progress, &loaded.src);
             }
             if args.json {
-                println!("{}", serde_json::json!({ "event": "end", "report": report }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "event": "end", "report": report })
+                );
             }
             match report.stop {
                 StopReason::NonFinite(_) => ExitCode::FAILURE,
@@ -93,13 +105,20 @@ pub fn run(mut args: TrainArgs) -> ExitCode {
 }
 
 fn default_run_dir(model: &str) -> PathBuf {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     PathBuf::from("runs").join(format!("{model}-{secs}"))
 }
 
 /// The resolved configuration (`config.json`) and the source it came from (`model.net`, so
 /// the spans in the records point at its lines), beside the records.
-fn write_config(dir: &std::path::Path, model: &crate::model::Model, src: &str, resume: bool) -> std::io::Result<()> {
+fn write_config(
+    dir: &std::path::Path,
+    model: &crate::model::Model,
+    src: &str,
+    resume: bool,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     if resume {
         return Ok(());
@@ -136,7 +155,13 @@ impl Progress {
         } else {
             Mode::Lines { every: 1 }
         };
-        Progress { mode, start: Instant::now(), info: None, last_step: None, last_epoch: None }
+        Progress {
+            mode,
+            start: Instant::now(),
+            info: None,
+            last_step: None,
+            last_epoch: None,
+        }
     }
 
     fn finish(&mut self) {
@@ -147,7 +172,11 @@ impl Progress {
 
     fn valid_text(&self) -> String {
         match &self.last_epoch {
-            Some(EpochRecord { valid_accuracy: Some(a), valid_loss, .. }) => format!("valid loss {valid_loss:.4} acc {:.1}%", a * 100.0),
+            Some(EpochRecord {
+                valid_accuracy: Some(a),
+                valid_loss,
+                ..
+            }) => format!("valid loss {valid_loss:.4} acc {:.1}%", a * 100.0),
             Some(e) => format!("valid loss {:.4}", e.valid_loss),
             None => String::new(),
         }
@@ -160,15 +189,22 @@ impl Observer for Progress {
             Mode::Bar(bar) => {
                 *bar = ProgressBar::new(info.total_steps);
                 bar.set_position(info.start_step);
-                let style = ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {per_sec}  eta {eta}  {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar());
+                let style = ProgressStyle::with_template(
+                    "{bar:30} {pos}/{len} steps  {per_sec}  eta {eta}  {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
                 bar.set_style(style);
             }
             Mode::Lines { every } => {
                 *every = (info.total_steps / 20).max(1);
                 eprintln!(
                     "training {}: {} parameters, {} steps ({} a epoch), {} train / {} valid rows",
-                    info.model, info.parameters, info.total_steps, info.steps_per_epoch, info.train_rows, info.valid_rows
+                    info.model,
+                    info.parameters,
+                    info.total_steps,
+                    info.steps_per_epoch,
+                    info.train_rows,
+                    info.valid_rows
                 );
             }
             Mode::Json => println!("{}", serde_json::json!({ "event": "start", "info": info })),
@@ -182,17 +218,35 @@ impl Observer for Progress {
             Mode::Bar(bar) => {
                 bar.set_position(r.step);
                 if r.step % 10 == 0 || r.step == 1 {
-                    bar.set_message(format!("epoch {} loss {:.4} {}", r.epoch + 1, r.loss, self.valid_text()));
+                    bar.set_message(format!(
+                        "epoch {} loss {:.4} {}",
+                        r.epoch + 1,
+                        r.loss,
+                        self.valid_text()
+                    ));
                 }
             }
             Mode::Lines { every } => {
                 if r.step % every == 0 || r.step == 1 {
-                    eprintln!("step {:>6}  epoch {:>3}  loss {:.5}  grad_norm {:.3e}", r.step, r.epoch + 1, r.loss, r.grad_norm);
+                    eprintln!(
+                        "step {:>6}  epoch {:>3}  loss {:.5}  grad_norm {:.3e}",
+                        r.step,
+                        r.epoch + 1,
+                        r.loss,
+                        r.grad_norm
+                    );
                 }
             }
             Mode::Json => {
-                let probes: Vec<_> = r.probes.iter().map(|&(l, s, v)| (l, crate::step::stat_name(s), v)).collect();
-                println!("{}", serde_json::json!({ "event": "step", "record": r, "probes": probes }));
+                let probes: Vec<_> = r
+                    .probes
+                    .iter()
+                    .map(|&(l, s, v)| (l, crate::step::stat_name(s), v))
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::json!({ "event": "step", "record": r, "probes": probes })
+                );
             }
             Mode::Quiet => {}
         }
@@ -202,9 +256,14 @@ impl Observer for Progress {
     fn on_epoch(&mut self, r: &EpochRecord) {
         self.last_epoch = Some(r.clone());
         match &self.mode {
-            Mode::Bar(bar) => bar.println(format!("epoch {:>3}  {}", r.epoch + 1, self.valid_text())),
+            Mode::Bar(bar) => {
+                bar.println(format!("epoch {:>3}  {}", r.epoch + 1, self.valid_text()))
+            }
             Mode::Lines { every } => {
-                let total_epochs = self.info.as_ref().map_or(1, |i| i.total_steps.div_ceil(i.steps_per_epoch.max(1)));
+                let total_epochs = self
+                    .info
+                    .as_ref()
+                    .map_or(1, |i| i.total_steps.div_ceil(i.steps_per_epoch.max(1)));
                 let stride = (total_epochs / 10).max(1);
                 if (r.epoch + 1) % stride == 0 || r.epoch + 1 == total_epochs || *every == 0 {
                     eprintln!("epoch {:>3}  {}", r.epoch + 1, self.valid_text());
@@ -221,7 +280,9 @@ fn print_summary(report: &train::TrainReport, progress: &Progress, src: &str) {
     let secs = progress.start.elapsed().as_secs_f64();
     match &report.stop {
         StopReason::Finished => println!("finished {} steps in {secs:.2}s", report.steps),
-        StopReason::Interrupted => println!("interrupted after {} steps; checkpoint saved", report.steps),
+        StopReason::Interrupted => {
+            println!("interrupted after {} steps; checkpoint saved", report.steps)
+        }
         StopReason::NonFinite(nf) => {
             match (&nf.layer, nf.span, nf.pass) {
                 (Some(layer), Some(span), "gradient norm") => println!(
@@ -236,7 +297,10 @@ fn print_summary(report: &train::TrainReport, progress: &Progress, src: &str) {
                 ),
                 _ => println!("stopped at step {}: the loss is not finite", nf.step),
             }
-            println!("the last good checkpoint is kept in {}", report.out_dir.display());
+            println!(
+                "the last good checkpoint is kept in {}",
+                report.out_dir.display()
+            );
             println!("try: a smaller learning rate, `clip = norm(1.0)`, or a smaller init scale for that layer");
         }
     }
@@ -251,10 +315,39 @@ fn print_layer_table(layers: &[String], r: &StepRecord) {
     if r.probes.is_empty() {
         return;
     }
-    println!("{:<16} {:>12} {:>12} {:>10}", "layer", "‖∂L/∂a‖", "‖∂L/∂W‖", "saturated");
+    println!(
+        "{:<16} {:>12} {:>12} {:>10}",
+        "layer", "‖∂L/∂a‖", "‖∂L/∂W‖", "saturated"
+    );
     for (i, name) in layers.iter().enumerate() {
-        let norm = |s| r.probe(i, s).map_or("-".to_owned(), |v: f64| format!("{:.3e}", v.sqrt()));
-        let sat = r.probe(i, ProbeStat::Saturation).map_or("-".to_owned(), |v| format!("{:.0}%", v * 100.0));
-        println!("{:<16} {:>12} {:>12} {:>10}", name, norm(ProbeStat::GradActSq), norm(ProbeStat::GradWeightSq), sat);
+        let norm = |s| {
+            r.probe(i, s)
+                .map_or("-".to_owned(), |v: f64| format!("{:.3e}", v.sqrt()))
+        };
+        let sat = r
+            .probe(i, ProbeStat::Saturation)
+            .map_or("-".to_owned(), |v| format!("{:.0}%", v * 100.0));
+        println!(
+            "{:<16} {:>12} {:>12} {:>10}",
+            name,
+            norm(ProbeStat::GradActSq),
+            norm(ProbeStat::GradWeightSq),
+            sat
+        );
     }
+}
+
+/// A bar whose length is log10 of `value / reference`, centred: left of `|` is smaller than
+/// the reference, right is larger (one character a decade, up to 8 each way).
+pub(crate) fn log_bar(value: f64, reference: f64) -> String {
+    if !value.is_finite() || !reference.is_finite() || reference <= 0.0 {
+        return format!("{:>8}|{:<8}", "", "non-finite");
+    }
+    if value <= 0.0 {
+        return format!("{:>8}|", "zero");
+    }
+    let decades = (value / reference).log10().round().clamp(-8.0, 8.0) as i32;
+    let left = "■".repeat((-decades).max(0) as usize);
+    let right = "■".repeat(decades.max(0) as usize);
+    format!("{left:>8}|{right:<8}")
 }

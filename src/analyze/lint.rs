@@ -164,28 +164,29 @@ pub fn clip_far_from_norms(model: &Model, grad_norms: &[f64]) -> Option<Diagnost
     )
 }
 
-/// Layers whose optimizer update exceeded UPDATE_RATIO_MAX times their weights' norm:
-/// `(layer, step, ratio)` of each layer's worst step.
-pub fn updates_exceed_weights(model: &Model, worst: &[(String, u64, f64)]) -> Vec<Diagnostic> {
+/// Layers whose optimizer update exceeded UPDATE_RATIO_MAX times their weights' norm, given
+/// `(layer, step, ratio)` of each layer's worst step: one warning at the worst layer.
+pub fn updates_exceed_weights(model: &Model, worst: &[(String, u64, f64)]) -> Option<Diagnostic> {
     let layers = flat_layers(model);
     let lr = model.train.optimizer.lr();
-    worst
+    let over: Vec<&(String, u64, f64)> = worst
         .iter()
         .filter(|(_, _, ratio)| *ratio > UPDATE_RATIO_MAX)
-        .filter_map(|(name, step, ratio)| {
-            let layer = layers.iter().find(|l| &l.name == name)?;
-            Some(
-                Diagnostic::warning(
-                    "netc::lint::update_exceeds_weight",
-                    layer.span,
-                    format!("at step {step} the update of layer `{name}` was {ratio:.2}× its weights' norm: with lr = {lr} a single step replaces the weights instead of adjusting them (healthy ratios are near 1e-3)"),
-                )
-                .with_label("this layer's weights")
-                .with_related(model.train.span, "the learning rate is set here")
-                .with_help(format!("lower the learning rate (e.g. `lr = {}`), or add `clip = norm(1.0)`", round_sig(lr / 10.0))),
-            )
-        })
-        .collect()
+        .collect();
+    let (name, step, ratio) = over.iter().max_by(|a, b| a.2.total_cmp(&b.2))?;
+    let layer = layers.iter().find(|l| &l.name == name)?;
+    Some(
+        Diagnostic::warning(
+            "netc::lint::update_exceeds_weight",
+            layer.span,
+            format!(
+                "in {} layer(s) an update exceeded the weights it changes; the worst, `{name}` at step {step}, was {ratio:.2e}× its weights' norm: with lr = {lr} a step replaces the weights instead of adjusting them (healthy ratios are near 1e-3)",
+                over.len()
+            ),
+        )
+        .with_label("the worst layer")
+        .with_help(format!("lower the learning rate in the train section (e.g. `lr = {}`), or add `clip = norm(1.0)`", round_sig(lr / 10.0))),
+    )
 }
 
 /// One significant digit, for suggested values.

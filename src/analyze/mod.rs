@@ -306,3 +306,25 @@ fn conclude(mut layers: Vec<LayerPrediction>) -> Prediction {
         gain_per_layer,
     }
 }
+
+/// One line saying what the prediction is, for reports.
+pub fn describe(p: &Prediction) -> String {
+    match p.trend {
+        Trend::Healthy => format!(
+            "healthy (first layer's ‖∂L/∂a‖ ≈ {:.1e}× the last layer's)\n",
+            p.factor
+        ),
+        Trend::Vanishing => format!(
+            "vanishing in layers {} (√χ ≈ {:.2} per layer, first/last ≈ {:.1e})\n",
+            p.involved_range(),
+            p.gain_per_layer,
+            p.factor
+        ),
+        Trend::Exploding => format!(
+            "exploding in layers {} (√χ ≈ {:.2} per layer, first/last ≈ {:.1e})\n",
+            p.involved_range(),
+            p.gain_per_layer,
+            p.factor
+        ),
+    }
+}

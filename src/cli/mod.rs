@@ -12,6 +12,7 @@ mod fmt;
 mod gradcheck;
 mod ir;
 mod params;
+mod report;
 mod train;
 
 #[derive(Parser, Debug)]
@@ -45,6 +46,8 @@ pub enum Command {
     Gradcheck(gradcheck::GradcheckArgs),
     /// Print the IR of the forward program or the training step, or the generated code.
     Ir(ir::IrArgs),
+    /// Diagnose a training run: per-layer status, findings with remedies, plots, HTML.
+    Report(report::ReportArgs),
     /// List the model's parameters: names, shapes, counts, inits.
     Params(params::ParamsArgs),
 }
@@ -63,5 +66,6 @@ pub fn main() -> ExitCode {
         Command::Gradcheck(args) => gradcheck::run(args),
         Command::Ir(args) => ir::run(args),
         Command::Params(args) => params::run(args),
+        Command::Report(args) => report::run(args),
     }
 }

@@ -1,0 +1,314 @@
+//! The plots of a run, drawn with plotters into memory: PNG bytes (encoded with `png`) and
+//! SVG text. Text uses the DejaVu Sans font compiled into the binary, so plots look the same on
+//! a machine without system fonts. Writing the files is the caller's job.
+
+use super::run::{col, Run};
+use super::Diagnosis;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+/// Width and height of every plot, in pixels.
+pub const SIZE: (u32, u32) = (720, 420);
+
+static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+static REGISTER: std::sync::Once = std::sync::Once::new();
+
+/// A line chart: named series of (x, y) points, optionally with a log-scale y axis (points
+/// with y ≤ 0 or not finite are left out there).
+#[derive(Debug, Clone)]
+pub struct LinePlot {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub log_y: bool,
+    pub series: Vec<(String, Vec<(f64, f64)>)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot draw the plot `{title}`: {message}")]
+pub struct PlotError {
+    pub title: String,
+    pub message: String,
+}
+
+impl LinePlot {
+    /// The plot as PNG bytes.
+    pub fn png(&self) -> Result<Vec<u8>, PlotError> {
+        let (w, h) = SIZE;
+        let mut rgb = vec![255u8; (w * h * 3) as usize];
+        {
+            let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
+            self.draw(&root)?;
+            root.present().map_err(|e| self.error(e))?;
+        }
+        let mut out = Vec::new();
+        let mut encoder = png::Encoder::new(&mut out, w, h);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().map_err(|e| self.error(e))?;
+        writer.write_image_data(&rgb).map_err(|e| self.error(e))?;
+        writer.finish().map_err(|e| self.error(e))?;
+        Ok(out)
+    }
+
+    /// The plot as SVG text.
+    pub fn svg(&self) -> Result<String, PlotError> {
+        let mut text = String::new();
+        {
+            let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
+            self.draw(&root)?;
+            root.present().map_err(|e| self.error(e))?;
+        }
+        Ok(text)
+    }
+
+    fn error(&self, e: impl std::fmt::Display) -> PlotError {
+        PlotError {
+            title: self.title.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    fn points(&self, s: &[(f64, f64)]) -> Vec<(f64, f64)> {
+        s.iter()
+            .copied()
+            .filter(|&(x, y)| x.is_finite() && y.is_finite() && (!self.log_y || y > 0.0))
+            .collect()
+    }
+
+    fn bounds(&self) -> (std::ops::Range<f64>, std::ops::Range<f64>) {
+        let all: Vec<(f64, f64)> = self
+            .series
+            .iter()
+            .flat_map(|(_, s)| self.points(s))
+            .collect();
+        let fold = |f: fn(&(f64, f64)) -> f64| {
+            all.iter()
+                .map(f)
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                    (lo.min(v), hi.max(v))
+                })
+        };
+        let (x0, x1) = fold(|p| p.0);
+        let (y0, y1) = fold(|p| p.1);
+        if !x0.is_finite() {
+            return (0.0..1.0, if self.log_y { 0.1..1.0 } else { 0.0..1.0 });
+        }
+        let x = if x1 > x0 { x0..x1 } else { x0 - 0.5..x0 + 0.5 };
+        let y = if self.log_y {
+            y0 / 2.0..y1 * 2.0
+        } else {
+            let pad = ((y1 - y0) * 0.05).max(1e-9);
+            y0 - pad..y1 + pad
+        };
+        (x, y)
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, plotters::coord::Shift>,
+    ) -> Result<(), PlotError> {
+        REGISTER.call_once(|| {
+            // The font is compiled in; a failure would be a broken build, and plots then
+            // simply have no text.
+            let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+        });
+        root.fill(&WHITE).map_err(|e| self.error(e))?;
+        let (x, y) = self.bounds();
+        let mut builder = ChartBuilder::on(root);
+        builder
+            .caption(&self.title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70);
+        if self.log_y {
+            let mut chart = builder
+                .build_cartesian_2d(x, y.log_scale())
+                .map_err(|e| self.error(e))?;
+            chart
+                .configure_mesh()
+                .x_desc(self.x_label.as_str())
+                .y_desc(self.y_label.as_str())
+                .y_label_formatter(&|v| format!("{v:.0e}"))
+                .label_style(("sans-serif", 13))
+                .draw()
+                .map_err(|e| self.error(e))?;
+            self.draw_series(&mut chart)
+        } else {
+            let mut chart = builder
+                .build_cartesian_2d(x, y)
+                .map_err(|e| self.error(e))?;
+            chart
+                .configure_mesh()
+                .x_desc(self.x_label.as_str())
+                .y_desc(self.y_label.as_str())
+                .label_style(("sans-serif", 13))
+                .draw()
+                .map_err(|e| self.error(e))?;
+            self.draw_series(&mut chart)
+        }
+    }
+
+    fn draw_series<'a, DB: DrawingBackend + 'a, X, Y>(
+        &self,
+        chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    ) -> Result<(), PlotError>
+    where
+        X: Ranged<ValueType = f64>,
+        Y: Ranged<ValueType = f64>,
+    {
+        for (i, (name, s)) in self.series.iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            let points = self.points(s);
+            let style = ShapeStyle {
+                color,
+                filled: true,
+                stroke_width: 2,
+            };
+            let markers = points.len() <= 40;
+            chart
+                .draw_series(LineSeries::new(points.clone(), style))
+                .map_err(|e| self.error(e))?
+                .label(name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], style));
+            if markers {
+                chart
+                    .draw_series(points.iter().map(|&p| Circle::new(p, 3, style)))
+                    .map_err(|e| self.error(e))?;
+            }
+        }
+        if self.series.len() > 1 {
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 12))
+                .position(SeriesLabelPosition::UpperRight)
+                .draw()
+                .map_err(|e| self.error(e))?;
+        }
+        Ok(())
+    }
+}
+
+/// ‖∂L/∂a‖ of every layer over the recorded steps (log scale).
+pub fn grad_over_steps(run: &Run) -> LinePlot {
+    let series = run
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            (
+                name.clone(),
+                run.series(i, col::GRAD_A)
+                    .into_iter()
+                    .map(|(s, v)| (s as f64, v))
+                    .collect(),
+            )
+        })
+        .collect();
+    LinePlot {
+        title: "‖∂L/∂a‖ per layer over training".into(),
+        x_label: "step".into(),
+        y_label: "‖∂L/∂a‖ (log)".into(),
+        log_y: true,
+        series,
+    }
+}
+
+/// ‖∂L/∂a‖ against depth (layer index) at the first, middle and last recorded steps.
+pub fn depth_profile(run: &Run) -> LinePlot {
+    let steps = run.probe_steps();
+    let mut chosen: Vec<u64> = [steps.first(), steps.get(steps.len() / 2), steps.last()]
+        .into_iter()
+        .flatten()
+        .copied()
+        .collect();
+    chosen.dedup();
+    let series = chosen
+        .iter()
+        .map(|&s| {
+            (
+                format!("step {s}"),
+                (0..run.layers.len())
+                    .map(|i| {
+                        (
+                            i as f64 + 1.0,
+                            run.probe(s, i, col::GRAD_A).unwrap_or(f64::NAN),
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    LinePlot {
+        title: "depth profile: ‖∂L/∂a‖ by layer (input → output)".into(),
+        x_label: "layer (1 = first)".into(),
+        y_label: "‖∂L/∂a‖ (log)".into(),
+        log_y: true,
+        series,
+    }
+}
+
+/// Training loss per step and validation loss per epoch.
+pub fn loss_curves(run: &Run) -> LinePlot {
+    let train: Vec<(f64, f64)> = run.steps.iter().map(|s| (s.step as f64, s.loss)).collect();
+    let valid: Vec<(f64, f64)> = run
+        .epochs
+        .iter()
+        .map(|e| (e.step as f64, e.valid_loss))
+        .collect();
+    let finite: Vec<f64> = train
+        .iter()
+        .map(|p| p.1)
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .collect();
+    let (lo, hi) = finite.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &v| {
+        (lo.min(v), hi.max(v))
+    });
+    LinePlot {
+        title: "loss".into(),
+        x_label: "step".into(),
+        y_label: "loss".into(),
+        log_y: hi > 100.0 * lo,
+        series: vec![("train".into(), train), ("validation".into(), valid)],
+    }
+}
+
+/// Predicted (mean-field) and measured (first recorded step) depth profiles, each relative
+/// to the last layer.
+pub fn predicted_vs_measured(d: &Diagnosis) -> LinePlot {
+    let predicted = d
+        .prediction
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (i as f64 + 1.0, l.grad_a))
+        .collect();
+    let measured = d
+        .measured_profile
+        .iter()
+        .enumerate()
+        .map(|(i, &m)| (i as f64 + 1.0, m))
+        .collect();
+    LinePlot {
+        title: "predicted vs measured ‖∂L/∂a‖ at initialization".into(),
+        x_label: "layer (1 = first)".into(),
+        y_label: "relative to last layer (log)".into(),
+        log_y: true,
+        series: vec![
+            ("predicted".into(), predicted),
+            ("measured (first step)".into(), measured),
+        ],
+    }
+}
+
+/// Every plot of a run with its file stem.
+pub fn all(run: &Run, d: &Diagnosis) -> Vec<(&'static str, LinePlot)> {
+    vec![
+        ("grad_norms", grad_over_steps(run)),
+        ("depth_profile", depth_profile(run)),
+        ("loss", loss_curves(run)),
+        ("predicted_vs_measured", predicted_vs_measured(d)),
+    ]
+}

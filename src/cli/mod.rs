@@ -6,11 +6,13 @@ use std::process::ExitCode;
 
 mod analyze;
 mod check;
+mod compare;
 mod common;
 mod eval;
 mod fmt;
 mod gradcheck;
 mod ir;
+mod live;
 mod params;
 mod report;
 mod train;
@@ -32,6 +34,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Predict, before training, where gradients will vanish or explode; lint the model.
     Analyze(analyze::AnalyzeArgs),
+    /// Train several .net files with the same seed and data, side by side.
+    Compare(compare::CompareArgs),
     /// Print a .net file in canonical formatting.
     Fmt(fmt::FmtArgs),
     /// Train a model: progress, per-layer gradient probes, checkpoints, a run folder.
@@ -58,6 +62,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Analyze(args) => analyze::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Fmt(args) => fmt::run(args),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run_eval(args),

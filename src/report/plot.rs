@@ -76,6 +76,37 @@ impl LinePlot {
             .collect()
     }
 
+    /// The corner of the plot with the fewest points, where the legend hides the least.
+    fn legend_corner(&self) -> SeriesLabelPosition {
+        let (x, y) = self.bounds();
+        let scale = |v: f64, r: &std::ops::Range<f64>, log: bool| {
+            if log {
+                (v.ln() - r.start.ln()) / (r.end.ln() - r.start.ln())
+            } else {
+                (v - r.start) / (r.end - r.start)
+            }
+        };
+        let mut counts = [0usize; 4];
+        for (px, py) in self.series.iter().flat_map(|(_, s)| self.points(s)) {
+            let (u, v) = (scale(px, &x, false), scale(py, &y, self.log_y));
+            let right = usize::from(u > 0.6);
+            let upper = usize::from(v > 0.6);
+            counts[right + 2 * upper] +=
+                usize::from(!(0.4..=0.6).contains(&u) && !(0.4..=0.6).contains(&v));
+        }
+        let corners = [
+            SeriesLabelPosition::LowerLeft,
+            SeriesLabelPosition::LowerRight,
+            SeriesLabelPosition::UpperLeft,
+            SeriesLabelPosition::UpperRight,
+        ];
+        let best = [3, 1, 2, 0]
+            .into_iter()
+            .min_by_key(|&i| counts[i])
+            .unwrap_or(3);
+        corners[best].clone()
+    }
+
     fn bounds(&self) -> (std::ops::Range<f64>, std::ops::Range<f64>) {
         let all: Vec<(f64, f64)> = self
             .series
@@ -129,6 +160,7 @@ impl LinePlot {
                 .configure_mesh()
                 .x_desc(self.x_label.as_str())
                 .y_desc(self.y_label.as_str())
+                .x_label_formatter(&|v| format!("{v:.0}"))
                 .y_label_formatter(&|v| format!("{v:.0e}"))
                 .label_style(("sans-serif", 13))
                 .draw()
@@ -183,7 +215,7 @@ impl LinePlot {
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK)
                 .label_font(("sans-serif", 12))
-                .position(SeriesLabelPosition::UpperRight)
+                .position(self.legend_corner())
                 .draw()
                 .map_err(|e| self.error(e))?;
         }

@@ -4,7 +4,7 @@
 
 use super::common::ModelArgs;
 use super::train::TrainArgs;
-use crate::report::plot::LinePlot;
+use crate::report::plot::{LinePlot, Plot};
 use crate::report::run::col;
 use crate::report::{self, Diagnosis, Run};
 use crate::runtime::exec::Backend;
@@ -404,7 +404,7 @@ pub fn table(outcomes: &[&Outcome]) -> String {
 }
 
 /// The depth profiles at the last recorded step and the training losses, one line a variant.
-pub fn overlaid_plots(outcomes: &[&Outcome]) -> Vec<(&'static str, LinePlot)> {
+pub fn overlaid_plots(outcomes: &[&Outcome]) -> Vec<(&'static str, Plot)> {
     let depth = outcomes
         .iter()
         .map(|o| {
@@ -438,23 +438,47 @@ pub fn overlaid_plots(outcomes: &[&Outcome]) -> Vec<(&'static str, LinePlot)> {
     vec![
         (
             "compare_depth",
-            LinePlot {
+            Plot::Line(LinePlot {
                 title: "depth profile at the last step".into(),
                 x_label: "layer (1 = first)".into(),
                 y_label: "‖∂L/∂a‖ (log)".into(),
                 log_y: true,
                 series: depth,
-            },
+            }),
         ),
         (
             "compare_loss",
-            LinePlot {
+            Plot::Line(LinePlot {
                 title: "training loss".into(),
                 x_label: "step".into(),
                 y_label: "loss (log)".into(),
                 log_y: true,
                 series: loss,
-            },
+            }),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{set_attribute, split_top_level};
+
+    #[test]
+    fn vary_values_split_outside_parentheses() {
+        assert_eq!(
+            split_top_level("normal(0, 0.1),he_normal"),
+            ["normal(0, 0.1)", "he_normal"]
+        );
+        assert_eq!(split_top_level("sigmoid, relu"), ["sigmoid", "relu"]);
+    }
+
+    #[test]
+    fn attributes_are_rewritten_in_the_model_only() {
+        let src = "model m {\n    dense 8, act = tanh, init = normal(0, 1) as h // act = keep\n    dense 2, act = sigmoid\n}\ntrain {\n    act = x\n}\n";
+        let out = set_attribute(src, "act", "relu").expect("has act");
+        assert_eq!(out, "model m {\n    dense 8, act = relu, init = normal(0, 1) as h // act = keep\n    dense 2, act = relu\n}\ntrain {\n    act = x\n}\n");
+        let out = set_attribute(src, "init", "he_normal").expect("has init");
+        assert!(out.contains("init = he_normal as h"), "{out}");
+        assert_eq!(set_attribute(src, "bias_init", "zeros"), None);
+    }
 }

@@ -32,36 +32,6 @@ pub struct PlotError {
 }
 
 impl LinePlot {
-    /// The plot as PNG bytes.
-    pub fn png(&self) -> Result<Vec<u8>, PlotError> {
-        let (w, h) = SIZE;
-        let mut rgb = vec![255u8; (w * h * 3) as usize];
-        {
-            let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
-            self.draw(&root)?;
-            root.present().map_err(|e| self.error(e))?;
-        }
-        let mut out = Vec::new();
-        let mut encoder = png::Encoder::new(&mut out, w, h);
-        encoder.set_color(png::ColorType::Rgb);
-        encoder.set_depth(png::BitDepth::Eight);
-        let mut writer = encoder.write_header().map_err(|e| self.error(e))?;
-        writer.write_image_data(&rgb).map_err(|e| self.error(e))?;
-        writer.finish().map_err(|e| self.error(e))?;
-        Ok(out)
-    }
-
-    /// The plot as SVG text.
-    pub fn svg(&self) -> Result<String, PlotError> {
-        let mut text = String::new();
-        {
-            let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
-            self.draw(&root)?;
-            root.present().map_err(|e| self.error(e))?;
-        }
-        Ok(text)
-    }
-
     fn error(&self, e: impl std::fmt::Display) -> PlotError {
         PlotError {
             title: self.title.clone(),
@@ -139,11 +109,6 @@ impl LinePlot {
         &self,
         root: &DrawingArea<DB, plotters::coord::Shift>,
     ) -> Result<(), PlotError> {
-        REGISTER.call_once(|| {
-            // The font is compiled in; a failure would be a broken build, and plots then
-            // simply have no text.
-            let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
-        });
         root.fill(&WHITE).map_err(|e| self.error(e))?;
         let (x, y) = self.bounds();
         let mut builder = ChartBuilder::on(root);
@@ -220,6 +185,71 @@ impl LinePlot {
                 .map_err(|e| self.error(e))?;
         }
         Ok(())
+    }
+}
+
+/// Any plot netc draws.
+#[derive(Debug, Clone)]
+pub enum Plot {
+    Line(LinePlot),
+    Heat(Heatmap),
+}
+
+impl Plot {
+    /// The plot as PNG bytes.
+    pub fn png(&self) -> Result<Vec<u8>, PlotError> {
+        let (w, h) = SIZE;
+        let mut rgb = vec![255u8; (w * h * 3) as usize];
+        {
+            let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
+            self.draw(&root)?;
+            root.present().map_err(|e| self.error(e))?;
+        }
+        let mut out = Vec::new();
+        let mut encoder = png::Encoder::new(&mut out, w, h);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().map_err(|e| self.error(e))?;
+        writer.write_image_data(&rgb).map_err(|e| self.error(e))?;
+        writer.finish().map_err(|e| self.error(e))?;
+        Ok(out)
+    }
+
+    /// The plot as SVG text.
+    pub fn svg(&self) -> Result<String, PlotError> {
+        let mut text = String::new();
+        {
+            let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
+            self.draw(&root)?;
+            root.present().map_err(|e| self.error(e))?;
+        }
+        Ok(text)
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, plotters::coord::Shift>,
+    ) -> Result<(), PlotError> {
+        REGISTER.call_once(|| {
+            // The font is compiled in; a failure would be a broken build, and plots then
+            // simply have no text.
+            let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+        });
+        match self {
+            Plot::Line(p) => p.draw(root),
+            Plot::Heat(h) => h.draw(root),
+        }
+    }
+
+    fn error(&self, e: impl std::fmt::Display) -> PlotError {
+        let title = match self {
+            Plot::Line(p) => p.title.clone(),
+            Plot::Heat(h) => h.title.clone(),
+        };
+        PlotError {
+            title,
+            message: e.to_string(),
+        }
     }
 }
 
@@ -336,11 +366,180 @@ pub fn predicted_vs_measured(d: &Diagnosis) -> LinePlot {
 }
 
 /// Every plot of a run with its file stem.
-pub fn all(run: &Run, d: &Diagnosis) -> Vec<(&'static str, LinePlot)> {
+pub fn all(run: &Run, d: &Diagnosis) -> Vec<(&'static str, Plot)> {
     vec![
-        ("grad_norms", grad_over_steps(run)),
-        ("depth_profile", depth_profile(run)),
-        ("loss", loss_curves(run)),
-        ("predicted_vs_measured", predicted_vs_measured(d)),
+        ("grad_norms", Plot::Line(grad_over_steps(run))),
+        ("grad_heatmap", Plot::Heat(grad_heatmap(run))),
+        ("depth_profile", Plot::Line(depth_profile(run))),
+        ("loss", Plot::Line(loss_curves(run))),
+        (
+            "predicted_vs_measured",
+            Plot::Line(predicted_vs_measured(d)),
+        ),
     ]
+}
+
+/// A layer × step grid of log10 values, first layer at the bottom.
+#[derive(Debug, Clone)]
+pub struct Heatmap {
+    pub title: String,
+    pub rows: Vec<String>,
+    pub steps: Vec<u64>,
+    /// `values[row][column]`, log10 of the value (NaN where missing or zero).
+    pub values: Vec<Vec<f64>>,
+}
+
+/// At most this many step columns; longer runs are subsampled evenly.
+pub const HEATMAP_COLUMNS: usize = 200;
+
+/// log10 ‖∂L/∂a‖ of every layer (rows) over the recorded steps (columns).
+pub fn grad_heatmap(run: &Run) -> Heatmap {
+    let all = run.probe_steps();
+    let stride = all.len().div_ceil(HEATMAP_COLUMNS).max(1);
+    let steps: Vec<u64> = all.iter().step_by(stride).copied().collect();
+    let values = (0..run.layers.len())
+        .map(|i| {
+            steps
+                .iter()
+                .map(|&s| {
+                    run.probe(s, i, col::GRAD_A).map_or(f64::NAN, |v| {
+                        if v > 0.0 {
+                            v.log10()
+                        } else {
+                            f64::NAN
+                        }
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    Heatmap {
+        title: String::new(),
+        rows: run.layers.clone(),
+        steps,
+        values,
+    }
+    .titled()
+}
+
+impl Heatmap {
+    /// The title states the colour scale, so the plot needs no colour bar.
+    fn titled(mut self) -> Heatmap {
+        let (lo, hi) = self.range();
+        self.title = format!("log10 ‖∂L/∂a‖: dark {lo:.1} … bright {hi:.1}");
+        self
+    }
+
+    fn range(&self) -> (f64, f64) {
+        let finite = self
+            .values
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|v| v.is_finite());
+        let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+        if lo.is_finite() {
+            (lo, hi.max(lo + 1e-9))
+        } else {
+            (0.0, 1.0)
+        }
+    }
+
+    fn error(&self, e: impl std::fmt::Display) -> PlotError {
+        PlotError {
+            title: self.title.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, plotters::coord::Shift>,
+    ) -> Result<(), PlotError> {
+        root.fill(&WHITE).map_err(|e| self.error(e))?;
+        let (cols, rows) = (self.steps.len().max(1), self.rows.len().max(1));
+        let steps = self.steps.clone();
+        let names = self.rows.clone();
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(90)
+            .build_cartesian_2d(-0.5..cols as f64 - 0.5, -0.5..rows as f64 - 0.5)
+            .map_err(|e| self.error(e))?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("step")
+            .x_labels(cols.min(10))
+            .x_label_formatter(&|v| {
+                if (v - v.round()).abs() < 0.01 {
+                    steps
+                        .get(v.round().max(0.0) as usize)
+                        .map_or(String::new(), |s| s.to_string())
+                } else {
+                    String::new()
+                }
+            })
+            .y_labels(rows.min(20))
+            .y_label_formatter(&|v| {
+                if (v - v.round()).abs() < 0.01 {
+                    names
+                        .get(v.round().max(0.0) as usize)
+                        .cloned()
+                        .unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .label_style(("sans-serif", 12))
+            .draw()
+            .map_err(|e| self.error(e))?;
+        let (lo, hi) = self.range();
+        let cells = self.values.iter().enumerate().flat_map(|(r, row)| {
+            row.iter().enumerate().map(move |(c, &v)| {
+                let color = if v.is_finite() {
+                    colormap((v - lo) / (hi - lo))
+                } else {
+                    RGBColor(200, 200, 200)
+                };
+                Rectangle::new(
+                    [
+                        (c as f64 - 0.5, r as f64 - 0.5),
+                        (c as f64 + 0.5, r as f64 + 0.5),
+                    ],
+                    color.filled(),
+                )
+            })
+        });
+        chart.draw_series(cells).map_err(|e| self.error(e))?;
+        Ok(())
+    }
+}
+
+/// A viridis-like map from [0, 1] to colour: dark blue, teal, green, yellow.
+fn colormap(t: f64) -> RGBColor {
+    const STOPS: [(f64, [f64; 3]); 5] = [
+        (0.0, [68.0, 1.0, 84.0]),
+        (0.25, [59.0, 82.0, 139.0]),
+        (0.5, [33.0, 145.0, 140.0]),
+        (0.75, [94.0, 201.0, 98.0]),
+        (1.0, [253.0, 231.0, 37.0]),
+    ];
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let i = STOPS
+        .iter()
+        .position(|s| s.0 >= t)
+        .unwrap_or(STOPS.len() - 1)
+        .max(1);
+    let ((t0, a), (t1, b)) = (STOPS[i - 1], STOPS[i]);
+    let f = (t - t0) / (t1 - t0);
+    let mix = |k: usize| (a[k] + (b[k] - a[k]) * f).round() as u8;
+    RGBColor(mix(0), mix(1), mix(2))
 }

@@ -33,9 +33,9 @@ fn train(example: &str) -> report::Run {
         .arg(&file)
         .status()
         .expect("netc runs");
-    // exploding.net stops on non-finite values with a failure exit code, by design
+    // the exploding examples stop on non-finite values with a failure exit code, by design
     assert!(
-        status.success() || example == "exploding",
+        status.success() || example.starts_with("exploding"),
         "training {example} failed"
     );
     report::read_run(&out).expect("the run folder reads back")
@@ -140,6 +140,33 @@ fn report_finds_the_exploding_run_exploding() {
         .lints
         .iter()
         .any(|l| l.code == "netc::lint::update_exceeds_weight"));
+    // the learning rate is to blame, not the init: no init remedy
+    let f = d
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::Exploding)
+        .expect("exploding");
+    assert!(
+        !f.remedies
+            .iter()
+            .any(|r| r.contains("variance-preserving init")),
+        "{f:?}"
+    );
+}
+
+#[test]
+fn report_blames_the_init_of_the_exploding_init_run() {
+    let d = report::diagnose(&train("exploding_init"));
+    let f = d
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::Exploding)
+        .expect("exploding");
+    assert_eq!(f.layers.first().map(String::as_str), Some("dense1"));
+    assert!(
+        f.remedies[0].contains("variance-preserving init at line 6"),
+        "{f:?}"
+    );
 }
 
 #[test]

@@ -124,7 +124,7 @@ fn vanishing(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
 }
 
 fn exploding(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
-    let layers = with_status(health, Status::Exploding);
+    use super::health::{EXPLODING_REL, GROWTH_EXPLODING, UPDATE_RATIO_EXPLODING};
     let finite: Vec<&super::run::StepRow> = run
         .steps
         .iter()
@@ -139,31 +139,42 @@ fn exploding(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
         .iter()
         .filter_map(|h| h.worst_update.map(|(s, r)| (h, s, r)))
         .max_by(|a, b| a.2.total_cmp(&b.2));
+    let big_update = worst.filter(|w| w.2 > UPDATE_RATIO_EXPLODING);
     let diverged = run
         .steps
         .iter()
         .any(|s| !s.loss.is_finite() || !s.grad_norm.is_finite());
-    let big_update = worst.filter(|w| w.2 > super::health::UPDATE_RATIO_EXPLODING);
-    if layers.is_empty() && growth < super::health::GROWTH_EXPLODING && big_update.is_none() {
+    // ‖∂L/∂a‖ relative to the last layer at the first recorded step: an init-driven explosion
+    let at_init = super::measured_profile(run);
+    let init_ratio = at_init.first().copied().unwrap_or(f64::NAN);
+    let by_depth = init_ratio > EXPLODING_REL;
+    let mut layers = if by_depth {
+        health
+            .iter()
+            .zip(&at_init)
+            .filter(|(_, &r)| r > EXPLODING_REL)
+            .map(|(h, _)| h.name.clone())
+            .collect()
+    } else {
+        names(&with_status(health, Status::Exploding))
+    };
+    if layers.is_empty() && growth < GROWTH_EXPLODING && big_update.is_none() && !by_depth {
         return None;
     }
-    let mut evidence = vec![format!(
-        "the global gradient norm grows {growth:.1e}× from {:.2e} at step {} to {:.2e} at step {}",
-        first.grad_norm, first.step, peak.grad_norm, peak.step
-    )];
+    if layers.is_empty() {
+        layers = health.iter().map(|h| h.name.clone()).collect();
+    }
+    let mut evidence = Vec::new();
+    if by_depth {
+        evidence.push(format!("at step {} (initialization) ‖∂L/∂a‖ at `{}` was {init_ratio:.1e}× the last layer's: it grows toward the input", first.step, health[0].name));
+    }
+    if growth > 1.0 {
+        evidence.push(format!("the global gradient norm grows {growth:.1e}× from {:.2e} at step {} to {:.2e} at step {}", first.grad_norm, first.step, peak.grad_norm, peak.step));
+    }
     if let Some((h, s, r)) = big_update {
         evidence.push(format!(
-            "at step {s} the update of `{}` was {r:.1}× its weights' norm (healthy: ~1e-3)",
+            "at step {s} the update of `{}` was {r:.1e}× its weights' norm (healthy: ~1e-3)",
             h.name
-        ));
-    }
-    for h in layers
-        .iter()
-        .filter(|h| h.rel > super::health::EXPLODING_REL)
-    {
-        evidence.push(format!(
-            "‖∂L/∂a‖ at `{}` is {:.1e}× the last layer's",
-            h.name, h.rel
         ));
     }
     if diverged {
@@ -171,25 +182,28 @@ fn exploding(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
             "the run diverged: the loss or the gradient norm became NaN or infinite".to_owned(),
         );
     }
+    let reason = if by_depth {
+        format!(
+            "‖∂L/∂a‖ grows 10^{:.0} toward the input from the first step",
+            init_ratio.log10()
+        )
+    } else if growth >= GROWTH_EXPLODING {
+        format!("the gradient norm grows {growth:.0e}× during training")
+    } else {
+        "updates outgrow the weights".to_owned()
+    };
     let (lr_line, lr) = (
         setting_line(run, "optimizer"),
         run.model.train.optimizer.lr(),
     );
-    let first_line = layers
-        .first()
-        .map_or(health.first().map_or(0, |h| h.line), |h| h.line);
-    let involved = if layers.is_empty() {
-        names(&health.iter().collect::<Vec<_>>())
-    } else {
-        names(&layers)
-    };
+    let first_line = health
+        .iter()
+        .find(|h| layers.contains(&h.name))
+        .map_or(0, |h| h.line);
     Some(Finding {
         kind: FindingKind::Exploding,
-        layers: involved.clone(),
-        summary: format!(
-            "exploding gradients: layers {}: the gradient norm grows {growth:.0e}× during training",
-            range(&involved)
-        ),
+        summary: format!("exploding gradients: layers {}: {reason}", range(&layers)),
+        layers,
         evidence,
         remedies: exploding_remedies(run, lr_line, lr, first_line),
     })

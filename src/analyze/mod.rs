@@ -102,6 +102,28 @@ struct Signal {
     second: f64,
 }
 
+/// What a layer does to the signal going forward and the gradient going back.
+struct Through {
+    chi: f64,
+    out: Signal,
+    pre_var: Option<f64>,
+    /// Gain of the skip path and the body (residual layers only).
+    skip: f64,
+    body: Vec<Node>,
+}
+
+impl Through {
+    fn simple(chi: f64, out: Signal) -> Through {
+        Through {
+            chi,
+            out,
+            pre_var: None,
+            skip: 0.0,
+            body: Vec::new(),
+        }
+    }
+}
+
 /// A layer's place in `Walk::layers`, with its residual body.
 struct Node {
     index: usize,
@@ -135,8 +157,7 @@ impl Walk<'_> {
     fn layer(&mut self, layer: &Layer, input: Signal, fused: bool) -> (Node, Signal) {
         let width = layer.out_shape.iter().product::<usize>().max(1);
         let fan_in = layer.in_shape.iter().product::<usize>().max(1);
-        let (mut pre_var, mut skip, mut body) = (None, 0.0, Vec::new());
-        let (chi, out) = match &layer.kind {
+        let through = match &layer.kind {
             LayerKind::Dense {
                 units,
                 bias,
@@ -151,31 +172,15 @@ impl Walk<'_> {
                     0.0
                 };
                 let q = w2 * fan_in as f64 * input.second + b2;
-                pre_var = Some(q);
-                let m = self.gaussian.moments(*act, q, width);
-                let slope_sq = if fused { 1.0 } else { m.slope_sq };
-                (
-                    w2 * fan_in as f64 * slope_sq,
-                    Signal {
-                        mean: m.mean,
-                        second: m.second,
-                    },
-                )
+                let mut t = self.activation(*act, q, width, fused);
+                t.chi *= w2 * fan_in as f64;
+                t.pre_var = Some(q);
+                t
             }
-            LayerKind::Activation(act) => {
-                let m = self.gaussian.moments(*act, input.second, width);
-                let slope_sq = if fused { 1.0 } else { m.slope_sq };
-                (
-                    slope_sq,
-                    Signal {
-                        mean: m.mean,
-                        second: m.second,
-                    },
-                )
-            }
+            LayerKind::Activation(act) => self.activation(*act, input.second, width, fused),
             LayerKind::BatchNorm { eps, .. } | LayerKind::LayerNorm { eps, .. } => {
                 let var = (input.second - input.mean * input.mean).max(0.0);
-                (
+                Through::simple(
                     1.0 / (var + eps),
                     Signal {
                         mean: 0.0,
@@ -185,7 +190,7 @@ impl Walk<'_> {
             }
             LayerKind::Dropout { p } => {
                 let keep = (1.0 - p).max(1e-6);
-                (
+                Through::simple(
                     1.0 / keep,
                     Signal {
                         mean: input.mean,
@@ -193,41 +198,77 @@ impl Walk<'_> {
                     },
                 )
             }
-            LayerKind::Residual {
-                body: inner,
-                projection,
-            } => {
-                body = self.forward(inner, input, false);
-                let inner_out = body.last().map_or(input, |n| Signal {
-                    mean: self.layers[n.index].out_mean,
-                    second: self.layers[n.index].out_second,
-                });
-                skip = projection.map_or(1.0, |init: Init| {
-                    init_second_moment(&init, fan_in, width) * fan_in as f64
-                });
-                let mean = inner_out.mean
-                    + if projection.is_some() {
-                        0.0
-                    } else {
-                        input.mean
-                    };
-                let second = inner_out.second
-                    + skip * input.second
-                    + 2.0 * inner_out.mean * input.mean * f64::from(u8::from(projection.is_none()));
-                (f64::NAN, Signal { mean, second })
+            LayerKind::Residual { body, projection } => {
+                self.residual(body, *projection, input, fan_in, width)
             }
         };
         let index = self.layers.len();
         self.layers.push(LayerPrediction {
             name: layer.name.clone(),
             span: layer.span,
-            pre_var,
-            out_mean: out.mean,
-            out_second: out.second,
-            chi,
+            pre_var: through.pre_var,
+            out_mean: through.out.mean,
+            out_second: through.out.second,
+            chi: through.chi,
             grad_a: f64::NAN,
         });
-        (Node { index, skip, body }, out)
+        (
+            Node {
+                index,
+                skip: through.skip,
+                body: through.body,
+            },
+            through.out,
+        )
+    }
+
+    /// φ applied to z ~ N(0, q): the output moments and the gain E[φ'²] (1 when the loss
+    /// fuses φ and the gradient is probed before it).
+    fn activation(&self, act: Activation, q: f64, width: usize, fused: bool) -> Through {
+        let m = self.gaussian.moments(act, q, width);
+        let chi = if fused { 1.0 } else { m.slope_sq };
+        Through::simple(
+            chi,
+            Signal {
+                mean: m.mean,
+                second: m.second,
+            },
+        )
+    }
+
+    /// body(x) + skip(x): the body walked on its own, the skip's gain, the summed moments
+    /// (χ is set by the backward walk).
+    fn residual(
+        &mut self,
+        inner: &[Layer],
+        projection: Option<Init>,
+        input: Signal,
+        fan_in: usize,
+        width: usize,
+    ) -> Through {
+        let body = self.forward(inner, input, false);
+        let out = body.last().map_or(input, |n| Signal {
+            mean: self.layers[n.index].out_mean,
+            second: self.layers[n.index].out_second,
+        });
+        let skip = projection.map_or(1.0, |init| {
+            init_second_moment(&init, fan_in, width) * fan_in as f64
+        });
+        let (mean, second) = match projection {
+            // a random projection has zero mean and is independent of the body
+            Some(_) => (out.mean, out.second + skip * input.second),
+            None => (
+                out.mean + input.mean,
+                out.second + input.second + 2.0 * out.mean * input.mean,
+            ),
+        };
+        Through {
+            chi: f64::NAN,
+            out: Signal { mean, second },
+            pre_var: None,
+            skip,
+            body,
+        }
     }
 }
 

@@ -164,24 +164,16 @@ fn exploding(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
     if layers.is_empty() {
         layers = health.iter().map(|h| h.name.clone()).collect();
     }
-    let mut evidence = Vec::new();
-    if by_depth {
-        evidence.push(format!("at step {} (initialization) ‖∂L/∂a‖ at `{}` was {init_ratio:.1e}× the last layer's: it grows toward the input", first.step, health[0].name));
-    }
-    if growth > 1.0 {
-        evidence.push(format!("the global gradient norm grows {growth:.1e}× from {:.2e} at step {} to {:.2e} at step {}", first.grad_norm, first.step, peak.grad_norm, peak.step));
-    }
-    if let Some((h, s, r)) = big_update {
-        evidence.push(format!(
-            "at step {s} the update of `{}` was {r:.1e}× its weights' norm (healthy: ~1e-3)",
-            h.name
-        ));
-    }
-    if diverged {
-        evidence.push(
-            "the run diverged: the loss or the gradient norm became NaN or infinite".to_owned(),
-        );
-    }
+    let evidence = exploding_evidence(
+        &Growth {
+            first,
+            peak,
+            growth,
+        },
+        by_depth.then(|| (health[0].name.as_str(), init_ratio)),
+        big_update,
+        diverged,
+    );
     let reason = if by_depth {
         format!(
             "‖∂L/∂a‖ grows 10^{:.0} toward the input from the first step",
@@ -207,6 +199,41 @@ fn exploding(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
         evidence,
         remedies: exploding_remedies(run, lr_line, lr, first_line),
     })
+}
+
+/// The global gradient norm's first value, its peak and their ratio.
+struct Growth<'r> {
+    first: &'r super::run::StepRow,
+    peak: &'r super::run::StepRow,
+    growth: f64,
+}
+
+fn exploding_evidence(
+    g: &Growth,
+    depth: Option<(&str, f64)>,
+    big_update: Option<(&LayerHealth, u64, f64)>,
+    diverged: bool,
+) -> Vec<String> {
+    let (first, peak, growth) = (g.first, g.peak, g.growth);
+    let mut evidence = Vec::new();
+    if let Some((name, init_ratio)) = depth {
+        evidence.push(format!("at step {} (initialization) ‖∂L/∂a‖ at `{name}` was {init_ratio:.1e}× the last layer's: it grows toward the input", first.step));
+    }
+    if growth > 1.0 {
+        evidence.push(format!("the global gradient norm grows {growth:.1e}× from {:.2e} at step {} to {:.2e} at step {}", first.grad_norm, first.step, peak.grad_norm, peak.step));
+    }
+    if let Some((h, s, r)) = big_update {
+        evidence.push(format!(
+            "at step {s} the update of `{}` was {r:.1e}× its weights' norm (healthy: ~1e-3)",
+            h.name
+        ));
+    }
+    if diverged {
+        evidence.push(
+            "the run diverged: the loss or the gradient norm became NaN or infinite".to_owned(),
+        );
+    }
+    evidence
 }
 
 /// Lower the lr and clip; a new init only when the init itself is predicted to explode.

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 mod analyze;
 mod check;
-mod compare;
 mod common;
+mod compare;
 mod eval;
 mod fmt;
 mod gradcheck;

@@ -146,12 +146,12 @@ pub fn clip_far_from_norms(model: &Model, grad_norms: &[f64]) -> Option<Diagnost
     let max = finite[finite.len() - 1];
     let (message, help) = if median > CLIP_FAR * threshold {
         (
-            format!("`clip = norm({threshold})` is far below the gradient norms seen (median {median:.3e}): every step is rescaled by about {:.0}×, so the clip threshold, not the learning rate, sets the step size", median / threshold),
+            format!("`clip = norm({threshold:?})` is far below the gradient norms seen (median {median:.3e}): every step is rescaled by about {:.0}×, so the clip threshold, not the learning rate, sets the step size", median / threshold),
             format!("raise the threshold toward the typical norm (e.g. `clip = norm({})`), or fix what makes the gradients large (init scale, learning rate)", round_sig(median)),
         )
     } else if max < threshold / CLIP_FAR {
         (
-            format!("`clip = norm({threshold})` never fires: the largest gradient norm seen is {max:.3e}"),
+            format!("`clip = norm({threshold:?})` never fires: the largest gradient norm seen is {max:.3e}"),
             format!("lower it toward the norms seen (e.g. `clip = norm({})`) if it is meant to catch spikes, or remove it", round_sig(max * 2.0)),
         )
     } else {

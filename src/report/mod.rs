@@ -33,8 +33,9 @@ impl Diagnosis {
         self.findings.iter().any(|f| f.kind == kind)
     }
 
+    /// No finding, on a run that recorded probes.
     pub fn healthy(&self) -> bool {
-        self.findings.is_empty()
+        self.findings.is_empty() && !self.measured_profile.is_empty()
     }
 }
 
@@ -115,7 +116,9 @@ pub fn render_text(run: &Run, d: &Diagnosis) -> String {
         ));
     }
     out.push_str("(medians over the last quarter of the recorded steps; rel = ‖∂L/∂a‖ / last layer's; predicted and measured0 are relative depth profiles at initialization)\n\n");
-    if d.findings.is_empty() {
+    if run.probes.is_empty() {
+        out.push_str("diagnosis: none — no per-layer probes were recorded (trained with --no-probes, or `probes` off in the train section); only the prediction below applies\n");
+    } else if d.findings.is_empty() {
         out.push_str(
             "diagnosis: healthy — no layer vanishing, exploding, saturated, dead or non-finite\n",
         );
@@ -129,12 +132,33 @@ pub fn render_text(run: &Run, d: &Diagnosis) -> String {
             out.push_str(&format!("  try: {r}\n"));
         }
     }
+    out.push_str(&clipping_line(run));
     out.push_str(&format!(
         "prediction before training: {}",
         crate::analyze::describe(&d.prediction)
     ));
-    let _ = run;
     out
+}
+
+/// How often clipping rescaled the gradients, when the run clips.
+fn clipping_line(run: &Run) -> String {
+    let clipped = run
+        .steps
+        .iter()
+        .filter(|s| s.grad_norm.is_finite() && s.grad_norm > s.grad_norm_clipped * (1.0 + 1e-4))
+        .count();
+    let setting = match run.model.train.clip {
+        crate::model::Clip::None => return String::new(),
+        crate::model::Clip::GlobalNorm(c) => format!("norm({c:?})"),
+        crate::model::Clip::LayerNorm(c) => format!("norm({c:?}, per = layer)"),
+        crate::model::Clip::Value(c) => format!("value({c:?})"),
+    };
+    let norms: Vec<f64> = run.steps.iter().map(|s| s.grad_norm).collect();
+    format!(
+        "clip = {setting} rescaled the gradients at {clipped} of {} steps; median gradient norm {}\n",
+        run.steps.len(),
+        sci(health::median(&norms))
+    )
 }
 
 /// A number in short scientific notation, or "-" when missing.

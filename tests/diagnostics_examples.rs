@@ -205,3 +205,40 @@ fn a_damaged_probe_file_is_an_error_naming_the_line() {
     let err = report::Run::parse(&src, "", "", probes).expect_err("a short row");
     assert!(err.to_string().contains("probes.csv line 2"), "{err}");
 }
+
+#[test]
+fn the_clip_lint_fires_when_the_threshold_is_far_from_the_norms() {
+    let m = model("exploding_clipped"); // clip = norm(1.0)
+    let far_below = lint::clip_far_from_norms(&m, &[30.0, 40.0, 50.0]).expect("always clipping");
+    assert!(
+        far_below
+            .message
+            .contains("every step is rescaled by about 40×"),
+        "{}",
+        far_below.message
+    );
+    let never = lint::clip_far_from_norms(&m, &[0.01, 0.02]).expect("never clipping");
+    assert!(never.message.contains("never fires"));
+    assert!(lint::clip_far_from_norms(&m, &[0.5, 2.0, 3.0]).is_none());
+    assert!(
+        lint::clip_far_from_norms(&model("exploding"), &[1e6]).is_none(),
+        "no clip, no lint"
+    );
+}
+
+#[test]
+fn the_update_lint_names_the_worst_layer() {
+    let m = model("exploding");
+    let worst = [
+        ("dense1".to_owned(), 3, 0.5),
+        ("dense4".to_owned(), 7, 12.0),
+        ("dense5".to_owned(), 6, 2.0),
+    ];
+    let d = lint::updates_exceed_weights(&m, &worst).expect("two layers exceed");
+    assert!(
+        d.message.contains("in 2 layer(s)") && d.message.contains("`dense4` at step 7"),
+        "{}",
+        d.message
+    );
+    assert!(lint::updates_exceed_weights(&m, &worst[..1]).is_none());
+}

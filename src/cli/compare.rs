@@ -295,11 +295,8 @@ impl Observer for Silent {}
 fn train_one(v: &Variant, dir: &Path, backend: Backend) -> Result<Outcome, String> {
     let checked = crate::sema::check_source(&v.label, &v.src, &v.overrides);
     let model = checked.model.ok_or_else(|| {
-        format!(
-            "{}: the model does not check ({} diagnostics)",
-            v.label,
-            checked.diagnostics.len()
-        )
+        let text = crate::diag::render(&checked.diagnostics, &v.label, &v.src, false);
+        format!("{}: the model does not check\n{text}", v.label)
     })?;
     super::train::write_config(dir, &model, &v.src, false)
         .map_err(|e| format!("{}: {e}", dir.display()))?;

@@ -8,6 +8,7 @@
 //! `codegen` (Cranelift JIT) → `runtime` (training loop, checkpoints) → `cli`.
 #![deny(unsafe_code)]
 
+pub mod analyze;
 pub mod cli;
 pub mod codegen;
 pub mod data;
@@ -15,6 +16,7 @@ pub mod diag;
 pub mod init;
 pub mod model;
 pub mod params;
+pub mod report;
 pub mod runtime;
 pub mod sema;
 pub mod span;

@@ -28,9 +28,20 @@ fn checked(path: &std::path::Path) -> netc::model::Model {
     })
 }
 
+/// Recurrent nets started in the chaotic regime on purpose (σ_max(W_hh) = 3 > 1): any
+/// rounding difference grows like 3ᵗ over the sequence, so two correct f32 implementations
+/// (inline tanh vs libm, GEMM vs loop summation order) part ways within one step, and the loss
+/// varies on scales below any usable finite-difference step, so neither oracle applies to the
+/// model as a whole. The same layers with contracting weights are gradchecked and compared
+/// across backends in tests/recurrent.rs and in rnn_adding.net here.
+const CHAOTIC: [&str; 2] = ["rnn_exploding.net", "rnn_exploding_clipped.net"];
+
 #[test]
 fn gradcheck_passes_on_every_example() {
     for path in examples() {
+        if CHAOTIC.iter().any(|c| path.ends_with(c)) {
+            continue;
+        }
         let o = Command::new(env!("CARGO_BIN_EXE_netc"))
             .args(["gradcheck", path.to_str().unwrap(), "--samples", "8"])
             .output()
@@ -49,7 +60,11 @@ fn gradcheck_passes_on_every_example() {
 #[test]
 fn jit_matches_interpreter_on_every_example() {
     for path in examples() {
+        if CHAOTIC.iter().any(|c| path.ends_with(c)) {
+            continue;
+        }
         let model = checked(&path);
+        eprintln!("comparing backends on {}", path.display());
         common::compare_backends(&model, model.train.batch.min(16), 3);
     }
 }

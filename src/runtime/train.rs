@@ -431,11 +431,25 @@ impl<'m> Session<'m> {
         if let Some(&first) = flagged(ProbeStat::NonFiniteForward).iter().min() {
             return Some(layer_at(first, "forward"));
         }
+        // The backward flags read the squared norms, so they are set both by a NaN or ±∞
+        // element and by a norm that overflowed f32 with finite elements: the latter (an
+        // infinite, not NaN, norm) is an explosion.
         if let Some(&deepest) = flagged(ProbeStat::NonFiniteBackward).iter().max() {
-            return Some(layer_at(deepest, "backward"));
+            let norms = [ProbeStat::GradActSq, ProbeStat::GradWeightSq];
+            let stats: Vec<f64> = norms.iter().filter_map(|&s| r.probe(deepest, s)).collect();
+            let overflow =
+                stats.iter().all(|v| !v.is_nan()) && stats.iter().any(|v| v.is_infinite());
+            return Some(layer_at(
+                deepest,
+                if overflow {
+                    "gradient norm"
+                } else {
+                    "backward"
+                },
+            ));
         }
-        // Every element finite, but a squared norm overflowed f32: the gradients exploded.
-        // Blame the deepest layer whose weight gradient norm overflowed.
+        // Every layer's statistics finite, but the global norm overflowed: blame the deepest
+        // layer whose weight gradient norm is largest-or-infinite.
         let overflowed: Vec<usize> = r
             .probes
             .iter()

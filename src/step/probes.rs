@@ -36,29 +36,38 @@ pub(crate) fn add(
             );
         };
         let a = layer.output;
-        let v = sum_sq(g, grad_a);
-        probe(g, ProbeStat::GradActSq, v);
+        let grad_a_sq = sum_sq(g, grad_a);
+        probe(g, ProbeStat::GradActSq, grad_a_sq);
+        // mean and E[a²] are two reductions over the same values, which the JIT computes in
+        // one loop; std = √max(E[a²] − mean², 0) needs no second pass over a.
         let mean = g.reduce_all(ReduceOp::Mean, a);
         probe(g, ProbeStat::ActMean, mean);
-        let centered = g.sub(a, mean);
-        let sq = g.unary(UnaryOp::Square, centered);
-        let var = g.reduce_all(ReduceOp::Mean, sq);
+        let sq = g.unary(UnaryOp::Square, a);
+        let mean_sq = g.reduce_all(ReduceOp::Mean, sq);
+        let mean2 = g.unary(UnaryOp::Square, mean);
+        let var = g.sub(mean_sq, mean2);
+        let zero = g.scalar(0.0);
+        let var = g.binary(crate::ir::BinaryOp::Max, var, zero);
         let std = g.unary(UnaryOp::Sqrt, var);
         probe(g, ProbeStat::ActStd, std);
         if let Some(sat) = saturation(g, layer.act, a) {
             probe(g, ProbeStat::Saturation, sat);
         }
-        let forward_bad = any_non_finite(g, a);
+        // A NaN or ±∞ anywhere in a tensor makes its sum (of squares) non-finite, so the
+        // flags read scalars the probes compute anyway instead of scanning the tensors again.
+        // (A sum of squares can also overflow with finite elements; at that size the
+        // gradients have exploded anyway.)
+        let forward_bad = g.unary(UnaryOp::IsNonFinite, mean_sq);
         probe(g, ProbeStat::NonFiniteForward, forward_bad);
-        let mut backward_bad = any_non_finite(g, grad_a);
+        let mut backward_bad = g.unary(UnaryOp::IsNonFinite, grad_a_sq);
 
         let find = |name: &Option<String>| {
             name.as_ref()
                 .and_then(|n| pgrads.iter().find(|p| &p.spec.name == n))
         };
         if let Some(w) = find(&layer.weight) {
-            let v = sum_sq(g, w.grad);
-            probe(g, ProbeStat::GradWeightSq, v);
+            let grad_w_sq = sum_sq(g, w.grad);
+            probe(g, ProbeStat::GradWeightSq, grad_w_sq);
             let v = sum_sq(g, w.spec.value);
             probe(g, ProbeStat::WeightSq, v);
             if let Some((_, new_w)) = new_params.iter().find(|(n, _)| n == &w.spec.name) {
@@ -66,7 +75,7 @@ pub(crate) fn add(
                 let v = sum_sq(g, delta);
                 probe(g, ProbeStat::UpdateSq, v);
             }
-            let w_bad = any_non_finite(g, w.grad);
+            let w_bad = g.unary(UnaryOp::IsNonFinite, grad_w_sq);
             backward_bad = g.binary(crate::ir::BinaryOp::Max, backward_bad, w_bad);
         }
         if let Some(b) = find(&layer.bias) {
@@ -148,12 +157,6 @@ fn saturation(g: &mut Graph, act: Option<Activation>, a: ValueId) -> Option<Valu
         | Activation::Softsign
         | Activation::Softmax => None,
     }
-}
-
-/// 1.0 if any element of v is NaN or ±∞.
-fn any_non_finite(g: &mut Graph, v: ValueId) -> ValueId {
-    let flags = g.unary(UnaryOp::IsNonFinite, v);
-    g.reduce_all(ReduceOp::Max, flags)
 }
 
 /// The column name of a statistic in probe files and outputs.

@@ -15,6 +15,7 @@ pub mod diag;
 pub mod init;
 pub mod model;
 pub mod params;
+pub mod repl;
 pub mod runtime;
 pub mod sema;
 pub mod span;

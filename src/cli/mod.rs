@@ -11,6 +11,7 @@ mod fmt;
 mod gradcheck;
 mod ir;
 mod params;
+mod repl;
 mod train;
 
 #[derive(Parser, Debug)]
@@ -44,6 +45,8 @@ pub enum Command {
     Ir(ir::IrArgs),
     /// List the model's parameters: names, shapes, counts, inits.
     Params(params::ParamsArgs),
+    /// An interactive session: edit a model, train, compare per-layer gradients (or a script on stdin).
+    Repl(repl::ReplArgs),
 }
 
 /// Runs the command line; the binary's `main` is only this.
@@ -59,5 +62,6 @@ pub fn main() -> ExitCode {
         Command::Gradcheck(args) => gradcheck::run(args),
         Command::Ir(args) => ir::run(args),
         Command::Params(args) => params::run(args),
+        Command::Repl(args) => repl::run(args),
     }
 }

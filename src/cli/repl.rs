@@ -6,7 +6,7 @@ use crate::repl::{Io, Outcome, Repl};
 use crate::runtime::exec::Backend;
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
-use rustyline::{Config, Editor};
+use rustyline::{CompletionType, Config, Editor};
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -97,6 +97,7 @@ fn script_loop(repl: &mut Repl, io: &mut Io, args: &ReplArgs) -> ExitCode {
 
 fn interactive_loop(repl: &mut Repl, io: &mut Io) -> ExitCode {
     let config = Config::builder()
+        .completion_type(CompletionType::List)
         .auto_add_history(false)
         .max_history_size(10_000)
         .map(|b| b.build());

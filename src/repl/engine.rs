@@ -111,33 +111,7 @@ impl Engine {
         on_step: &mut dyn FnMut(&StepRecord, u64),
     ) -> Result<Trained, TrainError> {
         let model = &snap.model;
-        let data_key = serde_json::json!([
-            strip(serde_json::to_value(&model.train.data).unwrap_or_default()),
-            snap.base_dir,
-            model.train.seed,
-            serde_json::to_value(model.train.loss).unwrap_or_default(),
-        ])
-        .to_string();
-        if self.data.as_ref().is_some_and(|d| d.key != data_key) {
-            self.data = None;
-        }
-        let loaded = match self.data.take() {
-            Some(loaded) => loaded,
-            None => Loaded {
-                splits: data::load(
-                    &model.train.data,
-                    &snap.base_dir,
-                    model.train.seed,
-                    model.train.loss,
-                )?,
-                key: data_key,
-            },
-        };
-        let loaded = self.data.insert(loaded);
-        // A model edited at the prompt can stop fitting its data; say so before compiling.
-        let source = data::source_name(&model.train.data, &snap.base_dir);
-        data::check_width(&loaded.splits.train, &model.input.kind.shape(), &source)?;
-        data::check_classes(&loaded.splits.train, &model.output_shape, &source)?;
+        let loaded = load_data(&mut self.data, snap)?;
         let batch = model.train.batch;
         let rows = loaded.splits.train.len();
         if rows < batch {
@@ -168,55 +142,9 @@ impl Engine {
         let from_step = c.step.unwrap_or(0);
         run.layers = c.program.layers.iter().map(|(n, _)| n.clone()).collect();
         let start = Instant::now();
-        let target = from_step + count;
-        let batcher = Batcher::new(rows, batch, model.train.seed);
         let splits = &loaded.splits;
-        let (width, k) = (splits.train.input_width(), splits.train.target_width());
-        let (mut x, mut y, mut mask) = (
-            vec![0.0; batch * width],
-            vec![0.0; batch * k],
-            vec![0.0; batch],
-        );
-        let mut order: Option<(u64, Vec<usize>)> = None;
-        let mut step = from_step;
-        while step < target {
-            if interrupt.load(Ordering::Relaxed) {
-                run.stopped = Some(format!("interrupted after {} steps", step - from_step));
-                break;
-            }
-            let epoch = step / steps_per_epoch;
-            let in_epoch = (step % steps_per_epoch) as usize;
-            if order.as_ref().is_none_or(|(e, _)| *e != epoch) {
-                order = Some((epoch, batcher.permutation(epoch)));
-            }
-            if let Some((_, perm)) = &order {
-                splits.train.gather(
-                    &perm[in_epoch * batch..(in_epoch + 1) * batch],
-                    &mut x,
-                    &mut y,
-                    &mut mask,
-                );
-            }
-            let lr = schedule::lr_at(
-                &model.train.schedule,
-                model.train.optimizer.lr(),
-                step,
-                target,
-            );
-            let record = run_step(c, &x, &y, &mask, step + 1, epoch, lr)?;
-            on_step(&record, target);
-            let finite = record.loss.is_finite() && record.grad_norm.is_finite();
-            run.records.push(record);
-            if !finite {
-                run.stopped = Some(format!(
-                    "stopped at step {}: the loss or the gradient norm is not finite (the update was not applied)",
-                    step + 1
-                ));
-                break;
-            }
-            c.step_prog.apply_updates();
-            step += 1;
-        }
+        let span = (from_step, from_step + count);
+        let step = train_steps(c, splits, model, span, interrupt, run, on_step)?;
         c.step = Some(step);
         run.eval = Some(validate(c, splits, batch, step)?);
         Ok(Trained {
@@ -227,6 +155,104 @@ impl Engine {
             elapsed: start.elapsed(),
         })
     }
+}
+
+/// The data of `snap`'s model: the split already loaded when its source, seed and loss are
+/// unchanged, else loaded afresh; checked against the model's input and output.
+fn load_data<'a>(slot: &'a mut Option<Loaded>, snap: &Snapshot) -> Result<&'a Loaded, TrainError> {
+    let model = &snap.model;
+    let key = serde_json::json!([
+        strip(serde_json::to_value(&model.train.data).unwrap_or_default()),
+        snap.base_dir,
+        model.train.seed,
+        serde_json::to_value(model.train.loss).unwrap_or_default(),
+    ])
+    .to_string();
+    if slot.as_ref().is_some_and(|d| d.key != key) {
+        *slot = None;
+    }
+    let loaded = match slot.take() {
+        Some(loaded) => loaded,
+        None => Loaded {
+            splits: data::load(
+                &model.train.data,
+                &snap.base_dir,
+                model.train.seed,
+                model.train.loss,
+            )?,
+            key,
+        },
+    };
+    let loaded = slot.insert(loaded);
+    // A model edited at the prompt can stop fitting its data; say so before compiling.
+    let source = data::source_name(&model.train.data, &snap.base_dir);
+    data::check_width(&loaded.splits.train, &model.input.kind.shape(), &source)?;
+    data::check_classes(&loaded.splits.train, &model.output_shape, &source)?;
+    Ok(loaded)
+}
+
+/// Runs steps `span.0` up to `span.1` (stopping early on Ctrl-C or a non-finite step); returns
+/// the step count reached. Batch order and learning rate follow `netc train`'s rules.
+fn train_steps(
+    c: &mut Compiled,
+    splits: &Splits,
+    model: &crate::model::Model,
+    (from_step, target): (u64, u64),
+    interrupt: &AtomicBool,
+    run: &mut Run,
+    on_step: &mut dyn FnMut(&StepRecord, u64),
+) -> Result<u64, TrainError> {
+    let batch = model.train.batch;
+    let rows = splits.train.len();
+    let steps_per_epoch = (rows / batch).max(1) as u64;
+    let batcher = Batcher::new(rows, batch, model.train.seed);
+    let (width, k) = (splits.train.input_width(), splits.train.target_width());
+    let (mut x, mut y, mut mask) = (
+        vec![0.0; batch * width],
+        vec![0.0; batch * k],
+        vec![0.0; batch],
+    );
+    let mut order: Option<(u64, Vec<usize>)> = None;
+    let mut step = from_step;
+    while step < target {
+        if interrupt.load(Ordering::Relaxed) {
+            run.stopped = Some(format!("interrupted after {} steps", step - from_step));
+            break;
+        }
+        let epoch = step / steps_per_epoch;
+        let in_epoch = (step % steps_per_epoch) as usize;
+        if order.as_ref().is_none_or(|(e, _)| *e != epoch) {
+            order = Some((epoch, batcher.permutation(epoch)));
+        }
+        if let Some((_, perm)) = &order {
+            splits.train.gather(
+                &perm[in_epoch * batch..(in_epoch + 1) * batch],
+                &mut x,
+                &mut y,
+                &mut mask,
+            );
+        }
+        let lr = schedule::lr_at(
+            &model.train.schedule,
+            model.train.optimizer.lr(),
+            step,
+            target,
+        );
+        let record = run_step(c, &x, &y, &mask, step + 1, epoch, lr)?;
+        on_step(&record, target);
+        let finite = record.loss.is_finite() && record.grad_norm.is_finite();
+        run.records.push(record);
+        if !finite {
+            run.stopped = Some(format!(
+                "stopped at step {}: the loss or the gradient norm is not finite (the update was not applied)",
+                step + 1
+            ));
+            break;
+        }
+        c.step_prog.apply_updates();
+        step += 1;
+    }
+    Ok(step)
 }
 
 /// The compiled programs of `snap`'s model: those held when the model is unchanged, else

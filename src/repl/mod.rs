@@ -231,7 +231,13 @@ impl Repl {
         };
         match self.workspace.commit(edited) {
             Ok(accepted) => {
-                render_located(&accepted.warnings, line, &name, &accepted.src, io);
+                // A block is typed before the line that uses it: not worth a warning here.
+                let warnings: Vec<Located> = accepted
+                    .warnings
+                    .into_iter()
+                    .filter(|l| l.diagnostic.code != "netc::lint::unused_block")
+                    .collect();
+                render_located(&warnings, line, &name, &accepted.src, io);
                 self.changes.push(what.to_owned());
                 let _ = writeln!(io.out, "ok: {what}");
                 Outcome::Done

@@ -338,31 +338,45 @@ pub fn diff(a: &Run, b: &Run) -> String {
     let (ha, hb) = (format!("#{}", a.number), format!("#{}", b.number));
     let _ = writeln!(
         out,
-        "  {:<14} {:>10} {:>10} {:>9}   {:>10} {:>10}",
+        "  {:<14} {:>10} {:>10} {:>7}   {:>10} {:>10} {:>7}",
         "layer",
         format!("‖∂L/∂a‖ {ha}"),
         hb,
         "change",
         format!("‖∂L/∂W‖ {ha}"),
-        hb
+        hb,
+        "change"
     );
     for name in names {
         let (x, y) = (find(&pa, name), find(&pb, name));
         let ga = x.as_ref().and_then(|p| p.grad_act);
         let gb = y.as_ref().and_then(|p| p.grad_act);
-        let change = match (ga, gb) {
-            (Some(u), Some(v)) if u > 0.0 => ratio(v / u),
-            _ => "-".to_owned(),
-        };
+        let wa = x.as_ref().and_then(|p| p.grad_weight);
+        let wb = y.as_ref().and_then(|p| p.grad_weight);
         let _ = writeln!(
             out,
-            "  {name:<14} {:>10} {:>10} {change:>9}   {:>10} {:>10}",
+            "  {name:<14} {:>10} {:>10} {:>7}   {:>10} {:>10} {:>7}",
             norm(ga),
             norm(gb),
-            norm(x.and_then(|p| p.grad_weight)),
-            norm(y.and_then(|p| p.grad_weight)),
+            change(ga, gb),
+            norm(wa),
+            norm(wb),
+            change(wa, wb),
         );
     }
+    let kept = |p: &[LayerProfile]| {
+        let first = p.iter().find_map(|l| l.grad_act)?;
+        let last = p.iter().rev().find_map(|l| l.grad_act)?;
+        (last > 0.0).then(|| format!("{:.2}", first / last))
+    };
+    let _ = writeln!(
+        out,
+        "  ‖∂L/∂a‖ at the first layer ÷ at the last (how much signal gets back): #{} {}, #{} {}",
+        a.number,
+        kept(&pa).unwrap_or_else(|| "-".to_owned()),
+        b.number,
+        kept(&pb).unwrap_or_else(|| "-".to_owned())
+    );
     let metric = |r: &Run| {
         let acc = r
             .eval
@@ -378,6 +392,14 @@ pub fn diff(a: &Run, b: &Run) -> String {
     let _ = writeln!(out, "  #{:<3} {}", a.number, metric(a));
     let _ = writeln!(out, "  #{:<3} {}", b.number, metric(b));
     out
+}
+
+/// How `before` became `after`, as a ratio.
+fn change(before: Option<f64>, after: Option<f64>) -> String {
+    match (before, after) {
+        (Some(u), Some(v)) if u > 0.0 && v > 0.0 => ratio(v / u),
+        _ => "-".to_owned(),
+    }
 }
 
 /// A ratio as `×12` or `÷3.4`.
@@ -419,7 +441,11 @@ pub fn help(topic: Option<&str>) -> String {
          Commands:\n",
     );
     for (_, usage, what) in COMMANDS {
-        let _ = writeln!(out, "  {usage:<38} {what}");
+        if usage.chars().count() > 38 {
+            let _ = writeln!(out, "  {usage}\n  {:<38} {what}", "");
+        } else {
+            let _ = writeln!(out, "  {usage:<38} {what}");
+        }
     }
     out
 }

@@ -367,7 +367,14 @@ pub fn diff(a: &Run, b: &Run) -> String {
     let kept = |p: &[LayerProfile]| {
         let first = p.iter().find_map(|l| l.grad_act)?;
         let last = p.iter().rev().find_map(|l| l.grad_act)?;
-        (last > 0.0).then(|| format!("{:.2}", first / last))
+        (last > 0.0).then(|| {
+            let kept = first / last;
+            if kept < 0.01 {
+                format!("{kept:.1e}")
+            } else {
+                format!("{kept:.2}")
+            }
+        })
     };
     let _ = writeln!(
         out,

@@ -189,14 +189,15 @@ pub fn set_setting(
     value_at: usize,
 ) -> Result<Edited, EditError> {
     let Some(arg) = arg else {
+        // The line typed was `:set key = value`: only the value is where the user put it.
         let text = format!("{key} = {value}");
-        return set_setting_text(
-            src,
-            file,
-            key,
-            &text,
-            value_at.saturating_sub(key.len() + 3),
-        );
+        let mut edited = set_setting_text(src, file, key, &text, 0)?;
+        edited.focus = edited.focus.map(|f| Focus {
+            span: Span::new(f.span.start + key.len() + 3, f.span.end),
+            typed_at: value_at,
+            typed_len: value.len(),
+        });
+        return Ok(edited);
     };
     let expr = parse_value(value)?;
     let mut file = file.clone();

@@ -43,6 +43,7 @@ pub enum Command {
     Grads,
     Spark(Option<String>),
     Diff,
+    Ir(Stage),
     Undo,
     Reset(Option<u64>),
     Save(String),
@@ -63,6 +64,17 @@ pub enum Target {
 pub enum Place {
     Before,
     After,
+}
+
+/// Which program `:ir` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The forward program (eval mode) in the tensor IR.
+    Forward,
+    /// The whole training step: forward, backward, probes, clipping, optimizer.
+    Step,
+    /// The Cranelift IR generated for the training step.
+    Clif,
 }
 
 /// How long `:train` runs.
@@ -130,6 +142,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         ":diff",
         ":diff",
         "the last two runs side by side: per-layer gradients, final loss and accuracy",
+    ),
+    (
+        ":ir",
+        ":ir [forward|step|clif]",
+        "the tensor IR of the forward program or the training step, or the Cranelift IR",
     ),
     (":undo", ":undo", "undo the last change to the model"),
     (
@@ -227,6 +244,7 @@ fn parse_command(name: &str, name_span: Range<usize>, rest: Rest) -> Result<Comm
         ":grads" | ":g" => rest.none(name).map(|_| Command::Grads)?,
         ":spark" => Command::Spark((!rest.text.is_empty()).then(|| rest.text.to_owned())),
         ":diff" => rest.none(name).map(|_| Command::Diff)?,
+        ":ir" => Command::Ir(parse_stage(rest)?),
         ":undo" | ":u" => rest.none(name).map(|_| Command::Undo)?,
         ":reset" => Command::Reset(parse_seed(rest)?),
         ":save" | ":w" => Command::Save(rest.required("a file name", &usage(":save"))?),
@@ -403,6 +421,19 @@ fn parse_amount(rest: Rest) -> Result<Amount, CommandError> {
     }
 }
 
+fn parse_stage(rest: Rest) -> Result<Stage, CommandError> {
+    match rest.text {
+        "" | "forward" => Ok(Stage::Forward),
+        "step" => Ok(Stage::Step),
+        "clif" => Ok(Stage::Clif),
+        other => Err(CommandError {
+            message: format!("`{other}` is not `forward`, `step` or `clif`"),
+            span: rest.span(),
+            help: Some("usage: :ir [forward|step|clif]".to_owned()),
+        }),
+    }
+}
+
 fn parse_seed(rest: Rest) -> Result<Option<u64>, CommandError> {
     if rest.text.is_empty() {
         return Ok(None);
@@ -564,6 +595,9 @@ mod tests {
             Command::Help(Some("train".to_owned()))
         );
         assert!(parse(":diff now").is_err());
+        assert_eq!(command(":ir"), Command::Ir(Stage::Forward));
+        assert_eq!(command(":ir clif"), Command::Ir(Stage::Clif));
+        assert!(parse(":ir backward").is_err());
         assert_eq!(
             usage_of("train").as_deref(),
             Some(":train [N [steps|epochs]]")

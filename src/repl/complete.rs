@@ -72,6 +72,7 @@ fn command_pool<'a>(words: &[&str], before: &str, layers: Vec<&'a str>) -> Vec<&
         (":wrap", 2) if before.ends_with('.') => layers,
         (":wrap", 2) => vec!["residual"],
         (":train" | ":t", 2) => vec!["steps", "epochs"],
+        (":ir", 1) => vec!["forward", "step", "clif"],
         (":help" | ":h", 1) => command_names().map(|n| n.trim_start_matches(':')).collect(),
         _ => Vec::new(),
     }

@@ -17,7 +17,7 @@ pub mod workspace;
 use crate::diag::{self, Diagnostic};
 use crate::runtime::exec::Backend;
 use crate::syntax::parse_file;
-use command::{Amount, Command, CommandError, Input, Place, Target};
+use command::{Amount, Command, CommandError, Input, Place, Stage, Target};
 use edit::{EditError, Edited};
 use engine::{Engine, Run};
 use std::io::Write;
@@ -177,6 +177,10 @@ impl Repl {
             Command::Grads => self.with_run(io, |r, io| say(io, &view::grads_table(r))),
             Command::Spark(layer) => self.spark(layer.as_deref(), io),
             Command::Diff => self.diff(io),
+            Command::Ir(stage) => self.with_model(io, |s, io| match ir_text(s, stage) {
+                Ok(text) => say(io, &text),
+                Err(e) => fail(io, &e),
+            }),
             Command::Undo => self.undo(io),
             Command::Reset(seed) => self.reset(seed, line, io),
             Command::Save(path) => self.save(Path::new(&path), io),
@@ -464,6 +468,26 @@ impl Repl {
             Some(r) => f(r, io),
             None => fail(io, "no run yet; `:train` first"),
         }
+    }
+}
+
+/// The IR of the current model's forward program or training step (simplified as `netc ir`
+/// prints it), or the Cranelift IR of the step.
+fn ir_text(snap: &Snapshot, stage: Stage) -> Result<String, String> {
+    use crate::ir::{passes, print};
+    let model = &snap.model;
+    let batch = model.train.batch;
+    let graph = match stage {
+        Stage::Forward => crate::step::build_eval(model, batch).0,
+        Stage::Step | Stage::Clif => {
+            crate::step::build_step(model, batch, &Default::default()).graph
+        }
+    };
+    let graph = passes::optimize(&graph);
+    match stage {
+        Stage::Forward | Stage::Step => Ok(print::print_with_source(&graph, &snap.src)),
+        Stage::Clif => crate::codegen::emit_clif(&graph, &crate::codegen::JitOptions::default())
+            .map_err(|e| e.to_string()),
     }
 }
 

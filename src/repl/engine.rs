@@ -241,18 +241,57 @@ fn train_steps(
         let record = run_step(c, &x, &y, &mask, step + 1, epoch, lr)?;
         on_step(&record, target);
         let finite = record.loss.is_finite() && record.grad_norm.is_finite();
-        run.records.push(record);
         if !finite {
-            run.stopped = Some(format!(
-                "stopped at step {}: the loss or the gradient norm is not finite (the update was not applied)",
-                step + 1
-            ));
+            run.stopped = Some(non_finite_message(&c.program, &record));
+            run.records.push(record);
             break;
         }
+        run.records.push(record);
         c.step_prog.apply_updates();
         step += 1;
     }
     Ok(step)
+}
+
+/// Why a step was not finite, naming the layer where it started when the probes can tell
+/// (the same rules as `netc train`: the first layer with a non-finite forward value, else the
+/// deepest with a non-finite gradient, else the deepest whose weight-gradient norm overflowed).
+fn non_finite_message(program: &StepProgram, r: &StepRecord) -> String {
+    let flagged = |stat: ProbeStat, bad: fn(f64) -> bool| -> Vec<usize> {
+        r.probes
+            .iter()
+            .filter(|&&(_, s, v)| s == stat && bad(v))
+            .map(|&(l, _, _)| l)
+            .collect()
+    };
+    let found = flagged(ProbeStat::NonFiniteForward, |v| v != 0.0)
+        .into_iter()
+        .min()
+        .map(|l| (l, "a NaN or infinity first appeared in the forward pass"))
+        .or_else(|| {
+            let deepest = flagged(ProbeStat::NonFiniteBackward, |v| v != 0.0)
+                .into_iter()
+                .max();
+            deepest.map(|l| (l, "a NaN or infinity first appeared in the backward pass"))
+        })
+        .or_else(|| {
+            let deepest = flagged(ProbeStat::GradWeightSq, |v| !v.is_finite())
+                .into_iter()
+                .max();
+            deepest.map(|l| {
+                (
+                    l,
+                    "the gradients exploded: the weight-gradient norm overflowed",
+                )
+            })
+        });
+    let head = format!("stopped at step {} (its update was not applied)", r.step);
+    match found.and_then(|(l, what)| program.layers.get(l).map(|(name, _)| (name, what))) {
+        Some((name, what)) => format!(
+            "{head}: {what} at layer `{name}`\ntry a smaller learning rate, `clip = norm(1.0)`, or a smaller init scale"
+        ),
+        None => format!("{head}: the loss is not finite"),
+    }
 }
 
 /// The compiled programs of `snap`'s model: those held when the model is unchanged, else
@@ -295,12 +334,21 @@ fn compiled_for<'a>(
 }
 
 /// What decides the compiled program: the model without spans (moving a comment does not
-/// re-compile) and without how long or with which seed it trains.
+/// re-compile) and without how long, with which seed or at which learning rate it trains.
 fn program_key(model: &crate::model::Model) -> String {
     let mut value = strip(serde_json::to_value(model).unwrap_or_default());
     if let Some(train) = value.get_mut("train").and_then(|t| t.as_object_mut()) {
         for key in ["epochs", "steps", "seed", "checkpoint_every"] {
             train.remove(key);
+        }
+        // The learning rate is an input of the step, not a constant in it.
+        if let Some(fields) = train
+            .get_mut("optimizer")
+            .and_then(|o| o.as_object_mut())
+            .and_then(|o| o.values_mut().next())
+            .and_then(|v| v.as_object_mut())
+        {
+            fields.remove("lr");
         }
     }
     value.to_string()
@@ -413,6 +461,40 @@ impl Slots {
             grad_norm: index("grad_norm"),
             grad_norm_clipped: index("grad_norm_clipped"),
             probes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(src: &str) -> crate::model::Model {
+        crate::sema::check_source("t.net", src, &[])
+            .model
+            .expect("the test model checks")
+    }
+
+    const SRC: &str = "model m {\n    input x: [2]\n    dense 4, act = tanh\n    dense 1\n}\n\ntrain {\n    data = xor(n = 40)\n    loss = mse\n    optimizer = adam(lr = 0.01)\n    epochs = 3\n}\n";
+
+    #[test]
+    fn the_program_key_ignores_what_the_program_does_not_hold() {
+        let base = program_key(&model(SRC));
+        let same = [
+            SRC.replace("adam(lr = 0.01)", "adam(lr = 0.5)"),
+            SRC.replace("epochs = 3", "epochs = 9\n    seed = 4"),
+            SRC.replace("model m {", "// a comment\nmodel m {"),
+        ];
+        for src in same {
+            assert_eq!(program_key(&model(&src)), base, "{src}");
+        }
+        let different = [
+            SRC.replace("act = tanh", "act = relu"),
+            SRC.replace("adam(lr = 0.01)", "sgd(lr = 0.01)"),
+            SRC.replace("dense 4", "dense 5"),
+        ];
+        for src in different {
+            assert_ne!(program_key(&model(&src)), base, "{src}");
         }
     }
 }

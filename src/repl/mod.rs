@@ -496,14 +496,14 @@ fn run_summary(run: &Run, from: u64, to: u64, elapsed: Duration) -> String {
     let first = run.records.first().map(|r| r.loss);
     let last = view::final_loss(run);
     let losses = match (first, last) {
-        (Some(a), Some(b)) => format!("loss {a:.4} → {b:.4}"),
+        (Some(a), Some(b)) => format!("loss {} → {}", view::number(a), view::number(b)),
         _ => "no steps".to_owned(),
     };
     let eval = run.eval.as_ref().map_or(String::new(), |e| {
         let acc = e
             .valid_accuracy
             .map_or(String::new(), |a| format!(", acc {:.1}%", a * 100.0));
-        format!(", valid loss {:.4}{acc}", e.valid_loss)
+        format!(", valid loss {}{acc}", view::number(e.valid_loss))
     });
     format!(
         "run #{}: steps {}–{} in {:.2}s: {losses}{eval}",

@@ -169,6 +169,15 @@ fn shape(dims: &[usize]) -> String {
     format!("[{}]", inner.join(", "))
 }
 
+/// A loss for a sentence: `0.5322`, or `3.92e22` when it is huge or tiny.
+pub fn number(v: f64) -> String {
+    if v != 0.0 && v.is_finite() && !(1e-3..1e4).contains(&v.abs()) {
+        format!("{v:.3e}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
 /// A norm for a table: `3.2e-4`, or `-` when not probed.
 fn norm(v: Option<f64>) -> String {
     v.map_or("-".to_owned(), |v| format!("{v:.2e}"))
@@ -391,9 +400,9 @@ pub fn diff(a: &Run, b: &Run) -> String {
             .and_then(|e| e.valid_accuracy)
             .map_or(String::new(), |v| format!(", valid acc {:.1}%", v * 100.0));
         let valid = r.eval.as_ref().map_or(String::new(), |e| {
-            format!(", valid loss {:.4}", e.valid_loss)
+            format!(", valid loss {}", number(e.valid_loss))
         });
-        let loss = final_loss(r).map_or("-".to_owned(), |l| format!("{l:.4}"));
+        let loss = final_loss(r).map_or("-".to_owned(), number);
         format!("train loss {loss}{valid}{acc}")
     };
     let _ = writeln!(out, "  #{:<3} {}", a.number, metric(a));

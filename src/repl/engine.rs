@@ -29,17 +29,31 @@ pub struct Run {
     pub layers: Vec<String>,
     pub records: Vec<StepRecord>,
     pub eval: Option<EpochRecord>,
-    /// The run stopped early: a NaN or infinity, or Ctrl-C.
-    pub stopped: Option<String>,
+    /// Why the run stopped before its last step, if it did.
+    pub stopped: Option<Stop>,
+}
+
+/// Why a run stopped early.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stop {
+    /// Ctrl-C, after this many steps.
+    Interrupted(u64),
+    /// A step whose loss or gradient norm was not finite: what happened, where.
+    NonFinite(String),
+}
+
+/// What the caller sees while a run goes on.
+pub trait Watch {
+    /// The program is ready: compiled just now (taking this long) or reused, and the weights
+    /// fresh (with this seed) or continuing.
+    fn ready(&mut self, compiled: Option<Duration>, fresh_seed: Option<u64>);
+    /// A step is done; `target` is the step the run ends at.
+    fn step(&mut self, record: &StepRecord, target: u64);
 }
 
 /// What `:train` reports besides the run itself.
 #[derive(Debug, Clone)]
 pub struct Trained {
-    /// How long compiling took, when the model had to be (re)compiled.
-    pub compiled: Option<Duration>,
-    /// The weights were freshly initialized (with this seed) before the run.
-    pub fresh_seed: Option<u64>,
     /// The step count before and after.
     pub from_step: u64,
     pub to_step: u64,
@@ -95,20 +109,16 @@ impl Engine {
         }
     }
 
-    /// Steps trained on the current weights.
-    pub fn steps_done(&self) -> u64 {
-        self.compiled.as_ref().and_then(|c| c.step).unwrap_or(0)
-    }
-
     /// Trains `snap`'s model for `amount`, continuing from the current weights when the model
-    /// is unchanged. `on_step` sees every step; `interrupt` stops after the current one.
+    /// is unchanged. `watch` sees the program get ready and every step; `interrupt` stops the
+    /// run after the current step.
     pub fn train(
         &mut self,
         snap: &Snapshot,
         amount: Amount,
         interrupt: &AtomicBool,
         run: &mut Run,
-        on_step: &mut dyn FnMut(&StepRecord, u64),
+        watch: &mut dyn Watch,
     ) -> Result<Trained, TrainError> {
         let model = &snap.model;
         let loaded = load_data(&mut self.data, snap)?;
@@ -139,17 +149,16 @@ impl Engine {
                 Some(model.train.seed)
             }
         };
+        watch.ready(compiled, fresh_seed);
         let from_step = c.step.unwrap_or(0);
         run.layers = c.program.layers.iter().map(|(n, _)| n.clone()).collect();
         let start = Instant::now();
         let splits = &loaded.splits;
         let span = (from_step, from_step + count);
-        let step = train_steps(c, splits, model, span, interrupt, run, on_step)?;
+        let step = train_steps(c, splits, model, span, interrupt, run, watch)?;
         c.step = Some(step);
         run.eval = Some(validate(c, splits, batch, step)?);
         Ok(Trained {
-            compiled,
-            fresh_seed,
             from_step,
             to_step: step,
             elapsed: start.elapsed(),
@@ -200,7 +209,7 @@ fn train_steps(
     (from_step, target): (u64, u64),
     interrupt: &AtomicBool,
     run: &mut Run,
-    on_step: &mut dyn FnMut(&StepRecord, u64),
+    watch: &mut dyn Watch,
 ) -> Result<u64, TrainError> {
     let batch = model.train.batch;
     let rows = splits.train.len();
@@ -216,7 +225,7 @@ fn train_steps(
     let mut step = from_step;
     while step < target {
         if interrupt.load(Ordering::Relaxed) {
-            run.stopped = Some(format!("interrupted after {} steps", step - from_step));
+            run.stopped = Some(Stop::Interrupted(step - from_step));
             break;
         }
         let epoch = step / steps_per_epoch;
@@ -239,10 +248,10 @@ fn train_steps(
             target,
         );
         let record = run_step(c, &x, &y, &mask, step + 1, epoch, lr)?;
-        on_step(&record, target);
+        watch.step(&record, target);
         let finite = record.loss.is_finite() && record.grad_norm.is_finite();
         if !finite {
-            run.stopped = Some(non_finite_message(&c.program, &record));
+            run.stopped = Some(Stop::NonFinite(non_finite_message(&c.program, &record)));
             run.records.push(record);
             break;
         }

@@ -19,7 +19,7 @@ use crate::runtime::exec::Backend;
 use crate::syntax::parse_file;
 use command::{Amount, Command, CommandError, Input, Place, Stage, Target};
 use edit::{EditError, Edited};
-use engine::{Engine, Run};
+use engine::{Engine, Run, Stop, Watch};
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -322,21 +322,15 @@ impl Repl {
             eval: None,
             stopped: None,
         };
-        let mut last_shown = Instant::now();
-        let progress = io.progress;
-        let err = &mut *io.err;
-        let mut on_step = |r: &crate::runtime::record::StepRecord, target: u64| {
-            if progress && last_shown.elapsed() > Duration::from_millis(100) {
-                last_shown = Instant::now();
-                let _ = write!(err, "\r  step {}/{target}  loss {:.4}   ", r.step, r.loss);
-                let _ = err.flush();
-            }
-        };
         let interrupt = Arc::clone(&self.interrupt);
+        let mut watcher = Watcher {
+            io: &mut *io,
+            last_shown: Instant::now(),
+        };
         let result = self
             .engine
-            .train(&snap, amount, &interrupt, &mut run, &mut on_step);
-        if progress {
+            .train(&snap, amount, &interrupt, &mut run, &mut watcher);
+        if io.progress {
             let _ = write!(io.err, "\r{:60}\r", "");
         }
         let trained = match result {
@@ -347,23 +341,20 @@ impl Repl {
             }
         };
         self.changes.clear();
-        if let Some(took) = trained.compiled {
-            let _ = writeln!(io.out, "compiled in {} ms", took.as_millis());
-        }
-        if let Some(seed) = trained.fresh_seed {
-            let _ = writeln!(io.out, "fresh weights (seed {seed})");
-        }
         let _ = writeln!(
             io.out,
             "{}",
             run_summary(&run, trained.from_step, trained.to_step, trained.elapsed)
         );
-        let failed = run
-            .stopped
-            .as_ref()
-            .is_some_and(|s| s.starts_with("stopped"));
-        if let Some(stopped) = &run.stopped {
-            let _ = writeln!(io.err, "{stopped}");
+        let failed = matches!(run.stopped, Some(Stop::NonFinite(_)));
+        match &run.stopped {
+            Some(Stop::Interrupted(n)) => {
+                let _ = writeln!(io.err, "interrupted after {n} steps");
+            }
+            Some(Stop::NonFinite(why)) => {
+                let _ = writeln!(io.err, "{why}");
+            }
+            None => {}
         }
         self.runs.push(run);
         if failed {
@@ -488,6 +479,36 @@ fn ir_text(snap: &Snapshot, stage: Stage) -> Result<String, String> {
         Stage::Forward | Stage::Step => Ok(print::print_with_source(&graph, &snap.src)),
         Stage::Clif => crate::codegen::emit_clif(&graph, &crate::codegen::JitOptions::default())
             .map_err(|e| e.to_string()),
+    }
+}
+
+/// Shows a run getting ready and, on a terminal, a live step counter.
+struct Watcher<'w, 'a> {
+    io: &'w mut Io<'a>,
+    last_shown: Instant,
+}
+
+impl Watch for Watcher<'_, '_> {
+    fn ready(&mut self, compiled: Option<Duration>, fresh_seed: Option<u64>) {
+        if let Some(took) = compiled {
+            let _ = writeln!(self.io.out, "compiled in {} ms", took.as_millis());
+        }
+        if let Some(seed) = fresh_seed {
+            let _ = writeln!(self.io.out, "fresh weights (seed {seed})");
+        }
+        let _ = self.io.out.flush();
+    }
+
+    fn step(&mut self, r: &crate::runtime::record::StepRecord, target: u64) {
+        if self.io.progress && self.last_shown.elapsed() > Duration::from_millis(100) {
+            self.last_shown = Instant::now();
+            let _ = write!(
+                self.io.err,
+                "\r  step {}/{target}  loss {:.4}   ",
+                r.step, r.loss
+            );
+            let _ = self.io.err.flush();
+        }
     }
 }
 

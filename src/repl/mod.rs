@@ -107,54 +107,13 @@ impl Repl {
                 target,
                 value,
                 value_at,
-            } => {
-                let what = match &target {
-                    Target::Dotted { head, attr } => format!("{head}.{attr} = {value}"),
-                    Target::Setting(key) => format!("{key} = {value}"),
-                };
-                let result = self.set(&target, &value, value_at);
-                let outcome = self.finish_edit(result, line, &format!("set {what}"), io);
-                if let (Outcome::Done, Target::Dotted { head, .. }) = (outcome, &target) {
-                    self.note_copies(head, io);
-                }
-                outcome
-            }
+            } => self.set_command(&target, &value, value_at, line, io),
             Command::Insert {
                 place,
                 layer,
                 stmt,
                 stmt_at,
-            } => {
-                let result = self.snapshot().and_then(|s| {
-                    edit::insert_stmt(
-                        &s.src,
-                        &s.model,
-                        &layer,
-                        place == Place::After,
-                        &stmt,
-                        stmt_at,
-                    )
-                });
-                let word = if place == Place::After {
-                    "after"
-                } else {
-                    "before"
-                };
-                let copies = self
-                    .workspace
-                    .current()
-                    .map_or(0, |s| edit::copies(&s.model, &layer).len());
-                let outcome = self.finish_edit(
-                    result,
-                    line,
-                    &format!("inserted `{stmt}` {word} {layer}"),
-                    io,
-                );
-                if outcome == Outcome::Done && copies > 1 {
-                    let _ = writeln!(io.out, "note: {layer} is one of {copies} layers made by one statement (a `repeat` or a block); the new statement is in each copy");
-                }
-                outcome
-            }
+            } => self.insert(place, &layer, &stmt, stmt_at, line, io),
             Command::Remove(layer) => {
                 let result = self
                     .snapshot()
@@ -166,12 +125,8 @@ impl Repl {
                     let (file, _) = parse_file(&s.src);
                     edit::wrap_residual(&s.src, &file, &s.model, &first, &last, &args)
                 });
-                self.finish_edit(
-                    result,
-                    line,
-                    &format!("wrapped {first}..{last} in residual"),
-                    io,
-                )
+                let what = format!("wrapped {first}..{last} in residual");
+                self.finish_edit(result, line, &what, io)
             }
             Command::Train(amount) => self.train(amount, io),
             Command::Grads => self.with_run(io, |r, io| say(io, &view::grads_table(r))),
@@ -187,6 +142,55 @@ impl Repl {
             Command::Help(topic) => say(io, &view::help(topic.as_deref())),
             Command::Quit => Outcome::Quit,
         }
+    }
+
+    fn set_command(
+        &mut self,
+        target: &Target,
+        value: &str,
+        value_at: usize,
+        line: &str,
+        io: &mut Io,
+    ) -> Outcome {
+        let what = match target {
+            Target::Dotted { head, attr } => format!("{head}.{attr} = {value}"),
+            Target::Setting(key) => format!("{key} = {value}"),
+        };
+        let result = self.set(target, value, value_at);
+        let outcome = self.finish_edit(result, line, &format!("set {what}"), io);
+        if let (Outcome::Done, Target::Dotted { head, .. }) = (outcome, target) {
+            self.note_copies(head, io);
+        }
+        outcome
+    }
+
+    fn insert(
+        &mut self,
+        place: Place,
+        layer: &str,
+        stmt: &str,
+        stmt_at: usize,
+        line: &str,
+        io: &mut Io,
+    ) -> Outcome {
+        let after = place == Place::After;
+        let result = self
+            .snapshot()
+            .and_then(|s| edit::insert_stmt(&s.src, &s.model, layer, after, stmt, stmt_at));
+        let copies = self
+            .workspace
+            .current()
+            .map_or(0, |s| edit::copies(&s.model, layer).len());
+        let word = if after { "after" } else { "before" };
+        let what = format!("inserted `{stmt}` {word} {layer}");
+        let outcome = self.finish_edit(result, line, &what, io);
+        if outcome == Outcome::Done && copies > 1 {
+            let _ = writeln!(
+                io.out,
+                "note: {layer} is one of {copies} layers made by one statement (a `repeat` or a block); the new statement is in each copy"
+            );
+        }
+        outcome
     }
 
     fn snapshot(&self) -> Result<Snapshot, EditError> {

@@ -340,7 +340,6 @@ pub fn diff(a: &Run, b: &Run) -> String {
             names.push(&p.name);
         }
     }
-    let find = |prof: &[LayerProfile], name: &str| prof.iter().find(|p| p.name == name).cloned();
     let mut out = String::new();
     let _ = writeln!(out, "run #{}: {}", a.number, a.label);
     let _ = writeln!(out, "run #{}: {}", b.number, b.label);
@@ -356,23 +355,7 @@ pub fn diff(a: &Run, b: &Run) -> String {
         hb,
         "change"
     );
-    for name in names {
-        let (x, y) = (find(&pa, name), find(&pb, name));
-        let ga = x.as_ref().and_then(|p| p.grad_act);
-        let gb = y.as_ref().and_then(|p| p.grad_act);
-        let wa = x.as_ref().and_then(|p| p.grad_weight);
-        let wb = y.as_ref().and_then(|p| p.grad_weight);
-        let _ = writeln!(
-            out,
-            "  {name:<14} {:>10} {:>10} {:>7}   {:>10} {:>10} {:>7}",
-            norm(ga),
-            norm(gb),
-            change(ga, gb),
-            norm(wa),
-            norm(wb),
-            change(wa, wb),
-        );
-    }
+    diff_rows(&mut out, &pa, &pb, &names);
     let kept = |p: &[LayerProfile]| {
         let first = p.iter().find_map(|l| l.grad_act)?;
         let last = p.iter().rev().find_map(|l| l.grad_act)?;
@@ -408,6 +391,28 @@ pub fn diff(a: &Run, b: &Run) -> String {
     let _ = writeln!(out, "  #{:<3} {}", a.number, metric(a));
     let _ = writeln!(out, "  #{:<3} {}", b.number, metric(b));
     out
+}
+
+/// One row per layer of `:diff`: both runs' norms and the changes.
+fn diff_rows(out: &mut String, pa: &[LayerProfile], pb: &[LayerProfile], names: &[&str]) {
+    let find = |prof: &[LayerProfile], name: &str| prof.iter().find(|p| p.name == name).cloned();
+    for &name in names {
+        let (x, y) = (find(pa, name), find(pb, name));
+        let ga = x.as_ref().and_then(|p| p.grad_act);
+        let gb = y.as_ref().and_then(|p| p.grad_act);
+        let wa = x.as_ref().and_then(|p| p.grad_weight);
+        let wb = y.as_ref().and_then(|p| p.grad_weight);
+        let _ = writeln!(
+            out,
+            "  {name:<14} {:>10} {:>10} {:>7}   {:>10} {:>10} {:>7}",
+            norm(ga),
+            norm(gb),
+            change(ga, gb),
+            norm(wa),
+            norm(wb),
+            change(wa, wb),
+        );
+    }
 }
 
 /// How `before` became `after`, as a ratio.

@@ -519,3 +519,71 @@ fn line_start(src: &str, at: usize) -> usize {
 fn line_end(src: &str, at: usize) -> usize {
     src[at..].find('\n').map_or(src.len(), |i| at + i)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_are_told_apart_by_their_first_word() {
+        assert_eq!(statement_kind("dense 32, act = relu"), StatementKind::Layer);
+        assert_eq!(statement_kind("repeat 3 {"), StatementKind::Layer);
+        assert_eq!(statement_kind("relu"), StatementKind::Layer);
+        assert_eq!(
+            statement_kind("optimizer = sgd(lr = 0.1)"),
+            StatementKind::Setting
+        );
+        assert_eq!(statement_kind("batch=64"), StatementKind::Setting);
+        assert_eq!(statement_kind("block res(w) {"), StatementKind::Block);
+        assert_eq!(
+            statement_kind("train { batch = 8 }"),
+            StatementKind::Section
+        );
+        assert_eq!(statement_kind("model m {"), StatementKind::Section);
+    }
+
+    #[test]
+    fn a_focus_moves_spans_into_the_typed_line() {
+        let same = Focus {
+            span: Span::new(100, 110),
+            typed_at: 5,
+            typed_len: 10,
+        };
+        assert_eq!(same.map(Span::new(102, 104)), Some(Span::new(7, 9)));
+        assert_eq!(same.map(Span::new(95, 104)), None);
+        let reformatted = Focus {
+            typed_len: 8,
+            ..same
+        };
+        assert_eq!(reformatted.map(Span::new(102, 104)), Some(Span::new(5, 13)));
+    }
+
+    #[test]
+    fn splices_land_where_they_belong() {
+        let src = "model m {\n    input x: [2]\n    dense 1\n}\n\ntrain {\n    data = xor()\n    batch = 4\n}\n";
+        let (file, _) = crate::syntax::parse_file(src);
+        let layer = add_statement(src, &file, "relu", 3).expect("a layer");
+        assert!(
+            layer.src.contains("    dense 1\n    relu\n}"),
+            "{}",
+            layer.src
+        );
+        let focus = layer.focus.expect("typed text");
+        assert_eq!(&layer.src[focus.span.start..focus.span.end], "relu");
+        assert_eq!(focus.typed_at, 3);
+        let setting = add_statement(src, &file, "batch = 8", 0).expect("a setting");
+        assert!(setting.src.contains("    batch = 8\n}") && !setting.src.contains("batch = 4"));
+        let new_setting = add_statement(src, &file, "seed = 2", 0).expect("a setting");
+        assert!(
+            new_setting.src.contains("    batch = 4\n    seed = 2\n}"),
+            "{}",
+            new_setting.src
+        );
+        let block = add_statement(src, &file, "block b(w) {\n    dense w\n}", 0).expect("a block");
+        assert!(
+            block.src.ends_with("}\n\nblock b(w) {\n    dense w\n}\n"),
+            "{}",
+            block.src
+        );
+    }
+}

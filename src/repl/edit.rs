@@ -272,8 +272,7 @@ pub fn set_layer_attr(
 /// Where the value of argument `attr` of the layer statement starting at `start` is.
 fn value_span(src: &str, start: usize, attr: &str) -> Option<Span> {
     let (file, _) = crate::syntax::parse_file(src);
-    let mut file = file;
-    let stmt = find_stmt_starting(&mut file, start)?;
+    let stmt = find_stmt_starting(&file, start)?;
     let Stmt::Layer(layer) = stmt else {
         return None;
     };
@@ -290,7 +289,7 @@ fn value_span(src: &str, start: usize, attr: &str) -> Option<Span> {
     })
 }
 
-fn find_stmt_starting(file: &mut File, start: usize) -> Option<&Stmt> {
+fn find_stmt_starting(file: &File, start: usize) -> Option<&Stmt> {
     fn walk(body: &Body, start: usize) -> Option<&Stmt> {
         body.stmts.iter().find_map(|s| {
             if s.span().start == start {
@@ -335,9 +334,6 @@ pub fn insert_stmt(
 /// Removes layer `name`'s statement (its whole line).
 pub fn remove_layer(src: &str, model: &Model, name: &str) -> Result<Edited, EditError> {
     let layer = find_layer(model, name)?;
-    if Some(layer.span) == Some(model.input.span) {
-        return Err(EditError::new("the input cannot be removed"));
-    }
     let start = line_start(src, layer.span.start);
     let end = (line_end(src, layer.span.end) + 1).min(src.len());
     let mut out = src[..start].to_owned();

@@ -8,6 +8,7 @@
 //! `codegen` (Cranelift JIT) → `runtime` (training loop, checkpoints) → `cli`.
 #![deny(unsafe_code)]
 
+pub mod analyze;
 pub mod cli;
 pub mod codegen;
 pub mod data;
@@ -16,6 +17,7 @@ pub mod init;
 pub mod model;
 pub mod params;
 pub mod repl;
+pub mod report;
 pub mod runtime;
 pub mod sema;
 pub mod span;

@@ -4,14 +4,18 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod analyze;
 mod check;
 mod common;
+mod compare;
 mod eval;
 mod fmt;
 mod gradcheck;
 mod ir;
+mod live;
 mod params;
 mod repl;
+mod report;
 mod train;
 
 #[derive(Parser, Debug)]
@@ -29,6 +33,10 @@ pub struct Cli {
 pub enum Command {
     /// Parse and check .net files; report every error and warning.
     Check(check::CheckArgs),
+    /// Predict, before training, where gradients will vanish or explode; lint the model.
+    Analyze(analyze::AnalyzeArgs),
+    /// Train several .net files with the same seed and data, side by side.
+    Compare(compare::CompareArgs),
     /// Print a .net file in canonical formatting.
     Fmt(fmt::FmtArgs),
     /// Train a model: progress, per-layer gradient probes, checkpoints, a run folder.
@@ -43,6 +51,8 @@ pub enum Command {
     Gradcheck(gradcheck::GradcheckArgs),
     /// Print the IR of the forward program or the training step, or the generated code.
     Ir(ir::IrArgs),
+    /// Diagnose a training run: per-layer status, findings with remedies, plots, HTML.
+    Report(report::ReportArgs),
     /// List the model's parameters: names, shapes, counts, inits.
     Params(params::ParamsArgs),
     /// An interactive session: edit a model, train, compare per-layer gradients (or a script on stdin).
@@ -54,6 +64,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => check::run(args),
+        Command::Analyze(args) => analyze::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Fmt(args) => fmt::run(args),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run_eval(args),
@@ -63,5 +75,6 @@ pub fn main() -> ExitCode {
         Command::Ir(args) => ir::run(args),
         Command::Params(args) => params::run(args),
         Command::Repl(args) => repl::run(args),
+        Command::Report(args) => report::run(args),
     }
 }

@@ -1,7 +1,6 @@
 //! `netc train FILE`: train a model, showing progress and the per-layer gradient picture.
 
 use super::common::{self, ModelArgs};
-use crate::ir::ProbeStat;
 use crate::runtime::record::{EpochRecord, StepRecord};
 use crate::runtime::train::{self, Observer, RunInfo, StopReason, TrainOptions};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -40,6 +39,14 @@ pub struct TrainArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Train variants side by side, e.g. `--vary act=sigmoid,relu --vary init=normal(0, 0.1),he_normal`
+    /// (model attributes `act`, `init`, `bias_init`, or any `--set` key): every combination,
+    /// same seed and data, in parallel, with one table and overlaid plots.
+    #[arg(long, value_name = "KEY=V1,V2")]
+    pub vary: Vec<String>,
+    /// Do not print the diagnosis or write the plots at the end.
+    #[arg(long)]
+    pub no_report: bool,
     /// Print one JSON object per step and per epoch on stdout.
     #[arg(long, conflicts_with = "quiet")]
     pub json: bool,
@@ -51,6 +58,9 @@ pub fn run(mut args: TrainArgs) -> ExitCode {
     }
     if let Some(n) = args.epochs {
         args.model.set.push(format!("epochs={n}"));
+    }
+    if !args.vary.is_empty() {
+        return super::compare::run_vary(&args);
     }
     let Ok(loaded) = common::load(&args.model) else {
         return ExitCode::FAILURE;
@@ -83,12 +93,17 @@ pub fn run(mut args: TrainArgs) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let mut progress = Progress::new(&args);
+    progress.live = Some(super::live::LiveTable::new(model, &[]));
+    progress.model = Some(model.clone());
     let result = train::train(model, &loaded.base_dir, &opts, &mut progress);
     progress.finish();
     match result {
         Ok(report) => {
             if !args.quiet && !args.json {
-                print_summary(&report, &progress, &loaded.src);
+                print_summary(&report, &progress, &loaded.src, args.no_report);
+                if !args.no_report {
+                    print_report(&report.out_dir);
+                }
             }
             if args.json {
                 println!(
@@ -117,7 +132,7 @@ fn default_run_dir(model: &str) -> PathBuf {
 
 /// The resolved configuration (`config.json`) and the source it came from (`model.net`, so
 /// the spans in the records point at its lines), beside the records.
-fn write_config(
+pub(crate) fn write_config(
     dir: &std::path::Path,
     model: &crate::model::Model,
     src: &str,
@@ -146,6 +161,8 @@ struct Progress {
     info: Option<RunInfo>,
     last_step: Option<StepRecord>,
     last_epoch: Option<EpochRecord>,
+    model: Option<crate::model::Model>,
+    live: Option<super::live::LiveTable>,
 }
 
 impl Progress {
@@ -165,6 +182,8 @@ impl Progress {
             info: None,
             last_step: None,
             last_epoch: None,
+            model: None,
+            live: None,
         }
     }
 
@@ -194,7 +213,7 @@ impl Observer for Progress {
                 *bar = ProgressBar::new(info.total_steps);
                 bar.set_position(info.start_step);
                 let style = ProgressStyle::with_template(
-                    "{bar:30} {pos}/{len} steps  {per_sec}  eta {eta}  {msg}",
+                    "{bar:30} {pos}/{len} steps  {per_sec}  eta {eta}  {prefix}\n{msg}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar());
                 bar.set_style(style);
@@ -214,20 +233,31 @@ impl Observer for Progress {
             Mode::Json => println!("{}", serde_json::json!({ "event": "start", "info": info })),
             Mode::Quiet => {}
         }
+        if let Some(model) = &self.model {
+            self.live = Some(super::live::LiveTable::new(model, &info.layers));
+        }
         self.info = Some(info.clone());
     }
 
     fn on_step(&mut self, r: &StepRecord) {
+        if let Some(live) = self.live.as_mut() {
+            live.observe(r);
+        }
         match &self.mode {
             Mode::Bar(bar) => {
                 bar.set_position(r.step);
-                if r.step % 10 == 0 || r.step == 1 {
-                    bar.set_message(format!(
-                        "epoch {} loss {:.4} {}",
-                        r.epoch + 1,
-                        r.loss,
-                        self.valid_text()
-                    ));
+                let last = self.info.as_ref().is_some_and(|i| r.step >= i.total_steps);
+                let valid = self.valid_text();
+                if let Some(live) = self.live.as_mut() {
+                    if live.due() || last {
+                        bar.set_prefix(format!(
+                            "epoch {} loss {:.4} {}",
+                            r.epoch + 1,
+                            r.loss,
+                            valid
+                        ));
+                        bar.set_message(live.render(r));
+                    }
                 }
             }
             Mode::Lines { every } => {
@@ -280,7 +310,7 @@ impl Observer for Progress {
 }
 
 /// The end-of-run summary: outcome, metrics, and the per-layer gradient table of the last step.
-fn print_summary(report: &train::TrainReport, progress: &Progress, src: &str) {
+fn print_summary(report: &train::TrainReport, progress: &Progress, src: &str, with_table: bool) {
     let secs = progress.start.elapsed().as_secs_f64();
     match &report.stop {
         StopReason::Finished => println!("finished {} steps in {secs:.2}s", report.steps),
@@ -309,34 +339,42 @@ fn print_summary(report: &train::TrainReport, progress: &Progress, src: &str) {
         }
     }
     println!("loss {:.5}  {}", report.last_loss, progress.valid_text());
-    if let (Some(info), Some(step)) = (&progress.info, &progress.last_step) {
-        print_layer_table(&info.layers, step);
+    if let (true, Some(live), Some(step)) = (with_table, &progress.live, &progress.last_step) {
+        print!("{}", live.render(step));
     }
     println!("run folder: {}", report.out_dir.display());
 }
 
-fn print_layer_table(layers: &[String], r: &StepRecord) {
-    if r.probes.is_empty() {
-        return;
+/// The diagnosis of the finished run (its table, findings and remedies), and its plots and
+/// HTML page written into the run folder.
+fn print_report(dir: &std::path::Path) {
+    let run = match crate::report::read_run(dir) {
+        Ok(run) => run,
+        Err(e) => {
+            common::report(e);
+            return;
+        }
+    };
+    let d = crate::report::diagnose(&run);
+    println!();
+    print!("{}", super::report::text(&run, &d));
+    match super::report::write_plots(&run, &d, dir) {
+        Ok(html) => println!("plots and report: {}", html.display()),
+        Err(e) => eprintln!("error: {e}"),
     }
-    println!(
-        "{:<16} {:>12} {:>12} {:>10}",
-        "layer", "‖∂L/∂a‖", "‖∂L/∂W‖", "saturated"
-    );
-    for (i, name) in layers.iter().enumerate() {
-        let norm = |s| {
-            r.probe(i, s)
-                .map_or("-".to_owned(), |v: f64| format!("{:.3e}", v.sqrt()))
-        };
-        let sat = r
-            .probe(i, ProbeStat::Saturation)
-            .map_or("-".to_owned(), |v| format!("{:.0}%", v * 100.0));
-        println!(
-            "{:<16} {:>12} {:>12} {:>10}",
-            name,
-            norm(ProbeStat::GradActSq),
-            norm(ProbeStat::GradWeightSq),
-            sat
-        );
+}
+
+/// A bar whose length is log10 of `value / reference`, centred: left of `|` is smaller than
+/// the reference, right is larger (one character a decade, up to 8 each way).
+pub(crate) fn log_bar(value: f64, reference: f64) -> String {
+    if !value.is_finite() || !reference.is_finite() || reference <= 0.0 {
+        return format!("{:>8}|{:<8}", "", "non-finite");
     }
+    if value <= 0.0 {
+        return format!("{:>8}|", "zero");
+    }
+    let decades = (value / reference).log10().round().clamp(-8.0, 8.0) as i32;
+    let left = "■".repeat((-decades).max(0) as usize);
+    let right = "■".repeat(decades.max(0) as usize);
+    format!("{left:>8}|{right:<8}")
 }

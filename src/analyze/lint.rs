@@ -1,0 +1,199 @@
+//! Gradient-health lints: warnings with a reason and a fix. The static ones read only the
+//! checked model; the run-time ones also read what a run measured (gradient norms, update to
+//! weight ratios), so `netc report` can show them against the user's file.
+
+use crate::diag::Diagnostic;
+use crate::model::{Activation, Clip, Init, Layer, LayerKind, Model};
+use crate::span::Span;
+
+/// A run of this many sigmoid/tanh dense layers with a fixed-scale init is "deep".
+pub const DEEP_STACK: usize = 4;
+/// A clip threshold this many times away from the median gradient norm is "far".
+pub const CLIP_FAR: f64 = 10.0;
+/// An update larger than this fraction of the weight it changes "exceeds the weights".
+pub const UPDATE_RATIO_MAX: f64 = 1.0;
+
+/// Every static gradient-health lint of `model`.
+pub fn check(model: &Model) -> Vec<Diagnostic> {
+    let mut diags = saturating_stack(model);
+    diags.extend(relu_with_xavier(model));
+    diags
+}
+
+/// The layers in the order the probes record them (a residual's body before the residual).
+pub fn flat_layers(model: &Model) -> Vec<&Layer> {
+    fn walk<'m>(layers: &'m [Layer], out: &mut Vec<&'m Layer>) {
+        for layer in layers {
+            if let LayerKind::Residual { body, .. } = &layer.kind {
+                walk(body, out);
+            }
+            out.push(layer);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&model.layers, &mut out);
+    out
+}
+
+/// The activation a layer ends with, if any.
+pub fn layer_act(layer: &Layer) -> Option<Activation> {
+    match &layer.kind {
+        LayerKind::Dense { act, .. } | LayerKind::Activation(act) => Some(*act),
+        LayerKind::BatchNorm { .. }
+        | LayerKind::LayerNorm { .. }
+        | LayerKind::Dropout { .. }
+        | LayerKind::Residual { .. } => None,
+    }
+}
+
+/// `normal`, `uniform` and `constant` ignore the fan: their scale does not follow the width.
+fn fixed_scale(init: &Init) -> bool {
+    matches!(
+        init,
+        Init::Normal { .. } | Init::Uniform { .. } | Init::Constant(_)
+    )
+}
+
+/// DEEP_STACK or more consecutive sigmoid/tanh dense layers with a fixed-scale init.
+pub fn saturating_stack(model: &Model) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    let mut run: Vec<&Layer> = Vec::new();
+    let flush = |run: &mut Vec<&Layer>, diags: &mut Vec<Diagnostic>| {
+        if let (true, Some(first), Some(last)) = (run.len() >= DEEP_STACK, run.first(), run.last())
+        {
+            diags.push(stack_warning(first, last, run.len()));
+        }
+        run.clear();
+    };
+    for layer in flat_layers(model) {
+        match &layer.kind {
+            LayerKind::Dense {
+                act: Activation::Sigmoid | Activation::Tanh,
+                init,
+                ..
+            } if fixed_scale(init) => run.push(layer),
+            _ => flush(&mut run, &mut diags),
+        }
+    }
+    flush(&mut run, &mut diags);
+    diags
+}
+
+fn stack_warning(first: &Layer, last: &Layer, n: usize) -> Diagnostic {
+    let d = Diagnostic::warning(
+        "netc::lint::saturating_stack",
+        first.span,
+        format!(
+            "{n} sigmoid/tanh layers in a row ({}–{}) with a fixed-scale init: the back-propagated gradient shrinks at every layer (σ' ≤ 0.25, tanh' ≤ 1 and less when saturated), so the first layers barely learn",
+            first.name, last.name
+        ),
+    )
+    .with_label("a saturating activation with an init that ignores the fan-in")
+    .with_help("use `act = relu, init = he_normal`, or add `batchnorm` after each dense layer, or wrap pairs of layers in `residual`; with tanh at least use `init = xavier_normal`");
+    if last.span == first.span {
+        d
+    } else {
+        d.with_related(last.span, "the stack ends here")
+    }
+}
+
+/// A relu-family dense layer initialised with xavier, which halves the signal's variance at
+/// every layer (He et al. 2015).
+pub fn relu_with_xavier(model: &Model) -> Vec<Diagnostic> {
+    let mut seen: Vec<Span> = Vec::new();
+    let mut diags = Vec::new();
+    for layer in flat_layers(model) {
+        let LayerKind::Dense { act, init, .. } = &layer.kind else {
+            continue;
+        };
+        let relu = matches!(
+            act,
+            Activation::Relu | Activation::LeakyRelu { .. } | Activation::Prelu { .. }
+        );
+        let xavier = matches!(init, Init::XavierNormal { .. } | Init::XavierUniform { .. });
+        if relu && xavier && !seen.contains(&layer.span) {
+            seen.push(layer.span);
+            diags.push(
+                Diagnostic::warning(
+                    "netc::lint::relu_xavier",
+                    layer.span,
+                    format!("layer `{}` uses relu with a xavier init: relu zeroes half the units, so xavier's variance halves at every layer and deep stacks vanish", layer.name),
+                )
+                .with_label("relu with xavier")
+                .with_help("use `init = he_normal` (variance 2/fan_in) for relu layers"),
+            );
+        }
+    }
+    diags
+}
+
+/// A global-norm clip threshold far from the gradient norms a run saw: clipping at every step
+/// (the threshold, not the learning rate, sets the step size) or never.
+pub fn clip_far_from_norms(model: &Model, grad_norms: &[f64]) -> Option<Diagnostic> {
+    let Clip::GlobalNorm(threshold) = model.train.clip else {
+        return None;
+    };
+    let mut finite: Vec<f64> = grad_norms
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    if finite.is_empty() || threshold <= 0.0 {
+        return None;
+    }
+    finite.sort_by(f64::total_cmp);
+    let median = finite[finite.len() / 2];
+    let max = finite[finite.len() - 1];
+    let (message, help) = if median > CLIP_FAR * threshold {
+        (
+            format!("`clip = norm({threshold:?})` is far below the gradient norms seen (median {median:.3e}): every step is rescaled by about {:.0}×, so the clip threshold, not the learning rate, sets the step size", median / threshold),
+            format!("raise the threshold toward the typical norm (e.g. `clip = norm({})`), or fix what makes the gradients large (init scale, learning rate)", round_sig(median)),
+        )
+    } else if max < threshold / CLIP_FAR {
+        (
+            format!("`clip = norm({threshold:?})` never fires: the largest gradient norm seen is {max:.3e}"),
+            format!("lower it toward the norms seen (e.g. `clip = norm({})`) if it is meant to catch spikes, or remove it", round_sig(max * 2.0)),
+        )
+    } else {
+        return None;
+    };
+    Some(
+        Diagnostic::warning("netc::lint::clip_far", model.train.span, message)
+            .with_label("the clip setting is in this section")
+            .with_help(help),
+    )
+}
+
+/// Layers whose optimizer update exceeded UPDATE_RATIO_MAX times their weights' norm, given
+/// `(layer, step, ratio)` of each layer's worst step: one warning at the worst layer.
+pub fn updates_exceed_weights(model: &Model, worst: &[(String, u64, f64)]) -> Option<Diagnostic> {
+    let layers = flat_layers(model);
+    let lr = model.train.optimizer.lr();
+    let over: Vec<&(String, u64, f64)> = worst
+        .iter()
+        .filter(|(_, _, ratio)| *ratio > UPDATE_RATIO_MAX)
+        .collect();
+    let (name, step, ratio) = over.iter().max_by(|a, b| a.2.total_cmp(&b.2))?;
+    let layer = layers.iter().find(|l| &l.name == name)?;
+    Some(
+        Diagnostic::warning(
+            "netc::lint::update_exceeds_weight",
+            layer.span,
+            format!(
+                "in {} layer(s) an update exceeded the weights it changes; the worst, `{name}` at step {step}, was {ratio:.2e}× its weights' norm: with lr = {lr} a step replaces the weights instead of adjusting them (healthy ratios are near 1e-3)",
+                over.len()
+            ),
+        )
+        .with_label("the worst layer")
+        .with_help(format!("lower the learning rate in the train section (e.g. `lr = {}`), or add `clip = norm(1.0)`", round_sig(lr / 10.0))),
+    )
+}
+
+/// One significant digit, for suggested values.
+fn round_sig(v: f64) -> f64 {
+    if v <= 0.0 || !v.is_finite() {
+        return v;
+    }
+    let p = 10f64.powf(v.log10().floor());
+    (v / p).round() * p
+}

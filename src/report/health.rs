@@ -1,0 +1,194 @@
+//! Per-layer gradient health of a run: one status per layer, from the recorded probes, with
+//! documented thresholds (docs/gradient-health.md).
+
+use super::run::{col, Run};
+use crate::analyze::lint::{flat_layers, layer_act};
+use crate::model::Activation;
+use serde::Serialize;
+
+/// ‖∂L/∂a‖ below this fraction of the last layer's: vanishing.
+pub const VANISHING_REL: f64 = 1e-2;
+/// ‖∂L/∂a‖ above this multiple of the last layer's: exploding.
+pub const EXPLODING_REL: f64 = 1e2;
+/// An update larger than the weights it changes (‖ΔW‖/‖W‖ above this): exploding.
+pub const UPDATE_RATIO_EXPLODING: f64 = 1.0;
+/// ‖∂L/∂W‖ peaking this many times above its median over the run: exploding.
+pub const GROWTH_EXPLODING: f64 = 1e2;
+/// At least this fraction of sigmoid/tanh units saturated: saturated.
+pub const SATURATED_FRACTION: f64 = 0.5;
+/// At least this fraction of relu units dead on a batch: dead.
+pub const DEAD_FRACTION: f64 = 0.5;
+/// The window statuses look at: the last quarter of the recorded steps.
+pub const WINDOW_FRACTION: f64 = 0.25;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Status {
+    Ok,
+    Vanishing,
+    Exploding,
+    Saturated,
+    Dead,
+    NonFinite,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Vanishing => "vanishing",
+            Status::Exploding => "exploding",
+            Status::Saturated => "saturated",
+            Status::Dead => "dead",
+            Status::NonFinite => "non-finite",
+        }
+    }
+}
+
+/// One layer's health over the window.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerHealth {
+    pub name: String,
+    pub line: usize,
+    pub status: Status,
+    /// Medians over the window.
+    pub grad_a: f64,
+    pub grad_w: f64,
+    /// ‖∂L/∂a‖ relative to the last layer's, median over the window.
+    pub rel: f64,
+    pub update_ratio: f64,
+    pub saturation: f64,
+    /// Largest ‖ΔW‖/‖W‖ of the run and its step.
+    pub worst_update: Option<(u64, f64)>,
+    /// Largest ‖∂L/∂W‖ over its median.
+    pub grad_w_growth: f64,
+    /// First step with a NaN or ±∞ in this layer.
+    pub first_nonfinite: Option<u64>,
+}
+
+/// The status of one layer from its statistics; the first matching rule wins:
+/// non-finite, exploding, vanishing, saturated or dead, ok.
+pub fn classify(h: &LayerHealth, act: Option<Activation>) -> Status {
+    if h.first_nonfinite.is_some() {
+        return Status::NonFinite;
+    }
+    let worst_update = h.worst_update.map_or(0.0, |(_, r)| r);
+    if h.rel > EXPLODING_REL
+        || worst_update > UPDATE_RATIO_EXPLODING
+        || h.grad_w_growth > GROWTH_EXPLODING
+    {
+        return Status::Exploding;
+    }
+    if h.rel < VANISHING_REL {
+        return Status::Vanishing;
+    }
+    match act {
+        Some(Activation::Sigmoid | Activation::Tanh) if h.saturation >= SATURATED_FRACTION => {
+            Status::Saturated
+        }
+        Some(Activation::Relu) if h.saturation >= DEAD_FRACTION => Status::Dead,
+        _ => Status::Ok,
+    }
+}
+
+/// Every layer's health over the last quarter of the recorded steps.
+pub fn layer_health(run: &Run) -> Vec<LayerHealth> {
+    let steps = run.probe_steps();
+    let window_len =
+        ((steps.len() as f64 * WINDOW_FRACTION).ceil() as usize).clamp(1, steps.len().max(1));
+    let window = &steps[steps.len().saturating_sub(window_len)..];
+    let top = run.layers.len().saturating_sub(1);
+    let top_grad: Vec<f64> = window
+        .iter()
+        .map(|&s| run.probe(s, top, col::GRAD_A).unwrap_or(f64::NAN))
+        .collect();
+    let layers = flat_layers(&run.model);
+    run.layers
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let at = |c: usize| -> Vec<f64> {
+                window
+                    .iter()
+                    .map(|&s| run.probe(s, i, c).unwrap_or(f64::NAN))
+                    .collect()
+            };
+            let grad_a = at(col::GRAD_A);
+            let rel: Vec<f64> = grad_a.iter().zip(&top_grad).map(|(a, t)| a / t).collect();
+            let ratios: Vec<f64> = at(col::UPDATE)
+                .iter()
+                .zip(at(col::WEIGHT))
+                .map(|(u, w)| u / w)
+                .collect();
+            let layer = layers.get(i);
+            let mut h = LayerHealth {
+                name: name.clone(),
+                line: layer.map_or(0, |l| l.span.line_col(&run.src).0),
+                status: Status::Ok,
+                grad_a: median(&grad_a),
+                grad_w: median(&at(col::GRAD_W)),
+                rel: median(&rel),
+                update_ratio: median(&ratios),
+                saturation: median(&at(col::SATURATION)),
+                worst_update: worst_update(run, i),
+                grad_w_growth: growth(run, i),
+                first_nonfinite: first_nonfinite(run, i),
+            };
+            h.status = classify(&h, layer.and_then(|l| layer_act(l)));
+            h
+        })
+        .collect()
+}
+
+/// The median of the finite values (NaN if none).
+pub fn median(values: &[f64]) -> f64 {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn worst_update(run: &Run, layer: usize) -> Option<(u64, f64)> {
+    run.probes
+        .iter()
+        .filter(|p| p.layer == layer)
+        .map(|p| (p.step, p.values[col::UPDATE] / p.values[col::WEIGHT]))
+        .filter(|(_, r)| r.is_finite())
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// The largest ‖∂L/∂W‖ of the run over its median: a few for a healthy run (a zero-init layer
+/// starting from 0 does not count as growth), orders of magnitude when it explodes.
+fn growth(run: &Run, layer: usize) -> f64 {
+    let series: Vec<f64> = run
+        .series(layer, col::GRAD_W)
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    let mid = median(&series);
+    let max = series
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, f64::max);
+    if mid > 0.0 {
+        max / mid
+    } else {
+        1.0
+    }
+}
+
+fn first_nonfinite(run: &Run, layer: usize) -> Option<u64> {
+    run.probes
+        .iter()
+        .filter(|p| p.layer == layer)
+        .find(|p| {
+            let flagged = p.values[col::NONFINITE_FWD] > 0.0 || p.values[col::NONFINITE_BWD] > 0.0;
+            let overflow = [col::GRAD_W, col::GRAD_A]
+                .iter()
+                .any(|&c| p.values[c].is_infinite() || (p.values[c].is_nan() && c == col::GRAD_A));
+            flagged || overflow
+        })
+        .map(|p| p.step)
+}

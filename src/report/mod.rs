@@ -1,0 +1,171 @@
+//! The diagnosis of a training run from its run folder: per-layer statuses, findings with
+//! evidence and remedies, the run-time lints, the prediction next to the measurement, and the
+//! plots and HTML report that show them (see docs/gradient-health.md).
+
+pub mod diagnose;
+pub mod health;
+pub mod html;
+pub mod plot;
+pub mod run;
+
+pub use diagnose::{Finding, FindingKind};
+pub use health::{LayerHealth, Status};
+pub use run::{read_run, Run, RunError};
+
+use crate::analyze::{self, lint, Prediction};
+use crate::diag::Diagnostic;
+use run::col;
+
+/// Everything `netc report` says about a run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Diagnosis {
+    pub layers: Vec<LayerHealth>,
+    pub findings: Vec<Finding>,
+    #[serde(skip)]
+    pub lints: Vec<Diagnostic>,
+    pub prediction: Prediction,
+    /// Measured ‖∂L/∂a‖ relative to the last layer's at the first recorded step.
+    pub measured_profile: Vec<f64>,
+}
+
+impl Diagnosis {
+    pub fn has(&self, kind: FindingKind) -> bool {
+        self.findings.iter().any(|f| f.kind == kind)
+    }
+
+    /// No finding, on a run that recorded probes.
+    pub fn healthy(&self) -> bool {
+        self.findings.is_empty() && !self.measured_profile.is_empty()
+    }
+}
+
+/// Diagnoses a run.
+pub fn diagnose(run: &Run) -> Diagnosis {
+    let layers = health::layer_health(run);
+    let findings = diagnose::findings(run, &layers);
+    let grad_norms: Vec<f64> = run.steps.iter().map(|s| s.grad_norm).collect();
+    let mut lints: Vec<Diagnostic> = lint::clip_far_from_norms(&run.model, &grad_norms)
+        .into_iter()
+        .collect();
+    let worst: Vec<(String, u64, f64)> = layers
+        .iter()
+        .filter_map(|h| h.worst_update.map(|(s, r)| (h.name.clone(), s, r)))
+        .collect();
+    lints.extend(lint::updates_exceed_weights(&run.model, &worst));
+    Diagnosis {
+        measured_profile: measured_profile(run),
+        layers,
+        findings,
+        lints,
+        prediction: analyze::predict(&run.model),
+    }
+}
+
+/// ‖∂L/∂a‖ of each layer over the last layer's, at the first recorded step.
+pub fn measured_profile(run: &Run) -> Vec<f64> {
+    let Some(&s0) = run.probe_steps().first() else {
+        return Vec::new();
+    };
+    let top = run
+        .probe(s0, run.layers.len().saturating_sub(1), col::GRAD_A)
+        .unwrap_or(f64::NAN);
+    (0..run.layers.len())
+        .map(|i| run.probe(s0, i, col::GRAD_A).unwrap_or(f64::NAN) / top)
+        .collect()
+}
+
+/// The diagnosis as text: the per-layer table, the findings, predicted next to measured.
+pub fn render_text(run: &Run, d: &Diagnosis) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "{:<14} {:>5} {:>10} {:>10} {:>10} {:>9} {:>7}  {:<10} {:>10} {:>10}\n",
+        "layer",
+        "line",
+        "‖∂L/∂a‖",
+        "‖∂L/∂W‖",
+        "rel",
+        "upd/w",
+        "sat%",
+        "status",
+        "predicted",
+        "measured0"
+    ));
+    for (i, h) in d.layers.iter().enumerate() {
+        let pct = if h.saturation.is_finite() {
+            format!("{:.0}", h.saturation * 100.0)
+        } else {
+            "-".to_owned()
+        };
+        out.push_str(&format!(
+            "{:<14} {:>5} {:>10} {:>10} {:>10} {:>9} {:>7}  {:<10} {:>10} {:>10}\n",
+            h.name,
+            h.line,
+            sci(h.grad_a),
+            sci(h.grad_w),
+            sci(h.rel),
+            sci(h.update_ratio),
+            pct,
+            h.status.label(),
+            d.prediction
+                .layers
+                .get(i)
+                .map_or("-".to_owned(), |p| sci(p.grad_a)),
+            d.measured_profile
+                .get(i)
+                .map_or("-".to_owned(), |&m| sci(m)),
+        ));
+    }
+    out.push_str("(medians over the last quarter of the recorded steps; rel = ‖∂L/∂a‖ / last layer's; predicted and measured0 are relative depth profiles at initialization)\n\n");
+    if run.probes.is_empty() {
+        out.push_str("diagnosis: none — no per-layer probes were recorded (trained with --no-probes, or `probes` off in the train section); only the prediction below applies\n");
+    } else if d.findings.is_empty() {
+        out.push_str(
+            "diagnosis: healthy — no layer vanishing, exploding, saturated, dead or non-finite\n",
+        );
+    }
+    for f in &d.findings {
+        out.push_str(&format!("diagnosis: {}\n", f.summary));
+        for e in &f.evidence {
+            out.push_str(&format!("  evidence: {e}\n"));
+        }
+        for r in &f.remedies {
+            out.push_str(&format!("  try: {r}\n"));
+        }
+    }
+    out.push_str(&clipping_line(run));
+    out.push_str(&format!(
+        "prediction before training: {}",
+        crate::analyze::describe(&d.prediction)
+    ));
+    out
+}
+
+/// How often clipping rescaled the gradients, when the run clips.
+fn clipping_line(run: &Run) -> String {
+    let clipped = run
+        .steps
+        .iter()
+        .filter(|s| s.grad_norm.is_finite() && s.grad_norm > s.grad_norm_clipped * (1.0 + 1e-4))
+        .count();
+    let setting = match run.model.train.clip {
+        crate::model::Clip::None => return String::new(),
+        crate::model::Clip::GlobalNorm(c) => format!("norm({c:?})"),
+        crate::model::Clip::LayerNorm(c) => format!("norm({c:?}, per = layer)"),
+        crate::model::Clip::Value(c) => format!("value({c:?})"),
+    };
+    let norms: Vec<f64> = run.steps.iter().map(|s| s.grad_norm).collect();
+    format!(
+        "clip = {setting} rescaled the gradients at {clipped} of {} steps; median gradient norm {}\n",
+        run.steps.len(),
+        sci(health::median(&norms))
+    )
+}
+
+/// A number in short scientific notation, or "-" when missing.
+pub fn sci(v: f64) -> String {
+    if v.is_nan() {
+        "-".to_owned()
+    } else {
+        format!("{v:.2e}")
+    }
+}

@@ -97,6 +97,27 @@ fn relu_with_he_init_lifts_the_early_gradients_of_a_deep_sigmoid_net() {
 }
 
 #[test]
+fn plots_are_written_as_png_and_svg() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (png, svg) = (dir.path().join("grads.png"), dir.path().join("profile.svg"));
+    let file = example("xor.net");
+    let script = format!(
+        ":plot {png}\n:train 20\n:plot {png}\n:set hidden.act = relu\n:train 20\n:plot {svg} profile\n",
+        png = png.display(),
+        svg = svg.display()
+    );
+    let s = repl(&[file.to_str().expect("a UTF-8 path")], &script);
+    assert!(s.err.contains("no run yet"), "{}", s.err);
+    let bytes = std::fs::read(&png).expect("the PNG");
+    assert_eq!(&bytes[..4], b"\x89PNG");
+    let text = std::fs::read_to_string(&svg).expect("the SVG");
+    assert!(
+        text.contains("<svg") && text.contains("#2 set hidden.act = relu"),
+        "{text}"
+    );
+}
+
+#[test]
 fn training_again_continues_without_recompiling() {
     let file = example("xor.net");
     let s = repl(

@@ -1,6 +1,7 @@
 //! What a line typed at the prompt means: a `:command` with its arguments, or a statement of
 //! the language. Pure parsing, no IO; a bad command is an error with a span into the line.
 
+pub use super::plot::Picture;
 use std::ops::Range;
 
 /// One line of input, understood.
@@ -42,6 +43,11 @@ pub enum Command {
     Train(Amount),
     Grads,
     Spark(Option<String>),
+    /// `:plot FILE [grads|profile|loss]`.
+    Plot {
+        file: String,
+        picture: Picture,
+    },
     Diff,
     Ir(Stage),
     Undo,
@@ -243,6 +249,7 @@ fn parse_command(name: &str, name_span: Range<usize>, rest: Rest) -> Result<Comm
         ":train" | ":t" => Command::Train(parse_amount(rest)?),
         ":grads" | ":g" => rest.none(name).map(|_| Command::Grads)?,
         ":spark" => Command::Spark((!rest.text.is_empty()).then(|| rest.text.to_owned())),
+        ":plot" => parse_plot(rest)?,
         ":diff" => rest.none(name).map(|_| Command::Diff)?,
         ":ir" => Command::Ir(parse_stage(rest)?),
         ":undo" | ":u" => rest.none(name).map(|_| Command::Undo)?,
@@ -421,6 +428,31 @@ fn parse_amount(rest: Rest) -> Result<Amount, CommandError> {
     }
 }
 
+fn parse_plot(rest: Rest) -> Result<Command, CommandError> {
+    let usage = usage_of(":plot").unwrap_or_default();
+    let words: Vec<(usize, &str)> = words(rest.text).collect();
+    let bad = |message: String| CommandError {
+        message,
+        span: rest.span(),
+        help: Some(format!("usage: {usage}")),
+    };
+    match words[..] {
+        [] => Err(bad("missing a file name".to_owned())),
+        [(_, file)] => Ok(Command::Plot {
+            file: file.to_owned(),
+            picture: Picture::Grads,
+        }),
+        [(_, file), (_, word)] => match Picture::parse(word) {
+            Some(picture) => Ok(Command::Plot {
+                file: file.to_owned(),
+                picture,
+            }),
+            None => Err(bad(format!("`{word}` is not `grads`, `profile` or `loss`"))),
+        },
+        _ => Err(bad("`:plot` takes a file name and a picture".to_owned())),
+    }
+}
+
 fn parse_stage(rest: Rest) -> Result<Stage, CommandError> {
     match rest.text {
         "" | "forward" => Ok(Stage::Forward),
@@ -596,6 +628,15 @@ mod tests {
         );
         assert!(parse(":diff now").is_err());
         assert_eq!(command(":ir"), Command::Ir(Stage::Forward));
+        assert_eq!(
+            command(":plot a.png profile"),
+            Command::Plot {
+                file: "a.png".to_owned(),
+                picture: Picture::Profile
+            }
+        );
+        assert!(parse(":plot a.png heat").is_err());
+        assert!(parse(":plot").is_err());
         assert_eq!(command(":ir clif"), Command::Ir(Stage::Clif));
         assert!(parse(":ir backward").is_err());
         assert_eq!(

@@ -73,6 +73,7 @@ fn command_pool<'a>(words: &[&str], before: &str, layers: Vec<&'a str>) -> Vec<&
         (":wrap", 2) => vec!["residual"],
         (":train" | ":t", 2) => vec!["steps", "epochs"],
         (":ir", 1) => vec!["forward", "step", "clif"],
+        (":plot", 2) => vec!["grads", "profile", "loss"],
         (":help" | ":h", 1) => command_names().map(|n| n.trim_start_matches(':')).collect(),
         _ => Vec::new(),
     }
@@ -169,8 +170,9 @@ impl Completer for LineHelper {
         ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let first = line.split_whitespace().next().unwrap_or_default();
+        let typed = &line[..pos.min(line.len())];
         if matches!(first, ":load" | ":l" | ":save" | ":w" | ":plot")
-            && line[..pos.min(line.len())].contains(' ')
+            && typed.split_whitespace().count() + usize::from(typed.ends_with(' ')) == 2
         {
             return self.files.complete(line, pos, ctx);
         }

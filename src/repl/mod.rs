@@ -11,6 +11,7 @@ pub mod command;
 pub mod complete;
 pub mod edit;
 pub mod engine;
+pub mod plot;
 pub mod view;
 pub mod workspace;
 
@@ -131,6 +132,7 @@ impl Repl {
             Command::Train(amount) => self.train(amount, io),
             Command::Grads => self.with_run(io, |r, io| say(io, &view::grads_table(r))),
             Command::Spark(layer) => self.spark(layer.as_deref(), io),
+            Command::Plot { file, picture } => self.plot(Path::new(&file), picture, io),
             Command::Diff => self.diff(io),
             Command::Ir(stage) => self.with_model(io, |s, io| match ir_text(s, stage) {
                 Ok(text) => say(io, &text),
@@ -392,6 +394,23 @@ impl Repl {
                     ),
                 )
             }
+        }
+    }
+
+    fn plot(&self, path: &Path, picture: plot::Picture, io: &mut Io) -> Outcome {
+        let Some(lines) = plot::lines(&self.runs, picture) else {
+            return fail(io, "no run yet; `:train` first");
+        };
+        let svg = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("svg"));
+        let bytes = match plot::render(lines, svg) {
+            Ok(bytes) => bytes,
+            Err(e) => return fail(io, &e),
+        };
+        match std::fs::write(path, bytes) {
+            Ok(()) => say(io, &format!("plotted {}\n", path.display())),
+            Err(e) => fail(io, &format!("cannot write {}: {e}", path.display())),
         }
     }
 

@@ -15,6 +15,7 @@ mod gradcheck;
 mod ir;
 mod live;
 mod params;
+mod repl;
 mod report;
 mod train;
 
@@ -57,6 +58,8 @@ pub enum Command {
     Params(params::ParamsArgs),
     /// Time the compiled training step (µs/step, compile time, probe cost) against the anchors.
     Bench(bench::BenchArgs),
+    /// An interactive session: edit a model, train, compare per-layer gradients (or a script on stdin).
+    Repl(repl::ReplArgs),
 }
 
 /// Runs the command line; the binary's `main` is only this.
@@ -75,6 +78,7 @@ pub fn main() -> ExitCode {
         Command::Ir(args) => ir::run(args),
         Command::Params(args) => params::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Repl(args) => repl::run(args),
         Command::Report(args) => report::run(args),
     }
 }

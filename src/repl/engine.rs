@@ -1,0 +1,509 @@
+//! The REPL's trainer: keeps the compiled step, the data and the weights between `:train`
+//! commands, so training continues where it stopped and the model is re-compiled only when it
+//! changed in a way the compiled program can see.
+//!
+//! It runs the same step program as `netc train` (built by [`crate::step`], compiled by
+//! [`crate::runtime::exec`]), with the same determinism: initial weights from (seed, parameter
+//! name), batch order from (seed, epoch). It writes no run folder; runs live in memory.
+
+use super::command::Amount;
+use super::workspace::Snapshot;
+use crate::data::{self, Batcher, Splits};
+use crate::ir::{ProbeStat, Role};
+use crate::lower::ParamSpec;
+use crate::runtime::exec::{self, Backend, Program};
+use crate::runtime::record::{EpochRecord, StepRecord};
+use crate::runtime::schedule;
+use crate::runtime::train::{evaluate, initial_params, TrainError};
+use crate::step::{self, StepOptions, StepProgram};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// One `:train` command's worth of training, kept for `:grads`, `:spark` and `:diff`.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// 1-based, in session order.
+    pub number: usize,
+    /// What the model looked like: a short description of the change before this run.
+    pub label: String,
+    pub layers: Vec<String>,
+    pub records: Vec<StepRecord>,
+    pub eval: Option<EpochRecord>,
+    /// Why the run stopped before its last step, if it did.
+    pub stopped: Option<Stop>,
+}
+
+/// Why a run stopped early.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stop {
+    /// Ctrl-C, after this many steps.
+    Interrupted(u64),
+    /// A step whose loss or gradient norm was not finite: what happened, where.
+    NonFinite(String),
+}
+
+/// What the caller sees while a run goes on.
+pub trait Watch {
+    /// The program is ready: compiled just now (taking this long) or reused, and the weights
+    /// fresh (with this seed) or continuing.
+    fn ready(&mut self, compiled: Option<Duration>, fresh_seed: Option<u64>);
+    /// A step is done; `target` is the step the run ends at.
+    fn step(&mut self, record: &StepRecord, target: u64);
+}
+
+/// What `:train` reports besides the run itself.
+#[derive(Debug, Clone)]
+pub struct Trained {
+    /// The step count before and after.
+    pub from_step: u64,
+    pub to_step: u64,
+    pub elapsed: Duration,
+}
+
+/// The compiled programs of one model, and the weights they hold.
+struct Compiled {
+    key: String,
+    program: StepProgram,
+    step_prog: Box<dyn Program>,
+    eval_prog: Box<dyn Program>,
+    eval_params: Vec<ParamSpec>,
+    slots: Slots,
+    /// Steps trained since the weights were initialized; `None` = not initialized yet.
+    step: Option<u64>,
+    /// The seed the weights were initialized with.
+    seed: u64,
+}
+
+struct Loaded {
+    key: String,
+    splits: Splits,
+}
+
+pub struct Engine {
+    backend: Backend,
+    compiled: Option<Compiled>,
+    data: Option<Loaded>,
+}
+
+/// Output indices of the step program.
+struct Slots {
+    loss: usize,
+    grad_norm: usize,
+    grad_norm_clipped: usize,
+    probes: Vec<(usize, ProbeStat, usize)>,
+}
+
+impl Engine {
+    pub fn new(backend: Backend) -> Engine {
+        Engine {
+            backend,
+            compiled: None,
+            data: None,
+        }
+    }
+
+    /// Forgets the weights: the next `:train` starts from fresh initial values.
+    pub fn reset_weights(&mut self) {
+        if let Some(c) = &mut self.compiled {
+            c.step = None;
+        }
+    }
+
+    /// Trains `snap`'s model for `amount`, continuing from the current weights when the model
+    /// is unchanged. `watch` sees the program get ready and every step; `interrupt` stops the
+    /// run after the current step.
+    pub fn train(
+        &mut self,
+        snap: &Snapshot,
+        amount: Amount,
+        interrupt: &AtomicBool,
+        run: &mut Run,
+        watch: &mut dyn Watch,
+    ) -> Result<Trained, TrainError> {
+        let model = &snap.model;
+        let loaded = load_data(&mut self.data, snap)?;
+        let batch = model.train.batch;
+        let rows = loaded.splits.train.len();
+        if rows < batch {
+            return Err(TrainError::BatchTooLarge { batch, rows });
+        }
+        let (c, compiled) = compiled_for(&mut self.compiled, self.backend, snap)?;
+        let steps_per_epoch = (rows / batch).max(1) as u64;
+        let count = match amount {
+            Amount::Configured => model
+                .train
+                .steps
+                .map_or(model.train.epochs as u64 * steps_per_epoch, |s| s as u64),
+            Amount::Steps(n) => n,
+            Amount::Epochs(n) => n * steps_per_epoch,
+        };
+        if c.seed != model.train.seed {
+            c.step = None;
+        }
+        let fresh_seed = match c.step {
+            Some(_) => None,
+            None => {
+                initialize(c, snap)?;
+                c.step = Some(0);
+                c.seed = model.train.seed;
+                Some(model.train.seed)
+            }
+        };
+        watch.ready(compiled, fresh_seed);
+        let from_step = c.step.unwrap_or(0);
+        run.layers = c.program.layers.iter().map(|(n, _)| n.clone()).collect();
+        let start = Instant::now();
+        let splits = &loaded.splits;
+        let span = (from_step, from_step + count);
+        let step = train_steps(c, splits, model, span, interrupt, run, watch)?;
+        c.step = Some(step);
+        run.eval = Some(validate(c, splits, batch, step)?);
+        Ok(Trained {
+            from_step,
+            to_step: step,
+            elapsed: start.elapsed(),
+        })
+    }
+}
+
+/// The data of `snap`'s model: the split already loaded when its source, seed and loss are
+/// unchanged, else loaded afresh; checked against the model's input and output.
+fn load_data<'a>(slot: &'a mut Option<Loaded>, snap: &Snapshot) -> Result<&'a Loaded, TrainError> {
+    let model = &snap.model;
+    let key = serde_json::json!([
+        strip(serde_json::to_value(&model.train.data).unwrap_or_default()),
+        snap.base_dir,
+        model.train.seed,
+        serde_json::to_value(model.train.loss).unwrap_or_default(),
+    ])
+    .to_string();
+    if slot.as_ref().is_some_and(|d| d.key != key) {
+        *slot = None;
+    }
+    let loaded = match slot.take() {
+        Some(loaded) => loaded,
+        None => Loaded {
+            splits: data::load(
+                &model.train.data,
+                &snap.base_dir,
+                model.train.seed,
+                model.train.loss,
+            )?,
+            key,
+        },
+    };
+    let loaded = slot.insert(loaded);
+    // A model edited at the prompt can stop fitting its data; say so before compiling.
+    let source = data::source_name(&model.train.data, &snap.base_dir);
+    data::check_width(&loaded.splits.train, &model.input.kind.shape(), &source)?;
+    data::check_classes(&loaded.splits.train, &model.output_shape, &source)?;
+    Ok(loaded)
+}
+
+/// Runs steps `span.0` up to `span.1` (stopping early on Ctrl-C or a non-finite step); returns
+/// the step count reached. Batch order and learning rate follow `netc train`'s rules.
+fn train_steps(
+    c: &mut Compiled,
+    splits: &Splits,
+    model: &crate::model::Model,
+    (from_step, target): (u64, u64),
+    interrupt: &AtomicBool,
+    run: &mut Run,
+    watch: &mut dyn Watch,
+) -> Result<u64, TrainError> {
+    let batch = model.train.batch;
+    let rows = splits.train.len();
+    let steps_per_epoch = (rows / batch).max(1) as u64;
+    let batcher = Batcher::new(rows, batch, model.train.seed);
+    let (width, k) = (splits.train.input_width(), splits.train.target_width());
+    let (mut x, mut y, mut mask) = (
+        vec![0.0; batch * width],
+        vec![0.0; batch * k],
+        vec![0.0; batch],
+    );
+    let mut order: Option<(u64, Vec<usize>)> = None;
+    let mut step = from_step;
+    while step < target {
+        if interrupt.load(Ordering::Relaxed) {
+            run.stopped = Some(Stop::Interrupted(step - from_step));
+            break;
+        }
+        let epoch = step / steps_per_epoch;
+        let in_epoch = (step % steps_per_epoch) as usize;
+        if order.as_ref().is_none_or(|(e, _)| *e != epoch) {
+            order = Some((epoch, batcher.permutation(epoch as usize)));
+        }
+        if let Some((_, perm)) = &order {
+            splits.train.gather(
+                &perm[in_epoch * batch..(in_epoch + 1) * batch],
+                &mut x,
+                &mut y,
+                &mut mask,
+            );
+        }
+        let lr = schedule::lr_at(
+            &model.train.schedule,
+            model.train.optimizer.lr(),
+            step,
+            target,
+        );
+        let record = run_step(c, &x, &y, &mask, step + 1, epoch, lr)?;
+        watch.step(&record, target);
+        let finite = record.loss.is_finite() && record.grad_norm.is_finite();
+        if !finite {
+            run.stopped = Some(Stop::NonFinite(non_finite_message(&c.program, &record)));
+            run.records.push(record);
+            break;
+        }
+        run.records.push(record);
+        c.step_prog.apply_updates();
+        step += 1;
+    }
+    Ok(step)
+}
+
+/// Why a step was not finite, naming the layer where it started when the probes can tell
+/// (the same rules as `netc train`: the first layer with a non-finite forward value, else the
+/// deepest with a non-finite gradient, else the deepest whose weight-gradient norm overflowed).
+fn non_finite_message(program: &StepProgram, r: &StepRecord) -> String {
+    let flagged = |stat: ProbeStat, bad: fn(f64) -> bool| -> Vec<usize> {
+        r.probes
+            .iter()
+            .filter(|&&(_, s, v)| s == stat && bad(v))
+            .map(|&(l, _, _)| l)
+            .collect()
+    };
+    let found = flagged(ProbeStat::NonFiniteForward, |v| v != 0.0)
+        .into_iter()
+        .min()
+        .map(|l| (l, "a NaN or infinity first appeared in the forward pass"))
+        .or_else(|| {
+            let deepest = flagged(ProbeStat::NonFiniteBackward, |v| v != 0.0)
+                .into_iter()
+                .max();
+            deepest.map(|l| (l, "a NaN or infinity first appeared in the backward pass"))
+        })
+        .or_else(|| {
+            let deepest = flagged(ProbeStat::GradWeightSq, |v| !v.is_finite())
+                .into_iter()
+                .max();
+            deepest.map(|l| {
+                (
+                    l,
+                    "the gradients exploded: the weight-gradient norm overflowed",
+                )
+            })
+        });
+    let head = format!("stopped at step {} (its update was not applied)", r.step);
+    match found.and_then(|(l, what)| program.layers.get(l).map(|(name, _)| (name, what))) {
+        Some((name, what)) => format!(
+            "{head}: {what} at layer `{name}`\ntry a smaller learning rate, `clip = norm(1.0)`, or a smaller init scale"
+        ),
+        None => format!("{head}: the loss is not finite"),
+    }
+}
+
+/// The compiled programs of `snap`'s model: those held when the model is unchanged, else
+/// freshly compiled (with the time it took).
+fn compiled_for<'a>(
+    slot: &'a mut Option<Compiled>,
+    backend: Backend,
+    snap: &Snapshot,
+) -> Result<(&'a mut Compiled, Option<Duration>), TrainError> {
+    let model = &snap.model;
+    let key = program_key(model);
+    let mut took = None;
+    if slot.as_ref().is_none_or(|c| c.key != key) {
+        let start = Instant::now();
+        let batch = model.train.batch;
+        let probes = model.train.probes.enabled;
+        let program = step::build_step(model, batch, &StepOptions { probes });
+        let step_prog = exec::compile(&program.graph, backend)?;
+        let (eval_graph, eval_params) = step::build_eval(model, batch);
+        let eval_prog = exec::compile(&eval_graph, backend)?;
+        let slots = Slots::find(&program);
+        *slot = Some(Compiled {
+            key,
+            program,
+            step_prog,
+            eval_prog,
+            eval_params,
+            slots,
+            step: None,
+            seed: model.train.seed,
+        });
+        took = Some(start.elapsed());
+    }
+    match slot {
+        Some(c) => Ok((c, took)),
+        None => {
+            Err(exec::ExecError::Compile("the step program was not compiled".to_owned()).into())
+        }
+    }
+}
+
+/// What decides the compiled program: the model without spans (moving a comment does not
+/// re-compile) and without how long, with which seed or at which learning rate it trains.
+fn program_key(model: &crate::model::Model) -> String {
+    let mut value = strip(serde_json::to_value(model).unwrap_or_default());
+    if let Some(train) = value.get_mut("train").and_then(|t| t.as_object_mut()) {
+        for key in ["epochs", "steps", "seed", "checkpoint_every"] {
+            train.remove(key);
+        }
+        // The learning rate is an input of the step, not a constant in it.
+        if let Some(fields) = train
+            .get_mut("optimizer")
+            .and_then(|o| o.as_object_mut())
+            .and_then(|o| o.values_mut().next())
+            .and_then(|v| v.as_object_mut())
+        {
+            fields.remove("lr");
+        }
+    }
+    value.to_string()
+}
+
+/// A JSON value without its `span` fields.
+fn strip(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(k, _)| k != "span")
+                .map(|(k, v)| (k, strip(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(strip).collect()),
+        other => other,
+    }
+}
+
+/// Initial parameters from the initializers (seeded per name) and zero optimizer state.
+fn initialize(c: &mut Compiled, snap: &Snapshot) -> Result<(), TrainError> {
+    let store = initial_params(&snap.model, &c.program.params);
+    for (name, t) in store.iter() {
+        c.step_prog.set_leaf(name, &t.data)?;
+    }
+    for s in &c.program.state {
+        c.step_prog
+            .set_leaf(&s.name, &vec![0.0; s.shape.iter().product()])?;
+    }
+    Ok(())
+}
+
+/// One step on a filled batch; the updates are applied by the caller when it is finite.
+fn run_step(
+    c: &mut Compiled,
+    x: &[f32],
+    y: &[f32],
+    mask: &[f32],
+    t: u64,
+    epoch: u64,
+    lr: f64,
+) -> Result<StepRecord, TrainError> {
+    let p = &mut c.step_prog;
+    p.set_leaf(crate::lower::INPUT_X, x)?;
+    p.set_leaf(crate::lower::INPUT_Y, y)?;
+    p.set_leaf(crate::lower::INPUT_MASK, mask)?;
+    p.set_leaf(crate::lower::INPUT_STEP, &[t as f32])?;
+    p.set_leaf(step::INPUT_LR, &[lr as f32])?;
+    p.run()?;
+    let scalar = |i: usize| f64::from(p.output(i)[0]);
+    Ok(StepRecord {
+        step: t,
+        epoch,
+        loss: scalar(c.slots.loss),
+        grad_norm: scalar(c.slots.grad_norm),
+        grad_norm_clipped: scalar(c.slots.grad_norm_clipped),
+        lr,
+        probes: c
+            .slots
+            .probes
+            .iter()
+            .map(|&(l, s, i)| (l, s, scalar(i)))
+            .collect(),
+    })
+}
+
+/// Loss and accuracy on the validation split with the current weights.
+fn validate(
+    c: &mut Compiled,
+    splits: &Splits,
+    batch: usize,
+    step: u64,
+) -> Result<EpochRecord, TrainError> {
+    for p in &c.eval_params {
+        if let Some(value) = c.step_prog.leaf(&p.name) {
+            let value = value.to_vec();
+            c.eval_prog.set_leaf(&p.name, &value)?;
+        }
+    }
+    let (valid_loss, valid_accuracy) = if splits.valid.is_empty() {
+        (f64::NAN, None)
+    } else {
+        evaluate(c.eval_prog.as_mut(), &splits.valid, batch)?
+    };
+    let steps_per_epoch = (splits.train.len() / batch).max(1) as u64;
+    Ok(EpochRecord {
+        epoch: step / steps_per_epoch,
+        step,
+        valid_loss,
+        valid_accuracy,
+    })
+}
+
+impl Slots {
+    fn find(program: &StepProgram) -> Slots {
+        let outputs = &program.graph.outputs;
+        let index = |name: &str| outputs.iter().position(|o| o.name == name).unwrap_or(0);
+        let layer_index = |name: &str| program.layers.iter().position(|(n, _)| n == name);
+        let probes = outputs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| match &o.role {
+                Role::Probe { layer, stat } => layer_index(layer).map(|l| (l, *stat, i)),
+                Role::Loss | Role::Metric | Role::Update { .. } | Role::Value => None,
+            })
+            .collect();
+        Slots {
+            loss: index("loss"),
+            grad_norm: index("grad_norm"),
+            grad_norm_clipped: index("grad_norm_clipped"),
+            probes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(src: &str) -> crate::model::Model {
+        crate::sema::check_source("t.net", src, &[])
+            .model
+            .expect("the test model checks")
+    }
+
+    const SRC: &str = "model m {\n    input x: [2]\n    dense 4, act = tanh\n    dense 1\n}\n\ntrain {\n    data = xor(n = 40)\n    loss = mse\n    optimizer = adam(lr = 0.01)\n    epochs = 3\n}\n";
+
+    #[test]
+    fn the_program_key_ignores_what_the_program_does_not_hold() {
+        let base = program_key(&model(SRC));
+        let same = [
+            SRC.replace("adam(lr = 0.01)", "adam(lr = 0.5)"),
+            SRC.replace("epochs = 3", "epochs = 9\n    seed = 4"),
+            SRC.replace("model m {", "// a comment\nmodel m {"),
+        ];
+        for src in same {
+            assert_eq!(program_key(&model(&src)), base, "{src}");
+        }
+        let different = [
+            SRC.replace("act = tanh", "act = relu"),
+            SRC.replace("adam(lr = 0.01)", "sgd(lr = 0.01)"),
+            SRC.replace("dense 4", "dense 5"),
+        ];
+        for src in different {
+            assert_ne!(program_key(&model(&src)), base, "{src}");
+        }
+    }
+}

@@ -190,7 +190,7 @@ fn f32_and_f64_agree() {
 }
 
 #[test]
-fn matmul_is_fast_enough_to_train_on() {
+fn a_training_sized_matmul_is_exact() {
     let mut g = Graph::new();
     let a = g.input("a", vec![64, 64]);
     let b = g.input("b", vec![64, 128]);
@@ -201,13 +201,7 @@ fn matmul_is_fast_enough_to_train_on() {
         ("b".to_string(), Tensor::full(vec![64, 128], 0.25f32)),
     ]
     .into();
-    let start = std::time::Instant::now();
-    let reps = 50;
-    for _ in 0..reps {
-        let out = run(&g, &env).expect("runs");
-        assert_eq!(out[0].data[0], 8.0);
-    }
-    let per_run = start.elapsed() / reps;
-    // Generous bound so a loaded test machine does not flake; typical is ~0.1 ms.
-    assert!(per_run.as_micros() < 5_000, "64×64·64×128 took {per_run:?}");
+    // Speed is measured by benchmarks, never asserted in tests (typical here: ~0.1 ms).
+    let out = run(&g, &env).expect("runs");
+    assert!(out[0].data.iter().all(|&v| v == 8.0), "0.5·0.25 summed 64 times");
 }

@@ -132,6 +132,7 @@ pub fn train(
     // A CSV's width is known only now; a sequence input needs T·d values per row.
     let name = data::source_name(&model.train.data, base_dir);
     data::check_width(&splits.train, &model.input.kind.shape(), &name)?;
+    data::check_classes(&splits.train, &model.output_shape, &name)?;
     let mut session = Session::new(model, splits, opts)?;
     session.run(opts, observer)
 }

@@ -203,5 +203,8 @@ fn a_training_sized_matmul_is_exact() {
     .into();
     // Speed is measured by benchmarks, never asserted in tests (typical here: ~0.1 ms).
     let out = run(&g, &env).expect("runs");
-    assert!(out[0].data.iter().all(|&v| v == 8.0), "0.5·0.25 summed 64 times");
+    assert!(
+        out[0].data.iter().all(|&v| v == 8.0),
+        "0.5·0.25 summed 64 times"
+    );
 }

@@ -113,3 +113,21 @@ fn a_missing_file_and_bad_set_are_clear_errors() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("lr"), "{err}");
 }
+
+#[test]
+fn check_predicts_the_depth_profile_and_lints() {
+    let o = netc(&["check", "examples/deep_sigmoid.net"]);
+    assert!(o.status.success(), "warnings do not fail a check");
+    let out = stdout(&o);
+    assert!(
+        out.contains("predicted gradient flow across depth: vanishing in layers dense1"),
+        "{out}"
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("netc::lint::saturating_stack") && err.contains("1 warning(s)"),
+        "{err}"
+    );
+    let o = netc(&["check", "examples/deep_relu_he.net"]);
+    assert!(stdout(&o).contains("predicted gradient flow across depth: healthy"));
+}

@@ -44,7 +44,20 @@ pub fn run(args: CheckArgs) -> ExitCode {
         let (src, diags) = match read_source(path) {
             Ok(src) => {
                 let checked = check_source(&name, &src, &overrides);
-                (src, checked.diagnostics)
+                let mut diags = checked.diagnostics;
+                if let Some(model) = &checked.model {
+                    // The gradient-health lints and the predicted depth profile of issue 6:
+                    // `netc analyze` has the full table.
+                    diags.extend(crate::analyze::lint::check(model));
+                    if args.format == Format::Human {
+                        let p = crate::analyze::predict(model);
+                        println!(
+                            "{name}: predicted gradient flow across depth: {}",
+                            crate::analyze::describe(&p).trim_end()
+                        );
+                    }
+                }
+                (src, diags)
             }
             Err(message) => (
                 String::new(),

@@ -82,12 +82,7 @@ fn eval_program(
     backend: exec::Backend,
 ) -> Result<Box<dyn Program>, TrainError> {
     let (graph, params) = step::build_eval(&loaded.model, loaded.model.train.batch);
-    let (store, _) = ParamStore::load_safetensors(weights)?;
-    let expected: Vec<(String, Vec<usize>)> = params
-        .iter()
-        .map(|p| (p.name.clone(), p.shape.clone()))
-        .collect();
-    store.check_against(&expected)?;
+    let store = train::load_params(weights, &params)?;
     let mut prog = exec::compile(&graph, backend)?;
     for (name, t) in store.iter() {
         prog.set_leaf(name, &t.data)?;
@@ -198,15 +193,7 @@ fn grad(loaded: &Loaded, args: &GradArgs) -> Result<(), TrainError> {
     let (graph, params) = step::build_grad(model, batch);
     let mut prog = exec::compile(&graph, args.model.backend)?;
     let store = match &args.load {
-        Some(path) => {
-            let (store, _) = ParamStore::load_safetensors(path)?;
-            let expected: Vec<(String, Vec<usize>)> = params
-                .iter()
-                .map(|p| (p.name.clone(), p.shape.clone()))
-                .collect();
-            store.check_against(&expected)?;
-            store
-        }
+        Some(path) => train::load_params(path, &params)?,
         None => train::initial_params(model, &params),
     };
     for (name, t) in store.iter() {

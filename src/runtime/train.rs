@@ -227,15 +227,7 @@ impl<'m> Session<'m> {
         }
         let mut store = initial_params(self.model, &self.program.params);
         if let Some(path) = &opts.load {
-            let (loaded, _) = ParamStore::load_safetensors(path)?;
-            let expected: Vec<(String, Vec<usize>)> = self
-                .program
-                .params
-                .iter()
-                .map(|p| (p.name.clone(), p.shape.clone()))
-                .collect();
-            loaded.check_against(&expected)?;
-            store = loaded;
+            store = load_params(path, &self.program.params)?;
         }
         for (name, t) in store.iter() {
             self.step_prog.set_leaf(name, &t.data)?;
@@ -575,6 +567,19 @@ impl Slots {
             probes,
         }
     }
+}
+
+/// Parameters from a safetensors file, which must hold exactly the tensors `specs` names, with
+/// their shapes (every missing, unexpected or mis-shaped one is reported, naming the file).
+pub fn load_params(
+    path: &Path,
+    specs: &[ParamSpec],
+) -> Result<ParamStore, crate::params::ParamsError> {
+    let expected: Vec<(&str, &[usize])> = specs
+        .iter()
+        .map(|p| (p.name.as_str(), p.shape.as_slice()))
+        .collect();
+    Ok(ParamStore::load_expecting(path, &expected)?.0)
 }
 
 /// Initial parameters from the model's initializers, each from its own seeded stream.

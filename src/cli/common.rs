@@ -28,6 +28,15 @@ pub struct Loaded {
     pub src: String,
 }
 
+impl Loaded {
+    /// The model's data as training loads it: same seed, same split, scaling statistics from
+    /// the training split.
+    pub fn load_data(&self) -> Result<crate::data::Splits, crate::data::DataError> {
+        let t = &self.model.train;
+        crate::data::load(&t.data, &self.base_dir, t.seed, t.loss)
+    }
+}
+
 /// Reads and checks `args.file` with its overrides; prints the diagnostics (warnings too) to
 /// stderr. `Err` means the caller should exit with failure.
 pub fn load(args: &ModelArgs) -> Result<Loaded, ()> {

@@ -92,12 +92,7 @@ fn eval_program(
 
 fn eval(loaded: &Loaded, args: &EvalArgs) -> Result<(), TrainError> {
     let model = &loaded.model;
-    let splits = data::load(
-        &model.train.data,
-        &loaded.base_dir,
-        model.train.seed,
-        model.train.loss,
-    )?;
+    let splits = loaded.load_data()?;
     let mut prog = eval_program(loaded, &args.weights, args.model.backend)?;
     let sets = [
         ("valid", Some(&splits.valid)),
@@ -121,12 +116,7 @@ fn eval(loaded: &Loaded, args: &EvalArgs) -> Result<(), TrainError> {
 fn predict(loaded: &Loaded, args: &PredictArgs) -> Result<(), TrainError> {
     let model = &loaded.model;
     // The scaling statistics come from the training split, recomputed deterministically.
-    let splits = data::load(
-        &model.train.data,
-        &loaded.base_dir,
-        model.train.seed,
-        model.train.loss,
-    )?;
+    let splits = loaded.load_data()?;
     let features = data::load_features(
         &args.data,
         splits.train.input_width(),
@@ -178,12 +168,7 @@ fn predict(loaded: &Loaded, args: &PredictArgs) -> Result<(), TrainError> {
 fn grad(loaded: &Loaded, args: &GradArgs) -> Result<(), TrainError> {
     let model = &loaded.model;
     let batch = model.train.batch;
-    let splits = data::load(
-        &model.train.data,
-        &loaded.base_dir,
-        model.train.seed,
-        model.train.loss,
-    )?;
+    let splits = loaded.load_data()?;
     if splits.train.len() < batch {
         return Err(TrainError::BatchTooLarge {
             batch,

@@ -245,6 +245,10 @@ impl<'m> Session<'m> {
         observer: &mut dyn Observer,
     ) -> Result<TrainReport, TrainError> {
         let steps_per_epoch = (self.splits.train.len() / self.model.train.batch) as u64;
+        let io_error = |source| TrainError::Io {
+            path: opts.out_dir.clone(),
+            source,
+        };
         observer.on_start(&RunInfo {
             model: self.model.name.clone(),
             total_steps: self.total_steps,
@@ -297,16 +301,10 @@ impl<'m> Session<'m> {
             }
             let record = self.train_step(&x, &y, &mask, epoch)?;
             last_loss = record.loss;
+            self.recorder.step(&record).map_err(io_error)?;
+            observer.on_step(&record);
             if let Some(bad) = self.non_finite(&record) {
-                let policy = self.model.train.on_nonfinite;
-                self.recorder
-                    .step(&record)
-                    .map_err(|source| TrainError::Io {
-                        path: opts.out_dir.clone(),
-                        source,
-                    })?;
-                observer.on_step(&record);
-                match policy {
+                match self.model.train.on_nonfinite {
                     OnNonFinite::Stop => break StopReason::NonFinite(bad),
                     OnNonFinite::SkipStep => {
                         self.step += 1;
@@ -317,21 +315,9 @@ impl<'m> Session<'m> {
             }
             self.step_prog.apply_updates();
             self.step += 1;
-            self.recorder
-                .step(&record)
-                .map_err(|source| TrainError::Io {
-                    path: opts.out_dir.clone(),
-                    source,
-                })?;
-            observer.on_step(&record);
             if self.step % steps_per_epoch == 0 || self.step == self.total_steps {
                 let eval = self.evaluate(epoch)?;
-                self.recorder
-                    .epoch(&eval)
-                    .map_err(|source| TrainError::Io {
-                        path: opts.out_dir.clone(),
-                        source,
-                    })?;
+                self.recorder.epoch(&eval).map_err(io_error)?;
                 observer.on_epoch(&eval);
                 self.last_eval = Some(eval);
             }
@@ -346,10 +332,7 @@ impl<'m> Session<'m> {
             self.save_weights(&opts.out_dir)?;
         }
         self.record_spectral(&opts.out_dir, false)?;
-        self.recorder.flush().map_err(|source| TrainError::Io {
-            path: opts.out_dir.clone(),
-            source,
-        })?;
+        self.recorder.flush().map_err(io_error)?;
         Ok(TrainReport {
             stop,
             steps: self.step,

@@ -279,3 +279,19 @@ fn ctrl_c_stops_cleanly_with_a_checkpoint() {
     );
     assert!(dir.path().join("weights.safetensors").exists());
 }
+
+#[test]
+fn a_converging_run_is_diagnosed_healthy() {
+    // Large gradients early and tiny ones once converged are not an explosion, and a confident
+    // output sigmoid fused into the loss is not saturation.
+    let dir = tempfile::tempdir().unwrap();
+    let o = netc(&[
+        "train",
+        "examples/xor.net",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("diagnosis: healthy"), "{out}");
+}

@@ -305,7 +305,7 @@ fn backward(nodes: &[Node], layers: &mut [LayerPrediction], mut g_sq: f64) -> f6
 }
 
 /// The name of the last layer if the loss fuses its softmax or sigmoid.
-fn fused_last(model: &Model) -> Option<String> {
+pub fn fused_last(model: &Model) -> Option<String> {
     let last = model.layers.last()?;
     let act = match &last.kind {
         LayerKind::Dense { act, .. } | LayerKind::Activation(act) => *act,

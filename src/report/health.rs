@@ -59,7 +59,7 @@ pub struct LayerHealth {
     pub saturation: f64,
     /// Largest ‖ΔW‖/‖W‖ of the run and its step.
     pub worst_update: Option<(u64, f64)>,
-    /// Largest ‖∂L/∂W‖ over its median.
+    /// Largest ‖∂L/∂W‖ over its median in the first tenth of the run.
     pub grad_w_growth: f64,
     /// First step with a NaN or ±∞ in this layer.
     pub first_nonfinite: Option<u64>,
@@ -102,6 +102,9 @@ pub fn layer_health(run: &Run) -> Vec<LayerHealth> {
         .map(|&s| run.probe(s, top, col::GRAD_A).unwrap_or(f64::NAN))
         .collect();
     let layers = flat_layers(&run.model);
+    // A final softmax/sigmoid fused into the loss passes its gradient through the logits, not
+    // through σ', so its confident (flat-tail) outputs are not saturation.
+    let fused = crate::analyze::fused_last(&run.model);
     run.layers
         .iter()
         .enumerate()
@@ -133,7 +136,10 @@ pub fn layer_health(run: &Run) -> Vec<LayerHealth> {
                 grad_w_growth: growth(run, i),
                 first_nonfinite: first_nonfinite(run, i),
             };
-            h.status = classify(&h, layer.and_then(|l| layer_act(l)));
+            let act = layer
+                .filter(|l| fused.as_ref() != Some(&l.name))
+                .and_then(|l| layer_act(l));
+            h.status = classify(&h, act);
             h
         })
         .collect()
@@ -160,20 +166,24 @@ fn worst_update(run: &Run, layer: usize) -> Option<(u64, f64)> {
 
 /// The largest ‖∂L/∂W‖ of the run over its median: a few for a healthy run (a zero-init layer
 /// starting from 0 does not count as growth), orders of magnitude when it explodes.
+/// How far ‖∂L/∂W‖ rises above where the run started: its largest value over the median of
+/// the first tenth of the recorded steps. (Over the run's own median, a converging run — large
+/// gradients first, tiny ones for most of the run — would look like an explosion.)
 fn growth(run: &Run, layer: usize) -> f64 {
     let series: Vec<f64> = run
         .series(layer, col::GRAD_W)
         .into_iter()
         .map(|(_, v)| v)
         .collect();
-    let mid = median(&series);
+    let early = &series[..series.len().div_ceil(10)];
+    let start = median(early);
     let max = series
         .iter()
         .copied()
         .filter(|v| v.is_finite())
         .fold(0.0f64, f64::max);
-    if mid > 0.0 {
-        max / mid
+    if start > 0.0 {
+        max / start
     } else {
         1.0
     }

@@ -241,3 +241,19 @@ fn undo_walks_back_through_changes() {
     let source = s.out.split("can be undone)\n").last().unwrap_or_default();
     assert!(source.contains(original.trim()), "{}", s.out);
 }
+
+#[test]
+fn an_exploding_run_stops_at_the_bad_step_and_names_the_layer_and_its_line() {
+    let file = example("exploding.net");
+    let s = repl(&[file.to_str().expect("a UTF-8 path")], ":train 400\n");
+    let said = format!("stdout:\n{}\nstderr:\n{}", s.out, s.err);
+    let line = s
+        .err
+        .lines()
+        .find(|l| l.starts_with("stopped at step"))
+        .unwrap_or_else(|| panic!("no stop line: {said}"));
+    assert!(line.contains("layer `dense"), "{said}");
+    assert!(line.contains("(line "), "{said}");
+    assert!(line.ends_with("(its update was not applied)"), "{said}");
+    assert!(s.err.contains("clip = norm(1.0)"), "{said}");
+}

@@ -318,24 +318,12 @@ fn print_summary(report: &train::TrainReport, progress: &Progress, src: &str, wi
             println!("interrupted after {} steps; checkpoint saved", report.steps)
         }
         StopReason::NonFinite(nf) => {
-            match (&nf.layer, nf.span, nf.pass) {
-                (Some(layer), Some(span), "gradient norm") => println!(
-                    "stopped at step {}: the gradients exploded; the norm of layer `{layer}`'s weight gradient (line {}) overflowed",
-                    nf.step,
-                    common::line_of(src, span)
-                ),
-                (Some(layer), Some(span), pass) => println!(
-                    "stopped at step {}: a NaN or infinity first appeared in layer `{layer}` (line {}), {pass} pass",
-                    nf.step,
-                    common::line_of(src, span)
-                ),
-                _ => println!("stopped at step {}: the loss is not finite", nf.step),
-            }
+            println!("{}", nf.describe(src));
             println!(
                 "the last good checkpoint is kept in {}",
                 report.out_dir.display()
             );
-            println!("try: a smaller learning rate, `clip = norm(1.0)`, or a smaller init scale for that layer");
+            println!("{}", train::NON_FINITE_HINT);
         }
     }
     println!("loss {:.5}  {}", report.last_loss, progress.valid_text());

@@ -8,14 +8,12 @@
 
 use super::command::Amount;
 use super::workspace::Snapshot;
-use crate::data::{self, Batcher, Splits};
-use crate::ir::{ProbeStat, Role};
-use crate::lower::ParamSpec;
-use crate::runtime::exec::{self, Backend, Program};
+use crate::data::{self, Splits};
+use crate::runtime::compiled::Feed;
+use crate::runtime::exec::{self, Backend};
 use crate::runtime::record::{EpochRecord, StepRecord};
-use crate::runtime::schedule;
-use crate::runtime::train::{evaluate, initial_params, TrainError};
-use crate::step::{self, StepOptions, StepProgram};
+use crate::runtime::train::{TrainError, NON_FINITE_HINT};
+use crate::runtime::{self, schedule};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -63,11 +61,7 @@ pub struct Trained {
 /// The compiled programs of one model, and the weights they hold.
 struct Compiled {
     key: String,
-    program: StepProgram,
-    step_prog: Box<dyn Program>,
-    eval_prog: Box<dyn Program>,
-    eval_params: Vec<ParamSpec>,
-    slots: Slots,
+    programs: runtime::compiled::Compiled,
     /// Steps trained since the weights were initialized; `None` = not initialized yet.
     step: Option<u64>,
     /// The seed the weights were initialized with.
@@ -83,14 +77,6 @@ pub struct Engine {
     backend: Backend,
     compiled: Option<Compiled>,
     data: Option<Loaded>,
-}
-
-/// Output indices of the step program.
-struct Slots {
-    loss: usize,
-    grad_norm: usize,
-    grad_norm_clipped: usize,
-    probes: Vec<(usize, ProbeStat, usize)>,
 }
 
 impl Engine {
@@ -143,7 +129,7 @@ impl Engine {
         let fresh_seed = match c.step {
             Some(_) => None,
             None => {
-                initialize(c, snap)?;
+                c.programs.reset(model, None)?;
                 c.step = Some(0);
                 c.seed = model.train.seed;
                 Some(model.train.seed)
@@ -151,13 +137,16 @@ impl Engine {
         };
         watch.ready(compiled, fresh_seed);
         let from_step = c.step.unwrap_or(0);
-        run.layers = c.program.layers.iter().map(|(n, _)| n.clone()).collect();
+        run.layers = (c.programs.program.layers.iter())
+            .map(|(n, _)| n.clone())
+            .collect();
         let start = Instant::now();
         let splits = &loaded.splits;
         let span = (from_step, from_step + count);
-        let step = train_steps(c, splits, model, span, interrupt, run, watch)?;
+        let step = train_steps(c, splits, snap, span, interrupt, run, watch)?;
         c.step = Some(step);
-        run.eval = Some(validate(c, splits, batch, step)?);
+        let epoch = step / (rows / batch).max(1) as u64;
+        run.eval = Some(c.programs.evaluate(&splits.valid, batch, epoch, step)?);
         Ok(Trained {
             from_step,
             to_step: step,
@@ -205,102 +194,43 @@ fn load_data<'a>(slot: &'a mut Option<Loaded>, snap: &Snapshot) -> Result<&'a Lo
 fn train_steps(
     c: &mut Compiled,
     splits: &Splits,
-    model: &crate::model::Model,
+    snap: &Snapshot,
     (from_step, target): (u64, u64),
     interrupt: &AtomicBool,
     run: &mut Run,
     watch: &mut dyn Watch,
 ) -> Result<u64, TrainError> {
-    let batch = model.train.batch;
-    let rows = splits.train.len();
-    let steps_per_epoch = (rows / batch).max(1) as u64;
-    let batcher = Batcher::new(rows, batch, model.train.seed);
-    let (width, k) = (splits.train.input_width(), splits.train.target_width());
-    let (mut x, mut y, mut mask) = (
-        vec![0.0; batch * width],
-        vec![0.0; batch * k],
-        vec![0.0; batch],
-    );
-    let mut order: Option<(u64, Vec<usize>)> = None;
+    let model = &snap.model;
+    let mut feed = Feed::new(&splits.train, model.train.batch, model.train.seed);
     let mut step = from_step;
     while step < target {
         if interrupt.load(Ordering::Relaxed) {
             run.stopped = Some(Stop::Interrupted(step - from_step));
             break;
         }
-        let epoch = step / steps_per_epoch;
-        let in_epoch = (step % steps_per_epoch) as usize;
-        if order.as_ref().is_none_or(|(e, _)| *e != epoch) {
-            order = Some((epoch, batcher.permutation(epoch as usize)));
-        }
-        if let Some((_, perm)) = &order {
-            splits.train.gather(
-                &perm[in_epoch * batch..(in_epoch + 1) * batch],
-                &mut x,
-                &mut y,
-                &mut mask,
-            );
-        }
+        let epoch = feed.fill(&splits.train, step);
         let lr = schedule::lr_at(
             &model.train.schedule,
             model.train.optimizer.lr(),
             step,
             target,
         );
-        let record = run_step(c, &x, &y, &mask, step + 1, epoch, lr)?;
+        let record = c.programs.step(&feed, step + 1, epoch, lr)?;
         watch.step(&record, target);
-        let finite = record.loss.is_finite() && record.grad_norm.is_finite();
-        if !finite {
-            run.stopped = Some(Stop::NonFinite(non_finite_message(&c.program, &record)));
+        if let Some(bad) = c.programs.non_finite(&record) {
+            run.stopped = Some(Stop::NonFinite(format!(
+                "{} (its update was not applied)\n{}",
+                bad.describe(&snap.src),
+                NON_FINITE_HINT
+            )));
             run.records.push(record);
             break;
         }
         run.records.push(record);
-        c.step_prog.apply_updates();
+        c.programs.apply_updates();
         step += 1;
     }
     Ok(step)
-}
-
-/// Why a step was not finite, naming the layer where it started when the probes can tell
-/// (the same rules as `netc train`: the first layer with a non-finite forward value, else the
-/// deepest with a non-finite gradient, else the deepest whose weight-gradient norm overflowed).
-fn non_finite_message(program: &StepProgram, r: &StepRecord) -> String {
-    let flagged = |stat: ProbeStat, bad: fn(f64) -> bool| -> Vec<usize> {
-        r.probes
-            .iter()
-            .filter(|&&(_, s, v)| s == stat && bad(v))
-            .map(|&(l, _, _)| l)
-            .collect()
-    };
-    let found = flagged(ProbeStat::NonFiniteForward, |v| v != 0.0)
-        .into_iter()
-        .min()
-        .map(|l| (l, "a NaN or infinity first appeared in the forward pass"))
-        .or_else(|| {
-            let deepest = flagged(ProbeStat::NonFiniteBackward, |v| v != 0.0)
-                .into_iter()
-                .max();
-            deepest.map(|l| (l, "a NaN or infinity first appeared in the backward pass"))
-        })
-        .or_else(|| {
-            let deepest = flagged(ProbeStat::GradWeightSq, |v| !v.is_finite())
-                .into_iter()
-                .max();
-            deepest.map(|l| {
-                (
-                    l,
-                    "the gradients exploded: the weight-gradient norm overflowed",
-                )
-            })
-        });
-    let head = format!("stopped at step {} (its update was not applied)", r.step);
-    match found.and_then(|(l, what)| program.layers.get(l).map(|(name, _)| (name, what))) {
-        Some((name, what)) => format!(
-            "{head}: {what} at layer `{name}`\ntry a smaller learning rate, `clip = norm(1.0)`, or a smaller init scale"
-        ),
-        None => format!("{head}: the loss is not finite"),
-    }
 }
 
 /// The compiled programs of `snap`'s model: those held when the model is unchanged, else
@@ -315,20 +245,10 @@ fn compiled_for<'a>(
     let mut took = None;
     if slot.as_ref().is_none_or(|c| c.key != key) {
         let start = Instant::now();
-        let batch = model.train.batch;
         let probes = model.train.probes.enabled;
-        let program = step::build_step(model, batch, &StepOptions { probes });
-        let step_prog = exec::compile(&program.graph, backend)?;
-        let (eval_graph, eval_params) = step::build_eval(model, batch);
-        let eval_prog = exec::compile(&eval_graph, backend)?;
-        let slots = Slots::find(&program);
         *slot = Some(Compiled {
             key,
-            program,
-            step_prog,
-            eval_prog,
-            eval_params,
-            slots,
+            programs: runtime::compiled::Compiled::new(model, backend, probes)?,
             step: None,
             seed: model.train.seed,
         });
@@ -375,102 +295,6 @@ fn strip(value: serde_json::Value) -> serde_json::Value {
         ),
         Value::Array(items) => Value::Array(items.into_iter().map(strip).collect()),
         other => other,
-    }
-}
-
-/// Initial parameters from the initializers (seeded per name) and zero optimizer state.
-fn initialize(c: &mut Compiled, snap: &Snapshot) -> Result<(), TrainError> {
-    let store = initial_params(&snap.model, &c.program.params);
-    for (name, t) in store.iter() {
-        c.step_prog.set_leaf(name, &t.data)?;
-    }
-    for s in &c.program.state {
-        c.step_prog
-            .set_leaf(&s.name, &vec![0.0; s.shape.iter().product()])?;
-    }
-    Ok(())
-}
-
-/// One step on a filled batch; the updates are applied by the caller when it is finite.
-fn run_step(
-    c: &mut Compiled,
-    x: &[f32],
-    y: &[f32],
-    mask: &[f32],
-    t: u64,
-    epoch: u64,
-    lr: f64,
-) -> Result<StepRecord, TrainError> {
-    let p = &mut c.step_prog;
-    p.set_leaf(crate::lower::INPUT_X, x)?;
-    p.set_leaf(crate::lower::INPUT_Y, y)?;
-    p.set_leaf(crate::lower::INPUT_MASK, mask)?;
-    p.set_leaf(crate::lower::INPUT_STEP, &[t as f32])?;
-    p.set_leaf(step::INPUT_LR, &[lr as f32])?;
-    p.run()?;
-    let scalar = |i: usize| f64::from(p.output(i)[0]);
-    Ok(StepRecord {
-        step: t,
-        epoch,
-        loss: scalar(c.slots.loss),
-        grad_norm: scalar(c.slots.grad_norm),
-        grad_norm_clipped: scalar(c.slots.grad_norm_clipped),
-        lr,
-        probes: c
-            .slots
-            .probes
-            .iter()
-            .map(|&(l, s, i)| (l, s, scalar(i)))
-            .collect(),
-    })
-}
-
-/// Loss and accuracy on the validation split with the current weights.
-fn validate(
-    c: &mut Compiled,
-    splits: &Splits,
-    batch: usize,
-    step: u64,
-) -> Result<EpochRecord, TrainError> {
-    for p in &c.eval_params {
-        if let Some(value) = c.step_prog.leaf(&p.name) {
-            let value = value.to_vec();
-            c.eval_prog.set_leaf(&p.name, &value)?;
-        }
-    }
-    let (valid_loss, valid_accuracy) = if splits.valid.is_empty() {
-        (f64::NAN, None)
-    } else {
-        evaluate(c.eval_prog.as_mut(), &splits.valid, batch)?
-    };
-    let steps_per_epoch = (splits.train.len() / batch).max(1) as u64;
-    Ok(EpochRecord {
-        epoch: step / steps_per_epoch,
-        step,
-        valid_loss,
-        valid_accuracy,
-    })
-}
-
-impl Slots {
-    fn find(program: &StepProgram) -> Slots {
-        let outputs = &program.graph.outputs;
-        let index = |name: &str| outputs.iter().position(|o| o.name == name).unwrap_or(0);
-        let layer_index = |name: &str| program.layers.iter().position(|(n, _)| n == name);
-        let probes = outputs
-            .iter()
-            .enumerate()
-            .filter_map(|(i, o)| match &o.role {
-                Role::Probe { layer, stat } => layer_index(layer).map(|l| (l, *stat, i)),
-                Role::Loss | Role::Metric | Role::Update { .. } | Role::Value => None,
-            })
-            .collect();
-        Slots {
-            loss: index("loss"),
-            grad_norm: index("grad_norm"),
-            grad_norm_clipped: index("grad_norm_clipped"),
-            probes,
-        }
     }
 }
 

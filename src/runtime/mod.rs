@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod checkpoint;
+pub mod compiled;
 pub mod exec;
 mod jit;
 pub mod record;

@@ -6,16 +6,15 @@
 //! file, the seed and the data, and a resumed run continues exactly where it stopped.
 
 use super::checkpoint::{self, Checkpoint};
-use super::exec::{self, Backend, ExecError, Program};
+use super::compiled::{Compiled, Feed};
+use super::exec::{Backend, ExecError, Program};
 use super::record::{EpochRecord, Recorder, StepRecord};
 use super::schedule;
-use crate::data::{self, Batcher, Dataset, Splits};
-use crate::ir::{ProbeStat, Role};
+use crate::data::{self, Dataset, Splits};
 use crate::lower::ParamSpec;
 use crate::model::{Model, OnNonFinite};
 use crate::params::ParamStore;
 use crate::span::Span;
-use crate::step::{self, StepOptions, StepProgram};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -79,6 +78,28 @@ pub struct NonFinite {
     pub pass: &'static str,
 }
 
+impl NonFinite {
+    /// What happened, where: one line naming the step, the layer and its line in `src`.
+    pub fn describe(&self, src: &str) -> String {
+        let head = format!("stopped at step {}", self.step);
+        match (&self.layer, self.span, self.pass) {
+            (Some(layer), Some(span), "gradient norm") => format!(
+                "{head}: the gradients exploded; the norm of layer `{layer}`'s weight gradient (line {}) overflowed",
+                span.line_col(src).0
+            ),
+            (Some(layer), Some(span), pass) => format!(
+                "{head}: a NaN or infinity first appeared in layer `{layer}` (line {}), {pass} pass",
+                span.line_col(src).0
+            ),
+            _ => format!("{head}: the loss is not finite"),
+        }
+    }
+}
+
+/// The remedies to try after a non-finite step.
+pub const NON_FINITE_HINT: &str =
+    "try: a smaller learning rate, `clip = norm(1.0)`, or a smaller init scale for that layer";
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TrainReport {
     pub stop: StopReason,
@@ -141,26 +162,13 @@ pub fn train(
 struct Session<'m> {
     model: &'m Model,
     splits: Splits,
-    program: StepProgram,
-    step_prog: Box<dyn Program>,
-    eval_prog: Box<dyn Program>,
-    eval_params: Vec<ParamSpec>,
-    slots: Slots,
-    batcher: Batcher,
+    compiled: Compiled,
+    feed: Feed,
     recorder: Recorder,
     /// Steps done so far.
     step: u64,
     total_steps: u64,
     last_eval: Option<EpochRecord>,
-}
-
-/// Output indices of the step program.
-struct Slots {
-    loss: usize,
-    grad_norm: usize,
-    grad_norm_clipped: usize,
-    /// (layer index, statistic, output index)
-    probes: Vec<(usize, ProbeStat, usize)>,
 }
 
 impl<'m> Session<'m> {
@@ -175,35 +183,27 @@ impl<'m> Session<'m> {
             return Err(TrainError::BatchTooLarge { batch, rows });
         }
         let probes = opts.probes && model.train.probes.enabled;
-        let program = step::build_step(model, batch, &StepOptions { probes });
-        let step_prog = exec::compile(&program.graph, opts.backend)?;
-        let (eval_graph, eval_params) = step::build_eval(model, batch);
-        let eval_prog = exec::compile(&eval_graph, opts.backend)?;
-        let slots = Slots::find(&program);
-        let steps_per_epoch = (rows / batch) as u64;
+        let compiled = Compiled::new(model, opts.backend, probes)?;
+        let feed = Feed::new(&splits.train, batch, model.train.seed);
         let total_steps = model
             .train
             .steps
-            .map_or(model.train.epochs as u64 * steps_per_epoch, |s| s as u64);
-        let mut recorder =
-            Recorder::create(&opts.out_dir, &program, opts.resume).map_err(|source| {
-                TrainError::Io {
-                    path: opts.out_dir.clone(),
-                    source,
-                }
+            .map_or(model.train.epochs as u64 * feed.steps_per_epoch(), |s| {
+                s as u64
+            });
+        let mut recorder = Recorder::create(&opts.out_dir, &compiled.program, opts.resume)
+            .map_err(|source| TrainError::Io {
+                path: opts.out_dir.clone(),
+                source,
             })?;
         if probes {
             recorder.set_probe_stride(model.train.probes.every.max(1) as u64);
         }
         let mut session = Session {
             model,
-            batcher: Batcher::new(rows, batch, model.train.seed),
             splits,
-            program,
-            step_prog,
-            eval_prog,
-            eval_params,
-            slots,
+            compiled,
+            feed,
             recorder,
             step: 0,
             total_steps,
@@ -220,23 +220,14 @@ impl<'m> Session<'m> {
         if opts.resume {
             let ck = checkpoint::load(&opts.out_dir)?;
             self.step = ck.step;
-            for (name, t) in ck.params.iter().chain(ck.state.iter()) {
-                self.step_prog.set_leaf(name, &t.data)?;
-            }
-            return Ok(());
+            self.compiled.set(&ck.params)?;
+            return self.compiled.set(&ck.state);
         }
-        let mut store = initial_params(self.model, &self.program.params);
-        if let Some(path) = &opts.load {
-            store = load_params(path, &self.program.params)?;
-        }
-        for (name, t) in store.iter() {
-            self.step_prog.set_leaf(name, &t.data)?;
-        }
-        for s in &self.program.state {
-            self.step_prog
-                .set_leaf(&s.name, &vec![0.0; s.shape.iter().product()])?;
-        }
-        Ok(())
+        let loaded = match &opts.load {
+            Some(path) => Some(load_params(path, &self.compiled.program.params)?),
+            None => None,
+        };
+        self.compiled.reset(self.model, loaded)
     }
 
     fn run(
@@ -244,11 +235,12 @@ impl<'m> Session<'m> {
         opts: &TrainOptions,
         observer: &mut dyn Observer,
     ) -> Result<TrainReport, TrainError> {
-        let steps_per_epoch = (self.splits.train.len() / self.model.train.batch) as u64;
+        let steps_per_epoch = self.feed.steps_per_epoch();
         let io_error = |source| TrainError::Io {
             path: opts.out_dir.clone(),
             source,
         };
+        let program = &self.compiled.program;
         observer.on_start(&RunInfo {
             model: self.model.name.clone(),
             total_steps: self.total_steps,
@@ -256,26 +248,15 @@ impl<'m> Session<'m> {
             start_step: self.step,
             train_rows: self.splits.train.len(),
             valid_rows: self.splits.valid.len(),
-            layers: self.program.layers.iter().map(|(n, _)| n.clone()).collect(),
-            parameters: self
-                .program
+            layers: program.layers.iter().map(|(n, _)| n.clone()).collect(),
+            parameters: program
                 .params
                 .iter()
                 .filter(|p| p.kind.trainable())
                 .map(|p| p.shape.iter().product::<usize>())
                 .sum(),
         });
-        let batch = self.model.train.batch;
-        let width = self.splits.train.input_width();
-        let k = self.splits.train.target_width();
-        let (mut x, mut y, mut mask) = (
-            vec![0.0; batch * width],
-            vec![0.0; batch * k],
-            vec![0.0; batch],
-        );
         let mut last_loss = f64::NAN;
-        // The current epoch's batch order, a pure function of (seed, epoch).
-        let mut order: Option<(u64, Vec<usize>)> = None;
         let checkpoint_every = self.model.train.checkpoint_every.max(1) as u64;
         let stop = loop {
             if self.step >= self.total_steps {
@@ -286,24 +267,18 @@ impl<'m> Session<'m> {
             {
                 break StopReason::Interrupted;
             }
-            let epoch = self.step / steps_per_epoch;
-            let in_epoch = (self.step % steps_per_epoch) as usize;
-            if order.as_ref().is_none_or(|(e, _)| *e != epoch) {
-                order = Some((epoch, self.batcher.permutation(epoch as usize)));
-            }
-            if let Some((_, perm)) = &order {
-                self.splits.train.gather(
-                    &perm[in_epoch * batch..(in_epoch + 1) * batch],
-                    &mut x,
-                    &mut y,
-                    &mut mask,
-                );
-            }
-            let record = self.train_step(&x, &y, &mask, epoch)?;
+            let epoch = self.feed.fill(&self.splits.train, self.step);
+            let lr = schedule::lr_at(
+                &self.model.train.schedule,
+                self.model.train.optimizer.lr(),
+                self.step,
+                self.total_steps,
+            );
+            let record = self.compiled.step(&self.feed, self.step + 1, epoch, lr)?;
             last_loss = record.loss;
             self.recorder.step(&record).map_err(io_error)?;
             observer.on_step(&record);
-            if let Some(bad) = self.non_finite(&record) {
+            if let Some(bad) = self.compiled.non_finite(&record) {
                 match self.model.train.on_nonfinite {
                     OnNonFinite::Stop => break StopReason::NonFinite(bad),
                     OnNonFinite::SkipStep => {
@@ -313,10 +288,13 @@ impl<'m> Session<'m> {
                     OnNonFinite::Continue => {}
                 }
             }
-            self.step_prog.apply_updates();
+            self.compiled.apply_updates();
             self.step += 1;
             if self.step % steps_per_epoch == 0 || self.step == self.total_steps {
-                let eval = self.evaluate(epoch)?;
+                let batch = self.model.train.batch;
+                let eval = self
+                    .compiled
+                    .evaluate(&self.splits.valid, batch, epoch, self.step)?;
                 self.recorder.epoch(&eval).map_err(io_error)?;
                 observer.on_epoch(&eval);
                 self.last_eval = Some(eval);
@@ -342,157 +320,13 @@ impl<'m> Session<'m> {
         })
     }
 
-    /// Runs one step on a filled batch (updates are not yet applied).
-    fn train_step(
-        &mut self,
-        x: &[f32],
-        y: &[f32],
-        mask: &[f32],
-        epoch: u64,
-    ) -> Result<StepRecord, TrainError> {
-        let t = self.step + 1;
-        let lr = schedule::lr_at(
-            &self.model.train.schedule,
-            self.model.train.optimizer.lr(),
-            self.step,
-            self.total_steps,
-        );
-        let p = &mut self.step_prog;
-        p.set_leaf(crate::lower::INPUT_X, x)?;
-        p.set_leaf(crate::lower::INPUT_Y, y)?;
-        p.set_leaf(crate::lower::INPUT_MASK, mask)?;
-        p.set_leaf(crate::lower::INPUT_STEP, &[t as f32])?;
-        p.set_leaf(step::INPUT_LR, &[lr as f32])?;
-        p.run()?;
-        let scalar = |i: usize| f64::from(p.output(i)[0]);
-        let probes = self
-            .slots
-            .probes
-            .iter()
-            .map(|&(layer, stat, i)| (layer, stat, scalar(i)))
-            .collect();
-        Ok(StepRecord {
-            step: t,
-            epoch,
-            loss: scalar(self.slots.loss),
-            grad_norm: scalar(self.slots.grad_norm),
-            grad_norm_clipped: scalar(self.slots.grad_norm_clipped),
-            lr,
-            probes,
-        })
-    }
-
-    /// Which layer first produced a NaN or infinity in this step, if any did.
-    fn non_finite(&self, r: &StepRecord) -> Option<NonFinite> {
-        if r.loss.is_finite() && r.grad_norm.is_finite() {
-            return None;
-        }
-        let flagged = |stat: ProbeStat| -> Vec<usize> {
-            r.probes
-                .iter()
-                .filter(|&&(_, s, v)| s == stat && v != 0.0)
-                .map(|&(l, _, _)| l)
-                .collect()
-        };
-        let layer_at = |i: usize, pass: &'static str| {
-            let (name, span) = &self.program.layers[i];
-            NonFinite {
-                step: r.step,
-                layer: Some(name.clone()),
-                span: Some(*span),
-                pass,
-            }
-        };
-        // Forward values flow from the first layer on; gradients from the last layer back.
-        if let Some(&first) = flagged(ProbeStat::NonFiniteForward).iter().min() {
-            return Some(layer_at(first, "forward"));
-        }
-        // The backward flags read the squared norms, so they are set both by a NaN or ±∞
-        // element and by a norm that overflowed f32 with finite elements: the latter (an
-        // infinite, not NaN, norm) is an explosion.
-        if let Some(&deepest) = flagged(ProbeStat::NonFiniteBackward).iter().max() {
-            let norms = [ProbeStat::GradActSq, ProbeStat::GradWeightSq];
-            let stats: Vec<f64> = norms.iter().filter_map(|&s| r.probe(deepest, s)).collect();
-            let overflow =
-                stats.iter().all(|v| !v.is_nan()) && stats.iter().any(|v| v.is_infinite());
-            return Some(layer_at(
-                deepest,
-                if overflow {
-                    "gradient norm"
-                } else {
-                    "backward"
-                },
-            ));
-        }
-        // Every layer's statistics finite, but the global norm overflowed: blame the deepest
-        // layer whose weight gradient norm is largest-or-infinite.
-        let overflowed: Vec<usize> = r
-            .probes
-            .iter()
-            .filter(|&&(_, s, v)| s == ProbeStat::GradWeightSq && !v.is_finite())
-            .map(|&(l, _, _)| l)
-            .collect();
-        if let Some(&deepest) = overflowed.iter().max() {
-            return Some(layer_at(deepest, "gradient norm"));
-        }
-        Some(NonFinite {
-            step: r.step,
-            layer: None,
-            span: None,
-            pass: "loss",
-        })
-    }
-
-    /// Loss and accuracy on the validation split, in eval mode with the current parameters.
-    fn evaluate(&mut self, epoch: u64) -> Result<EpochRecord, TrainError> {
-        for p in &self.eval_params {
-            if let Some(value) = self.step_prog.leaf(&p.name) {
-                let value = value.to_vec();
-                self.eval_prog.set_leaf(&p.name, &value)?;
-            }
-        }
-        let (loss, accuracy) = evaluate(
-            self.eval_prog.as_mut(),
-            &self.splits.valid,
-            self.model.train.batch,
-        )?;
-        Ok(EpochRecord {
-            epoch,
-            step: self.step,
-            valid_loss: loss,
-            valid_accuracy: accuracy,
-        })
-    }
-
-    fn current(&self, names: impl Iterator<Item = (String, Vec<usize>)>) -> ParamStore {
-        let mut store = ParamStore::new();
-        for (name, shape) in names {
-            if let Some(data) = self.step_prog.leaf(&name) {
-                store.insert(name, crate::ir::Tensor::new(shape, data.to_vec()));
-            }
-        }
-        store
-    }
-
     fn save_checkpoint(&self, dir: &Path) -> Result<(), TrainError> {
-        let params = self.current(
-            self.program
-                .params
-                .iter()
-                .map(|p| (p.name.clone(), p.shape.clone())),
-        );
-        let state = self.current(
-            self.program
-                .state
-                .iter()
-                .map(|s| (s.name.clone(), s.shape.clone())),
-        );
         let meta = serde_json::json!({ "model": self.model.name, "seed": self.model.train.seed });
         let ck = Checkpoint {
             step: self.step,
-            epoch: self.step / self.batcher.steps_per_epoch().max(1) as u64,
-            params,
-            state,
+            epoch: self.step / self.feed.steps_per_epoch(),
+            params: self.compiled.params(),
+            state: self.compiled.state(),
             meta,
         };
         checkpoint::save(dir, &ck)?;
@@ -501,7 +335,7 @@ impl<'m> Session<'m> {
 
     /// σ_max of each recurrent weight block now (see [`super::spectral_record`]).
     fn record_spectral(&self, dir: &Path, fresh: bool) -> Result<(), TrainError> {
-        let weights = |name: &str| self.step_prog.leaf(name).map(<[f32]>::to_vec);
+        let weights = |name: &str| self.compiled.leaf(name).map(<[f32]>::to_vec);
         super::spectral_record::record(dir, self.model, self.step, fresh, &weights).map_err(
             |source| TrainError::Io {
                 path: dir.to_path_buf(),
@@ -511,44 +345,13 @@ impl<'m> Session<'m> {
     }
 
     fn save_weights(&self, dir: &Path) -> Result<(), TrainError> {
-        let params = self.current(
-            self.program
-                .params
-                .iter()
-                .map(|p| (p.name.clone(), p.shape.clone())),
-        );
         let mut meta = std::collections::BTreeMap::new();
         meta.insert("model".to_owned(), self.model.name.clone());
         meta.insert("step".to_owned(), self.step.to_string());
-        params.save_safetensors(&dir.join("weights.safetensors"), &meta)?;
+        self.compiled
+            .params()
+            .save_safetensors(&dir.join("weights.safetensors"), &meta)?;
         Ok(())
-    }
-}
-
-impl Slots {
-    fn find(program: &StepProgram) -> Slots {
-        let outputs = &program.graph.outputs;
-        let index = |name: &str| {
-            outputs
-                .iter()
-                .position(|o| o.name == name)
-                .expect("the step program declares its metrics")
-        };
-        let layer_index = |name: &str| program.layers.iter().position(|(n, _)| n == name);
-        let probes = outputs
-            .iter()
-            .enumerate()
-            .filter_map(|(i, o)| match &o.role {
-                Role::Probe { layer, stat } => layer_index(layer).map(|l| (l, *stat, i)),
-                Role::Loss | Role::Metric | Role::Update { .. } | Role::Value => None,
-            })
-            .collect();
-        Slots {
-            loss: index("loss"),
-            grad_norm: index("grad_norm"),
-            grad_norm_clipped: index("grad_norm_clipped"),
-            probes,
-        }
     }
 }
 

@@ -5,41 +5,10 @@
 mod common;
 
 use common::*;
-use netc::ir::gradcheck::{gradcheck, Options};
-use netc::lower::{lower, LowerOptions};
 use netc::model::*;
 
-/// Relative error that passes; round-off leaves ~1e-9, a wrong rule is off by far more.
-const TOLERANCE: f64 = 1e-6;
-
 fn assert_gradients(model: &Model, what: &str) {
-    let fwd = lower(
-        model,
-        &LowerOptions {
-            dropout: false,
-            ..LowerOptions::train(3)
-        },
-    );
-    let env = random_env(&fwd.graph, model.train.loss, 11);
-    let mut names: Vec<&str> = fwd
-        .params
-        .iter()
-        .filter(|p| p.kind.trainable())
-        .map(|p| p.name.as_str())
-        .collect();
-    names.push("x");
-    let errors =
-        gradcheck(&fwd.graph, fwd.loss, &names, &env, &Options::default()).expect("gradcheck runs");
-    for e in errors {
-        assert!(
-            e.max_rel_error <= TOLERANCE,
-            "{what}: ∂L/∂{} off by {:.2e} (analytic {}, numeric {})",
-            e.name,
-            e.max_rel_error,
-            e.analytic,
-            e.numeric
-        );
-    }
+    assert_model_gradients(model, what, 11);
 }
 
 #[test]

@@ -6,15 +6,11 @@ mod common;
 
 use common::*;
 use netc::codegen::{compile, JitOptions};
-use netc::ir::gradcheck::{gradcheck, Options};
 use netc::ir::{interp, Tensor};
 use netc::lower::{lower, LowerOptions};
 use netc::model::{DataSource, Loss, Model};
 use netc::step::{build_step, StepOptions};
 use std::collections::HashMap;
-
-/// Relative error that passes; round-off leaves ~1e-9, a wrong rule is off by far more.
-const TOLERANCE: f64 = 1e-6;
 
 fn source(input: &str, layers: &str, data: &str, loss: &str) -> String {
     format!(
@@ -48,34 +44,8 @@ fn adding_model(layers: &str) -> Model {
 }
 
 fn assert_gradients(model: &Model, what: &str) {
-    let fwd = lower(
-        model,
-        &LowerOptions {
-            dropout: false,
-            ..LowerOptions::train(3)
-        },
-    );
-    let env = random_env(&fwd.graph, model.train.loss, 5);
-    let mut names: Vec<&str> = fwd
-        .params
-        .iter()
-        .filter(|p| p.kind.trainable())
-        .map(|p| p.name.as_str())
-        .collect();
-    names.push("x");
-    let errors =
-        gradcheck(&fwd.graph, fwd.loss, &names, &env, &Options::default()).expect("gradcheck runs");
-    assert!(errors.len() >= 5, "{what}: checked {}", errors.len());
-    for e in errors {
-        assert!(
-            e.max_rel_error <= TOLERANCE,
-            "{what}: ∂L/∂{} off by {:.2e} (analytic {}, numeric {})",
-            e.name,
-            e.max_rel_error,
-            e.analytic,
-            e.numeric
-        );
-    }
+    let checked = assert_model_gradients(model, what, 5);
+    assert!(checked >= 5, "{what}: checked {checked}");
 }
 
 #[test]

@@ -212,3 +212,43 @@ pub fn compare_backends(m: &Model, batch: usize, steps: usize) {
         jit.apply_updates();
     }
 }
+
+/// Relative error a gradcheck in f64 passes with; round-off leaves ~1e-9, a wrong rule is off
+/// by far more.
+pub const GRADCHECK_TOLERANCE: f64 = 1e-6;
+
+/// Checks ∂loss/∂(every trainable parameter and the input) of `model`'s lowered forward graph
+/// (dropout off) against central finite differences in f64, on random values from `seed`;
+/// returns how many tensors were checked.
+pub fn assert_model_gradients(model: &Model, what: &str, seed: u64) -> usize {
+    use netc::ir::gradcheck::{gradcheck, Options};
+    use netc::lower::{lower, LowerOptions};
+    let fwd = lower(
+        model,
+        &LowerOptions {
+            dropout: false,
+            ..LowerOptions::train(3)
+        },
+    );
+    let env = random_env(&fwd.graph, model.train.loss, seed);
+    let mut names: Vec<&str> = fwd
+        .params
+        .iter()
+        .filter(|p| p.kind.trainable())
+        .map(|p| p.name.as_str())
+        .collect();
+    names.push("x");
+    let errors =
+        gradcheck(&fwd.graph, fwd.loss, &names, &env, &Options::default()).expect("gradcheck runs");
+    for e in &errors {
+        assert!(
+            e.max_rel_error <= GRADCHECK_TOLERANCE,
+            "{what}: ∂L/∂{} off by {:.2e} (analytic {}, numeric {})",
+            e.name,
+            e.max_rel_error,
+            e.analytic,
+            e.numeric
+        );
+    }
+    errors.len()
+}

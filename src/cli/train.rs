@@ -200,6 +200,7 @@ impl Progress {
                 valid_loss,
                 ..
             }) => format!("valid loss {valid_loss:.4} acc {:.1}%", a * 100.0),
+            Some(e) if e.valid_loss.is_nan() => "no validation split".to_owned(),
             Some(e) => format!("valid loss {:.4}", e.valid_loss),
             None => String::new(),
         }

@@ -278,17 +278,19 @@ impl<'m> Session<'m> {
             last_loss = record.loss;
             self.recorder.step(&record).map_err(io_error)?;
             observer.on_step(&record);
-            if let Some(bad) = self.compiled.non_finite(&record) {
-                match self.model.train.on_nonfinite {
+            let apply = match self.compiled.non_finite(&record) {
+                None => true,
+                Some(bad) => match self.model.train.on_nonfinite {
                     OnNonFinite::Stop => break StopReason::NonFinite(bad),
-                    OnNonFinite::SkipStep => {
-                        self.step += 1;
-                        continue;
-                    }
-                    OnNonFinite::Continue => {}
-                }
+                    // The step counts (the schedule and the batch order move on) but its
+                    // update is dropped.
+                    OnNonFinite::SkipStep => false,
+                    OnNonFinite::Continue => true,
+                },
+            };
+            if apply {
+                self.compiled.apply_updates();
             }
-            self.compiled.apply_updates();
             self.step += 1;
             if self.step % steps_per_epoch == 0 || self.step == self.total_steps {
                 let batch = self.model.train.batch;

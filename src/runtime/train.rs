@@ -235,29 +235,12 @@ impl<'m> Session<'m> {
         opts: &TrainOptions,
         observer: &mut dyn Observer,
     ) -> Result<TrainReport, TrainError> {
-        let steps_per_epoch = self.feed.steps_per_epoch();
         let io_error = |source| TrainError::Io {
             path: opts.out_dir.clone(),
             source,
         };
-        let program = &self.compiled.program;
-        observer.on_start(&RunInfo {
-            model: self.model.name.clone(),
-            total_steps: self.total_steps,
-            steps_per_epoch,
-            start_step: self.step,
-            train_rows: self.splits.train.len(),
-            valid_rows: self.splits.valid.len(),
-            layers: program.layers.iter().map(|(n, _)| n.clone()).collect(),
-            parameters: program
-                .params
-                .iter()
-                .filter(|p| p.kind.trainable())
-                .map(|p| p.shape.iter().product::<usize>())
-                .sum(),
-        });
+        observer.on_start(&self.info());
         let mut last_loss = f64::NAN;
-        let checkpoint_every = self.model.train.checkpoint_every.max(1) as u64;
         let stop = loop {
             if self.step >= self.total_steps {
                 break StopReason::Finished;
@@ -292,18 +275,7 @@ impl<'m> Session<'m> {
                 self.compiled.apply_updates();
             }
             self.step += 1;
-            if self.step % steps_per_epoch == 0 || self.step == self.total_steps {
-                let batch = self.model.train.batch;
-                let eval = self
-                    .compiled
-                    .evaluate(&self.splits.valid, batch, epoch, self.step)?;
-                self.recorder.epoch(&eval).map_err(io_error)?;
-                observer.on_epoch(&eval);
-                self.last_eval = Some(eval);
-            }
-            if self.step % checkpoint_every == 0 {
-                self.save_checkpoint(&opts.out_dir)?;
-            }
+            self.after_step(epoch, opts, observer)?;
         };
         // The bad step's updates were never applied, so the parameters are the last good ones
         // in every case; only a finished or interrupted run gets final weights.
@@ -320,6 +292,54 @@ impl<'m> Session<'m> {
             last_eval: self.last_eval.clone(),
             out_dir: opts.out_dir.clone(),
         })
+    }
+
+    /// What the observer learns before the first step.
+    fn info(&self) -> RunInfo {
+        let program = &self.compiled.program;
+        RunInfo {
+            model: self.model.name.clone(),
+            total_steps: self.total_steps,
+            steps_per_epoch: self.feed.steps_per_epoch(),
+            start_step: self.step,
+            train_rows: self.splits.train.len(),
+            valid_rows: self.splits.valid.len(),
+            layers: program.layers.iter().map(|(n, _)| n.clone()).collect(),
+            parameters: program
+                .params
+                .iter()
+                .filter(|p| p.kind.trainable())
+                .map(|p| p.shape.iter().product::<usize>())
+                .sum(),
+        }
+    }
+
+    /// After step `self.step` of `epoch`: validation at the end of an epoch (and of the run),
+    /// and a checkpoint every `checkpoint_every` steps.
+    fn after_step(
+        &mut self,
+        epoch: u64,
+        opts: &TrainOptions,
+        observer: &mut dyn Observer,
+    ) -> Result<(), TrainError> {
+        if self.step % self.feed.steps_per_epoch() == 0 || self.step == self.total_steps {
+            let batch = self.model.train.batch;
+            let eval = self
+                .compiled
+                .evaluate(&self.splits.valid, batch, epoch, self.step)?;
+            self.recorder
+                .epoch(&eval)
+                .map_err(|source| TrainError::Io {
+                    path: opts.out_dir.clone(),
+                    source,
+                })?;
+            observer.on_epoch(&eval);
+            self.last_eval = Some(eval);
+        }
+        if self.step % self.model.train.checkpoint_every.max(1) as u64 == 0 {
+            self.save_checkpoint(&opts.out_dir)?;
+        }
+        Ok(())
     }
 
     fn save_checkpoint(&self, dir: &Path) -> Result<(), TrainError> {

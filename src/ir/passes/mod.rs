@@ -6,25 +6,32 @@
 //! - [`cse`]: merges nodes computing the same op on the same operands.
 //! - [`fold_constants`]: evaluates ops whose operands are all constants.
 //! - [`simplify`]: algebraic identities (x·1, x+0, x−0, x/1, −(−x), reshape of reshape, …).
+//! - [`batch_contractions`]: a sum of matrix products of the same layout becomes one product
+//!   over operands concatenated along the contracted axis (the weight gradient of a recurrent
+//!   layer, summed over time steps, as one large GEMM).
 //! - [`optimize`]: all of them, repeated until nothing changes.
 //!
 //! Every pass is one call of [`rewrite`], which walks the graph in order and asks a rule what
 //! to do with each node, so renumbering lives in one place.
 
+mod contract;
 mod fold;
 mod simplify;
 
+pub use contract::batch_contractions;
 pub use fold::fold_constants;
 pub use simplify::simplify;
 
 use super::{Graph, Node, Op, Origin, Shape, ValueId};
 use std::collections::HashMap;
 
-/// Runs fold → simplify → cse → dce until the graph stops changing (at most 32 rounds).
+/// Runs fold → simplify → batch contractions → cse → dce until the graph stops changing (at
+/// most 32 rounds).
 pub fn optimize(g: &Graph) -> Graph {
     let mut current = g.clone();
     for _ in 0..32 {
-        let next = dce(&cse(&simplify(&fold_constants(&current))));
+        let simpler = simplify(&fold_constants(&current));
+        let next = dce(&cse(&batch_contractions(&simpler)));
         if next == current {
             break;
         }
@@ -84,6 +91,9 @@ pub(crate) enum Rewrite {
     Alias(ValueId),
     /// Emit this op instead, with the node's origin.
     Replace(Op, Shape),
+    /// Emit these ops in order, with the node's origin; the last is the node's value. An op
+    /// may use the ones before it: the k-th emitted gets id `new.len() + k`.
+    Emit(Vec<(Op, Shape)>),
     /// Leave the node out; nothing may use it.
     Drop,
 }
@@ -112,6 +122,10 @@ pub(crate) fn rewrite(g: &Graph, mut rule: impl FnMut(&Graph, ValueId, &Node) ->
         let id = match rule(&new, ValueId(i as u32), &node) {
             Rewrite::Keep => Some(push(&mut new, node.op, node.shape, node.origin)),
             Rewrite::Replace(op, shape) => Some(push(&mut new, op, shape, node.origin)),
+            Rewrite::Emit(ops) => ops
+                .into_iter()
+                .map(|(op, shape)| push(&mut new, op, shape, node.origin.clone()))
+                .last(),
             Rewrite::Alias(v) => Some(v),
             Rewrite::Drop => None,
         };

@@ -7,7 +7,7 @@
 
 use super::checkpoint::{self, Checkpoint};
 use super::exec::{self, Backend, ExecError, Program};
-use super::record::{EpochRecord, Recorder, StepRecord};
+use super::record::{EpochRecord, ProbeFiles, Recorder, StepRecord};
 use super::schedule;
 use crate::data::{self, Batcher, Dataset, Splits};
 use crate::ir::{ProbeStat, Role};
@@ -185,16 +185,24 @@ impl<'m> Session<'m> {
             .train
             .steps
             .map_or(model.train.epochs as u64 * steps_per_epoch, |s| s as u64);
-        let mut recorder =
-            Recorder::create(&opts.out_dir, &program, opts.resume).map_err(|source| {
+        // Resuming continues the probe files from the checkpoint's step.
+        let resumed = if opts.resume {
+            Some(checkpoint::load(&opts.out_dir)?)
+        } else {
+            None
+        };
+        let resume = resumed.as_ref().map(|ck| ck.step);
+        let files = ProbeFiles {
+            every: model.train.probes.every.max(1) as u64,
+            keep: model.train.probes.keep,
+        };
+        let recorder =
+            Recorder::create(&opts.out_dir, &program, files, resume).map_err(|source| {
                 TrainError::Io {
                     path: opts.out_dir.clone(),
                     source,
                 }
             })?;
-        if probes {
-            recorder.set_probe_stride(model.train.probes.every.max(1) as u64);
-        }
         let mut session = Session {
             model,
             batcher: Batcher::new(rows, batch, model.train.seed),
@@ -209,16 +217,19 @@ impl<'m> Session<'m> {
             total_steps,
             last_eval: None,
         };
-        session.initialize(opts)?;
+        session.initialize(opts, resumed)?;
         session.record_spectral(&opts.out_dir, !opts.resume)?;
         Ok(session)
     }
 
-    /// Sets parameters and optimizer state: from a checkpoint, from a weights file, or from
-    /// the initializers.
-    fn initialize(&mut self, opts: &TrainOptions) -> Result<(), TrainError> {
-        if opts.resume {
-            let ck = checkpoint::load(&opts.out_dir)?;
+    /// Sets parameters and optimizer state: from the checkpoint being resumed, from a weights
+    /// file, or from the initializers.
+    fn initialize(
+        &mut self,
+        opts: &TrainOptions,
+        resumed: Option<Checkpoint>,
+    ) -> Result<(), TrainError> {
+        if let Some(ck) = resumed {
             self.step = ck.step;
             for (name, t) in ck.params.iter().chain(ck.state.iter()) {
                 self.step_prog.set_leaf(name, &t.data)?;
@@ -322,17 +333,19 @@ impl<'m> Session<'m> {
                 self.last_eval = Some(eval);
             }
             if self.step % checkpoint_every == 0 {
+                // the records first: the files on disk then cover the checkpoint's steps
+                self.recorder.flush().map_err(io_error)?;
                 self.save_checkpoint(&opts.out_dir)?;
             }
         };
         // The bad step's updates were never applied, so the parameters are the last good ones
         // in every case; only a finished or interrupted run gets final weights.
+        self.recorder.flush().map_err(io_error)?;
         self.save_checkpoint(&opts.out_dir)?;
         if !matches!(stop, StopReason::NonFinite(_)) {
             self.save_weights(&opts.out_dir)?;
         }
         self.record_spectral(&opts.out_dir, false)?;
-        self.recorder.flush().map_err(io_error)?;
         Ok(TrainReport {
             stop,
             steps: self.step,

@@ -444,6 +444,10 @@ pub struct ProbeConfig {
     pub enabled: bool,
     /// Record every N steps.
     pub every: usize,
+    /// Keep only the last N recorded steps in the probe files (a ring); `None` keeps them all
+    /// (and is left out of config.json, as it was before the ring existed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -80,8 +80,13 @@ fn vanishing(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
             / run
                 .probe(*s0, health.len() - 1, col::GRAD_A)
                 .unwrap_or(f64::NAN);
+        let when = if run.probes_from_start() {
+            " (initialization)"
+        } else {
+            " (the oldest step the probe ring kept)"
+        };
         evidence.push(format!(
-            "at step {s0} (initialization) the ratio first/last layer was {r0:.1e}"
+            "at step {s0}{when} the ratio first/last layer was {r0:.1e}"
         ));
     }
     evidence.push(format!(

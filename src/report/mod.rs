@@ -115,7 +115,17 @@ pub fn render_text(run: &Run, d: &Diagnosis) -> String {
                 .map_or("-".to_owned(), |&m| sci(m)),
         ));
     }
-    out.push_str("(medians over the last quarter of the recorded steps; rel = ‖∂L/∂a‖ / last layer's; predicted and measured0 are relative depth profiles at initialization)\n\n");
+    let measured0 = match run.probe_steps().first() {
+        Some(s0) if !run.probes_from_start() => {
+            format!("predicted is at initialization, measured0 at step {s0}, the oldest kept")
+        }
+        Some(_) | None => "predicted and measured0 are at initialization".to_owned(),
+    };
+    out.push_str(&format!("(medians over the last quarter of the recorded steps; rel = ‖∂L/∂a‖ / last layer's; relative depth profiles: {measured0})\n"));
+    if let Some(coverage) = run.probe_coverage() {
+        out.push_str(&format!("{coverage}\n"));
+    }
+    out.push('\n');
     if run.probes.is_empty() {
         out.push_str("diagnosis: none — no per-layer probes were recorded (trained with --no-probes, or `probes` off in the train section); only the prediction below applies\n");
     } else if d.findings.is_empty() {

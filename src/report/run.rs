@@ -116,6 +116,9 @@ impl Run {
         if let Some(clip) = clip_from_config(config) {
             model.train.clip = clip;
         }
+        if let Some(probes) = probes_from_config(config) {
+            model.train.probes = probes;
+        }
         let layers: Vec<String> = crate::analyze::lint::flat_layers(&model)
             .iter()
             .map(|l| l.name.clone())
@@ -138,6 +141,30 @@ impl Run {
         let mut steps: Vec<u64> = self.probes.iter().map(|p| p.step).collect();
         steps.dedup();
         steps
+    }
+
+    /// Whether the probe files hold the run from its first recorded step (false when a ring,
+    /// `probes = every(N, keep = K)`, dropped the oldest steps).
+    pub fn probes_from_start(&self) -> bool {
+        let every = self.model.train.probes.every.max(1) as u64;
+        self.probe_steps().first().is_none_or(|&s| s <= every)
+    }
+
+    /// What the probe files cover, when a ring kept only the last steps: "steps A–B (the last
+    /// K recorded steps ...)"; `None` when they hold the whole run.
+    pub fn probe_coverage(&self) -> Option<String> {
+        let keep = self.model.train.probes.keep?;
+        let steps = self.probe_steps();
+        let (first, last) = (steps.first()?, steps.last()?);
+        let dropped = if self.probes_from_start() {
+            "nothing dropped yet".to_owned()
+        } else {
+            format!("steps before {first} were dropped")
+        };
+        Some(format!(
+            "probes cover steps {first}–{last}: {} recorded steps, the ring keeps the last {keep} ({dropped})",
+            steps.len()
+        ))
     }
 
     /// The value of column `col` for `layer` at `step`.
@@ -169,6 +196,20 @@ fn clip_from_config(config: &str) -> Option<Clip> {
         .map(Clip::GlobalNorm)
         .or_else(|| num("LayerNorm").map(Clip::LayerNorm))
         .or_else(|| num("Value").map(Clip::Value))
+}
+
+/// The probe settings the run used (`--set` may have changed them from the source's).
+fn probes_from_config(config: &str) -> Option<crate::model::ProbeConfig> {
+    let v: serde_json::Value = serde_json::from_str(config).ok()?;
+    let probes = v.get("train")?.get("probes")?;
+    Some(crate::model::ProbeConfig {
+        enabled: probes.get("enabled")?.as_bool()?,
+        every: usize::try_from(probes.get("every")?.as_u64()?).ok()?,
+        keep: probes
+            .get("keep")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|k| usize::try_from(k).ok()),
+    })
 }
 
 fn parse_metrics(text: &str) -> Result<(Vec<StepRow>, Vec<EpochRow>), RunError> {

@@ -8,7 +8,7 @@
 use super::checkpoint::{self, Checkpoint};
 use super::compiled::{Compiled, Feed};
 use super::exec::{Backend, ExecError, Program};
-use super::record::{EpochRecord, Recorder, StepRecord};
+use super::record::{EpochRecord, ProbeFiles, Recorder, StepRecord};
 use super::schedule;
 use crate::data::{self, Dataset, Splits};
 use crate::lower::ParamSpec;
@@ -191,14 +191,23 @@ impl<'m> Session<'m> {
             .map_or(model.train.epochs as u64 * feed.steps_per_epoch(), |s| {
                 s as u64
             });
-        let mut recorder = Recorder::create(&opts.out_dir, &compiled.program, opts.resume)
-            .map_err(|source| TrainError::Io {
+        // Resuming continues the probe files from the checkpoint's step.
+        let resumed = if opts.resume {
+            Some(checkpoint::load(&opts.out_dir)?)
+        } else {
+            None
+        };
+        let resume = resumed.as_ref().map(|ck| ck.step);
+        let files = ProbeFiles {
+            every: model.train.probes.every.max(1) as u64,
+            keep: model.train.probes.keep,
+        };
+        let recorder = Recorder::create(&opts.out_dir, &compiled.program, files, resume).map_err(
+            |source| TrainError::Io {
                 path: opts.out_dir.clone(),
                 source,
-            })?;
-        if probes {
-            recorder.set_probe_stride(model.train.probes.every.max(1) as u64);
-        }
+            },
+        )?;
         let mut session = Session {
             model,
             splits,
@@ -209,16 +218,19 @@ impl<'m> Session<'m> {
             total_steps,
             last_eval: None,
         };
-        session.initialize(opts)?;
+        session.initialize(opts, resumed)?;
         session.record_spectral(&opts.out_dir, !opts.resume)?;
         Ok(session)
     }
 
-    /// Sets parameters and optimizer state: from a checkpoint, from a weights file, or from
-    /// the initializers.
-    fn initialize(&mut self, opts: &TrainOptions) -> Result<(), TrainError> {
-        if opts.resume {
-            let ck = checkpoint::load(&opts.out_dir)?;
+    /// Sets parameters and optimizer state: from the checkpoint being resumed, from a weights
+    /// file, or from the initializers.
+    fn initialize(
+        &mut self,
+        opts: &TrainOptions,
+        resumed: Option<Checkpoint>,
+    ) -> Result<(), TrainError> {
+        if let Some(ck) = resumed {
             self.step = ck.step;
             self.compiled.set(&ck.params)?;
             return self.compiled.set(&ck.state);
@@ -279,12 +291,12 @@ impl<'m> Session<'m> {
         };
         // The bad step's updates were never applied, so the parameters are the last good ones
         // in every case; only a finished or interrupted run gets final weights.
+        self.recorder.flush().map_err(io_error)?;
         self.save_checkpoint(&opts.out_dir)?;
         if !matches!(stop, StopReason::NonFinite(_)) {
             self.save_weights(&opts.out_dir)?;
         }
         self.record_spectral(&opts.out_dir, false)?;
-        self.recorder.flush().map_err(io_error)?;
         Ok(TrainReport {
             stop,
             steps: self.step,
@@ -337,6 +349,11 @@ impl<'m> Session<'m> {
             self.last_eval = Some(eval);
         }
         if self.step % self.model.train.checkpoint_every.max(1) as u64 == 0 {
+            // the records first: the files on disk then cover the checkpoint's steps
+            self.recorder.flush().map_err(|source| TrainError::Io {
+                path: opts.out_dir.clone(),
+                source,
+            })?;
             self.save_checkpoint(&opts.out_dir)?;
         }
         Ok(())

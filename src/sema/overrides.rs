@@ -3,7 +3,7 @@
 
 use super::data::data_params;
 use super::names::{suggest, SETTINGS};
-use super::train::{clip_params, optimizer_params, schedule_params};
+use super::train::{clip_params, optimizer_params, probes_params, schedule_params};
 use crate::diag::Diagnostic;
 use crate::span::Span;
 use crate::syntax::ast::{set_arg, Expr, ExprKind, Ident, Setting};
@@ -40,6 +40,7 @@ fn params_of(key: &str, name: &str) -> &'static [&'static str] {
         "schedule" => schedule_params(name),
         "clip" => clip_params(name),
         "data" => data_params(name),
+        "probes" => probes_params(name),
         _ => &[],
     }
 }
@@ -50,6 +51,7 @@ fn default_head(key: &str) -> Option<&'static str> {
         "optimizer" => Some("adam"),
         "schedule" => Some("constant"),
         "clip" => Some("none"),
+        "probes" => Some("every"),
         _ => None,
     }
 }

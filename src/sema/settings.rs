@@ -57,6 +57,7 @@ pub fn train_config(
         Some(ProbeConfig {
             enabled: true,
             every: 1,
+            keep: None,
         }),
         |s| train::probes(diags, &s.value),
     );

@@ -250,26 +250,49 @@ pub fn clip(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<Clip> {
     }
 }
 
+/// The parameters of `every(...)` in `probes = every(...)`, for `--set probes.keep=N`.
+pub fn probes_params(name: &str) -> &'static [&'static str] {
+    match name {
+        "every" => &["steps", "keep"],
+        _ => &[],
+    }
+}
+
+/// The most recorded steps a probe ring may keep (it holds them in memory).
+pub const MAX_PROBE_KEEP: u64 = 1_000_000;
+
+/// `probes = on | off | every(steps = 1, keep = N)`: the stride and the optional ring size.
 pub fn probes(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<ProbeConfig> {
     match &expr.kind {
         ExprKind::Name(n) if n == "on" => Some(ProbeConfig {
             enabled: true,
             every: 1,
+            keep: None,
         }),
         ExprKind::Name(n) if n == "off" => Some(ProbeConfig {
             enabled: false,
             every: 1,
+            keep: None,
         }),
         ExprKind::Call { name, args } if name.text == "every" => {
-            let b = bind(diags, "every", name.span, args, &["steps"]);
-            let every = int_arg(diags, &b, "steps", None, (1, u32::MAX as u64))?;
+            let b = bind(diags, "every", name.span, args, probes_params("every"));
+            let every = int_arg(diags, &b, "steps", Some(1), (1, u32::MAX as u64));
+            let keep = match b.get("keep") {
+                Some(_) => int_arg(diags, &b, "keep", None, (1, MAX_PROBE_KEEP)).map(Some),
+                None => Some(None),
+            };
             Some(ProbeConfig {
                 enabled: true,
-                every: every as usize,
+                every: every? as usize,
+                keep: keep?.map(|k| k as usize),
             })
         }
         _ => {
-            diags.push(type_error(expr, "`probes`", "`on`, `off` or `every(N)`"));
+            diags.push(type_error(
+                expr,
+                "`probes`",
+                "`on`, `off` or `every(N)` (optionally `every(N, keep = K)`)",
+            ));
             None
         }
     }

@@ -57,6 +57,7 @@ pub fn train_config(loss: Loss, optimizer: Optimizer) -> TrainConfig {
         probes: ProbeConfig {
             enabled: true,
             every: 1,
+            keep: None,
         },
         on_nonfinite: OnNonFinite::Stop,
         checkpoint_every: 100,

@@ -154,3 +154,27 @@ fn the_shipped_adding_example_trains_from_long_format() {
         "240 rows / 30 per batch × 2 epochs"
     );
 }
+
+#[test]
+fn the_csv_source_takes_sequence_and_time_and_time_needs_sequence() {
+    let src = |args: &str| {
+        format!("model m {{\n    input x: seq(3, 2)\n    rnn 4\n    dense 1\n}}\n\ntrain {{\n    data = csv(\"long.csv\", target = \"sum\"{args})\n    loss = mse\n}}\n")
+    };
+    let checked = netc::sema::check_source("m.net", &src(", sequence = \"seq\""), &[]);
+    let model = checked.model.expect("checks");
+    let DataSource::Csv(csv) = &model.train.data else {
+        panic!("a csv source")
+    };
+    let expected = LongFormat {
+        sequence: "seq".to_string(),
+        time: "t".to_string(),
+    };
+    assert_eq!(csv.long, Some(expected), "time defaults to `t`");
+    let text = src(", time = \"step\"");
+    let checked = netc::sema::check_source("m.net", &text, &[]);
+    assert!(checked.model.is_none());
+    insta::assert_snapshot!(
+        "long_time_without_sequence",
+        netc::diag::render(&checked.diagnostics, "m.net", &text, false)
+    );
+}

@@ -263,6 +263,18 @@ pub struct CsvSource {
     pub test: Option<String>,
     /// Classification (class index or string labels) or regression; `None` = infer.
     pub task: Option<Task>,
+    /// Long format for sequences: one row per (sequence, time step); `None` = one row per
+    /// example. See docs/data.md.
+    pub long: Option<LongFormat>,
+}
+
+/// The columns that lay out a long-format sequence file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LongFormat {
+    /// The column naming each row's sequence (any text).
+    pub sequence: String,
+    /// The column holding each row's time step (whole numbers, consecutive per sequence).
+    pub time: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

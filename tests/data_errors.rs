@@ -26,6 +26,7 @@ fn csv_source(path: &str, target: &str) -> CsvSource {
         split: 0.5,
         test: None,
         task: None,
+        long: None,
     }
 }
 
@@ -144,6 +145,7 @@ fn fractional_label_under_cross_entropy() {
 fn fractional_label_when_classification_is_asked() {
     let source = CsvSource {
         task: Some(Task::Classification),
+        long: None,
         ..csv_source("float_labels.csv", "y")
     };
     insta::assert_snapshot!(load_error(source, Loss::Mse));
@@ -162,6 +164,7 @@ fn three_classes_under_binary_cross_entropy() {
 fn regression_task_with_a_classification_loss() {
     let source = CsvSource {
         task: Some(Task::Regression),
+        long: None,
         ..csv_source("good.csv", "label")
     };
     insta::assert_snapshot!(load_error(source, Loss::CrossEntropy));

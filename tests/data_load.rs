@@ -14,6 +14,7 @@ fn source(path: &str, target: &str, scale: Scale, split: f64) -> CsvSource {
         split,
         test: None,
         task: None,
+        long: None,
     }
 }
 
@@ -196,6 +197,7 @@ fn fractional_targets_are_regression_under_mse() {
 fn integer_targets_can_be_regression_when_asked() {
     let csv = CsvSource {
         task: Some(Task::Regression),
+        long: None,
         ..source("good.csv", "label", Scale::None, 0.5)
     };
     let splits = load(csv, "tests/data/data", 1, Loss::Mse);

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::error::{unknown_target_help, DataError};
+use super::long::pivot;
 use super::scale::{ScaleMethod, Scaler};
 use super::table::Table;
 use super::targets::{self, Scheme, Targets};
@@ -20,16 +21,18 @@ pub(crate) fn load_csv(
 ) -> Result<Splits, DataError> {
     let path = base_dir.join(&source.path);
     let file = path.display().to_string();
-    let table = Table::parse(&read_file(&path)?, &file)?;
-    let (full, scheme) = labeled(&table, &source.target, None, source.task, loss)?;
+    let (table, shape) = read_table(&path, source)?;
+    let (mut full, scheme) = labeled(&table, &source.target, None, source.task, loss)?;
+    if let Some((steps, features)) = shape {
+        full.x.shape = vec![full.len(), steps, features];
+    }
     let (train_rows, valid_rows) = split(&full, source.split, seed, &format!("`{file}`"))?;
     let mut train = full.subset(&train_rows);
     let mut valid = full.subset(&valid_rows);
     let mut test = match &source.test {
         Some(test_path) => Some(load_test(
             &base_dir.join(test_path),
-            &table,
-            &source.target,
+            (&table, source),
             &scheme,
             loss,
         )?),
@@ -132,13 +135,13 @@ fn feature_columns(
 /// The test file: same feature columns as the training file, targets read with its scheme.
 fn load_test(
     path: &Path,
-    train: &Table,
-    target: &str,
+    (train, source): (&Table, &CsvSource),
     scheme: &Scheme,
     loss: Loss,
 ) -> Result<Dataset, DataError> {
-    let file = path.display().to_string();
-    let table = Table::parse(&read_file(path)?, &file)?;
+    let target = &source.target;
+    let (table, shape) = read_table(path, source)?;
+    let file = table.file.clone();
     let longest = train.header.len().max(table.header.len());
     for column in 0..longest {
         let (expected, found) = (train.header.get(column), table.header.get(column));
@@ -154,7 +157,28 @@ fn load_test(
             });
         }
     }
-    labeled(&table, target, Some((scheme, &train.file)), None, loss).map(|(data, _)| data)
+    let (mut data, _) = labeled(&table, target, Some((scheme, &train.file)), None, loss)?;
+    if let Some((steps, features)) = shape {
+        data.x.shape = vec![data.len(), steps, features];
+    }
+    Ok(data)
+}
+
+/// Reads a source's file as a table with one row per example: pivoted from long format when
+/// the source says so, with the (steps, features) of its sequences.
+fn read_table(
+    path: &Path,
+    source: &CsvSource,
+) -> Result<(Table, Option<(usize, usize)>), DataError> {
+    let file = path.display().to_string();
+    let table = Table::parse(&read_file(path)?, &file)?;
+    match &source.long {
+        None => Ok((table, None)),
+        Some(long) => {
+            let p = pivot(&table, long, &source.target)?;
+            Ok((p.table, Some((p.steps, p.features))))
+        }
+    }
 }
 
 /// Turns a table into a data set. With `given`, the target scheme (and the file it came from)

@@ -182,6 +182,83 @@ pub enum DataError {
         help: String,
     },
 
+    #[error("`{file}` has no column `{name}` to use as the {role} column")]
+    #[diagnostic(code(netc::data::unknown_column))]
+    UnknownColumn {
+        file: String,
+        /// `sequence` or `time`.
+        role: &'static str,
+        name: String,
+        #[help]
+        help: String,
+    },
+
+    #[error("{cell}: `{text}` is not a time step")]
+    #[diagnostic(
+        code(netc::data::bad_time),
+        help("time steps are whole numbers (0, 1, 2, ... or 1, 2, 3, ...), consecutive within each sequence")
+    )]
+    BadTime { cell: Cell, text: String },
+
+    #[error(
+        "sequence `{sequence}` of `{file}` has {column} = {t} twice: rows {first_row} and {row}"
+    )]
+    #[diagnostic(
+        code(netc::data::duplicate_step),
+        help("each (sequence, time step) pair is one row; drop or merge the duplicate")
+    )]
+    DuplicateStep {
+        file: String,
+        sequence: String,
+        column: String,
+        t: i64,
+        first_row: u64,
+        row: u64,
+    },
+
+    #[error("sequence `{sequence}` of `{file}` skips {column} = {t}: it goes from {column} = {before} (row {before_row}) to {column} = {after} (row {after_row})")]
+    #[diagnostic(
+        code(netc::data::missing_step),
+        help("every sequence needs a row for each time step between its first and last; fill the gap or drop the sequence")
+    )]
+    MissingStep {
+        file: String,
+        sequence: String,
+        column: String,
+        t: i64,
+        before: i64,
+        before_row: u64,
+        after: i64,
+        after_row: u64,
+    },
+
+    #[error("sequence `{sequence}` of `{file}` (from row {row}) has {steps} time steps, but sequence `{first}` (from row {first_row}) has {first_steps}")]
+    #[diagnostic(
+        code(netc::data::sequence_length),
+        help("every sequence of a `seq(T, d)` input has the same T steps; pad or cut the sequences to one length")
+    )]
+    SequenceLength {
+        file: String,
+        sequence: String,
+        steps: usize,
+        row: u64,
+        first: String,
+        first_steps: usize,
+        first_row: u64,
+    },
+
+    #[error("the target of sequence `{sequence}` disagrees across its rows: {cell} is {conflict}")]
+    #[diagnostic(
+        code(netc::data::target_disagrees),
+        help("a sequence has one target: repeat it on every row, or give it on one row and leave the others empty")
+    )]
+    TargetDisagrees {
+        sequence: String,
+        cell: Cell,
+        /// "`0.9`, but row 2 says `0.8`"
+        conflict: String,
+    },
+
     #[error("{source_name}: {message}")]
     #[diagnostic(code(netc::data::bad_setting))]
     BadSetting {

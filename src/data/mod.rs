@@ -8,6 +8,7 @@
 mod batch;
 mod csv_file;
 mod error;
+mod long;
 mod rng;
 mod scale;
 mod sequences;
@@ -166,16 +167,25 @@ pub fn check_width(
         found,
         expected_shape: expected.to_vec(),
         expected: wanted,
-        help: match expected {
-            [steps, dim] => format!(
+        help: match (expected, data.x.shape.as_slice()) {
+            // a long-format file knows its sequences' shape
+            ([steps, dim], [_, found_steps, found_dim]) => format!(
+                "the file's sequences have {found_steps} time steps of {found_dim} features \
+                 (long format), but the model's input is seq({steps}, {dim}); change `seq(T, d)` \
+                 to seq({found_steps}, {found_dim}), or give every sequence {steps} steps of \
+                 {dim} feature columns"
+            ),
+            _ => match expected {
+                [steps, dim] => format!(
                 "a sequence input seq({steps}, {dim}) reads one row per sequence with {wanted} = \
                  {steps}·{dim} feature columns, step by step (the {dim} values of step 0, then \
                  of step 1, ...); change `seq(T, d)` so that T·d = {found}, or reshape the data"
             ),
-            _ => format!(
+                _ => format!(
                 "make the model's input take {found} values (`input x: [{found}]`), or give the \
                  data {wanted} feature columns"
             ),
+            },
         },
     })
 }

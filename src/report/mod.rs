@@ -7,6 +7,7 @@ pub mod health;
 pub mod html;
 pub mod plot;
 pub mod run;
+pub mod through_time;
 
 pub use diagnose::{Finding, FindingKind};
 pub use health::{LayerHealth, Status};

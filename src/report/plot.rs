@@ -365,9 +365,9 @@ pub fn predicted_vs_measured(d: &Diagnosis) -> LinePlot {
     }
 }
 
-/// Every plot of a run with its file stem.
+/// Every plot of a run with its file stem (the through-time plots for recurrent runs).
 pub fn all(run: &Run, d: &Diagnosis) -> Vec<(&'static str, Plot)> {
-    vec![
+    let mut plots = vec![
         ("grad_norms", Plot::Line(grad_over_steps(run))),
         ("grad_heatmap", Plot::Heat(grad_heatmap(run))),
         ("depth_profile", Plot::Line(depth_profile(run))),
@@ -376,13 +376,28 @@ pub fn all(run: &Run, d: &Diagnosis) -> Vec<(&'static str, Plot)> {
             "predicted_vs_measured",
             Plot::Line(predicted_vs_measured(d)),
         ),
-    ]
+    ];
+    if !run.time.is_empty() {
+        plots.push((
+            "grad_through_time",
+            Plot::Line(super::through_time::grad_through_time(run)),
+        ));
+        plots.push((
+            "time_heatmap",
+            Plot::Heat(super::through_time::time_heatmap(run)),
+        ));
+    }
+    plots
 }
 
-/// A layer × step grid of log10 values, first layer at the bottom.
+/// A (layer or time step) × step grid of log10 values, first row at the bottom.
 #[derive(Debug, Clone)]
 pub struct Heatmap {
     pub title: String,
+    /// What the cells show, for the title (`‖∂L/∂a‖`).
+    pub quantity: String,
+    /// The y axis' description (`layer`, `time step t`).
+    pub y_desc: String,
     pub rows: Vec<String>,
     pub steps: Vec<u64>,
     /// `values[row][column]`, log10 of the value (NaN where missing or zero).
@@ -415,6 +430,8 @@ pub fn grad_heatmap(run: &Run) -> Heatmap {
         .collect();
     Heatmap {
         title: String::new(),
+        quantity: "‖∂L/∂a‖".into(),
+        y_desc: "layer".into(),
         rows: run.layers.clone(),
         steps,
         values,
@@ -424,9 +441,12 @@ pub fn grad_heatmap(run: &Run) -> Heatmap {
 
 impl Heatmap {
     /// The title states the colour scale, so the plot needs no colour bar.
-    fn titled(mut self) -> Heatmap {
+    pub fn titled(mut self) -> Heatmap {
         let (lo, hi) = self.range();
-        self.title = format!("log10 ‖∂L/∂a‖: dark {lo:.1} … bright {hi:.1}");
+        self.title = format!("log10 {}: dark {lo:.1} … bright {hi:.1}", self.quantity);
+        if self.values.iter().flatten().any(|v| !v.is_finite()) {
+            self.title.push_str(" (grey: 0 or ∞)");
+        }
         self
     }
 
@@ -473,6 +493,7 @@ impl Heatmap {
             .configure_mesh()
             .disable_mesh()
             .x_desc("step")
+            .y_desc(self.y_desc.as_str())
             .x_labels(cols.min(10))
             .x_label_formatter(&|v| {
                 if (v - v.round()).abs() < 0.01 {

@@ -1,5 +1,6 @@
 //! A run folder read back: the model (from `model.net`, so spans map to its lines), the
-//! per-step metrics, the per-epoch validation and the per-layer probes.
+//! per-step metrics, the per-epoch validation, the per-layer probes and, for recurrent
+//! layers, ‖∂L/∂h_t‖ per time step (`probes_time.csv`).
 //!
 //! Parsing is pure ([`Run::parse`]); [`read_run`] only reads the files and hands them over.
 
@@ -52,6 +53,15 @@ pub struct ProbeRow {
     pub values: [f64; STATS],
 }
 
+/// One row of `probes_time.csv`: ‖∂L/∂h_t‖ of a recurrent layer at time step `t`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeRow {
+    pub step: u64,
+    pub layer: usize,
+    pub t: u32,
+    pub grad_h: f64,
+}
+
 /// Everything a run folder recorded.
 #[derive(Debug, Clone)]
 pub struct Run {
@@ -63,6 +73,8 @@ pub struct Run {
     pub steps: Vec<StepRow>,
     pub epochs: Vec<EpochRow>,
     pub probes: Vec<ProbeRow>,
+    /// ‖∂L/∂h_t‖ through time (recurrent layers only; empty otherwise).
+    pub time: Vec<TimeRow>,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -102,6 +114,17 @@ pub fn read_run(dir: &Path) -> Result<Run, RunError> {
     let probes = read("probes.csv")?;
     let mut run = Run::parse(&src, &config, &metrics, &probes)?;
     run.dir = dir.to_path_buf();
+    let time_path = dir.join("probes_time.csv");
+    match std::fs::read_to_string(&time_path) {
+        Ok(text) => run.time = parse_time(&text, &run.layers)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(RunError::Io {
+                path: time_path,
+                source,
+            })
+        }
+    }
     Ok(run)
 }
 
@@ -133,6 +156,7 @@ impl Run {
             steps,
             epochs,
             probes,
+            time: Vec::new(),
         })
     }
 
@@ -165,6 +189,33 @@ impl Run {
             "probes cover steps {first}–{last}: {} recorded steps, the ring keeps the last {keep} ({dropped})",
             steps.len()
         ))
+    }
+
+    /// The layers with ‖∂L/∂h_t‖ rows, in model order.
+    pub fn recurrent_layers(&self) -> Vec<usize> {
+        let mut layers: Vec<usize> = self.time.iter().map(|r| r.layer).collect();
+        layers.sort_unstable();
+        layers.dedup();
+        layers
+    }
+
+    /// The steps with ‖∂L/∂h_t‖ rows, in order.
+    pub fn time_steps(&self) -> Vec<u64> {
+        let mut steps: Vec<u64> = self.time.iter().map(|r| r.step).collect();
+        steps.dedup();
+        steps
+    }
+
+    /// (t, ‖∂L/∂h_t‖) of `layer` at `step`, in t order.
+    pub fn through_time(&self, layer: usize, step: u64) -> Vec<(u32, f64)> {
+        let mut points: Vec<(u32, f64)> = self
+            .time
+            .iter()
+            .filter(|r| r.layer == layer && r.step == step)
+            .map(|r| (r.t, r.grad_h))
+            .collect();
+        points.sort_by_key(|p| p.0);
+        points
     }
 
     /// The value of column `col` for `layer` at `step`.
@@ -295,6 +346,44 @@ fn parse_probes(text: &str, layers: &[String]) -> Result<Vec<ProbeRow>, RunError
             step,
             layer,
             values,
+        });
+    }
+    Ok(rows)
+}
+
+/// Parses `probes_time.csv` (`step,layer,t,grad_h_norm`).
+fn parse_time(text: &str, layers: &[String]) -> Result<Vec<TimeRow>, RunError> {
+    let mut rows = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let bad = |message: String| RunError::BadRecord {
+            file: "probes_time.csv",
+            line: i + 1,
+            message,
+        };
+        let cells: Vec<&str> = line.split(',').collect();
+        let [step, layer, t, value] = cells.as_slice() else {
+            return Err(bad(format!("{} cells, expected 4", cells.len())));
+        };
+        let number = |cell: &str| {
+            cell.parse::<f64>()
+                .map_err(|_| bad(format!("`{cell}` is not a number")))
+        };
+        rows.push(TimeRow {
+            step: step
+                .parse()
+                .map_err(|_| bad(format!("step `{step}` is not a number")))?,
+            layer: layers
+                .iter()
+                .position(|l| l == layer)
+                .ok_or_else(|| bad(format!("layer `{layer}` is not in model.net")))?,
+            t: t.parse()
+                .map_err(|_| bad(format!("t `{t}` is not a whole number")))?,
+            grad_h: number(value)?,
         });
     }
     Ok(rows)

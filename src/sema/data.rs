@@ -4,7 +4,7 @@
 use super::args::{bind, float_arg, head, int_arg, string_arg, type_error, unknown, Bound, Range};
 use super::names::DATA;
 use crate::diag::Diagnostic;
-use crate::model::{CsvSource, DataSource, Scale, Synthetic, SyntheticKind, Task};
+use crate::model::{CsvSource, DataSource, LongFormat, Scale, Synthetic, SyntheticKind, Task};
 use crate::syntax::ast::{Expr, ExprKind};
 
 /// What the data gives each example, as far as it is known before loading.
@@ -30,7 +30,9 @@ pub enum Target {
 /// The parameters of each data source, in positional order.
 pub fn data_params(name: &str) -> &'static [&'static str] {
     match name {
-        "csv" => &["path", "target", "scale", "split", "test", "task"],
+        "csv" => &[
+            "path", "target", "scale", "split", "test", "task", "sequence", "time",
+        ],
         "circles" => &["n", "noise", "factor", "split"],
         "spirals" => &["n", "noise", "arms", "split"],
         "blobs" => &["n", "noise", "centers", "dim", "split"],
@@ -257,6 +259,7 @@ fn csv(diags: &mut Vec<Diagnostic>, b: &Bound<'_>) -> Option<(DataSource, DataFa
         )
         .map(Some),
     };
+    let long = long_format(diags, b);
     let source = CsvSource {
         path: path?,
         target: target?.unwrap_or_else(|| "label".to_string()),
@@ -264,6 +267,7 @@ fn csv(diags: &mut Vec<Diagnostic>, b: &Bound<'_>) -> Option<(DataSource, DataFa
         split: split?,
         test: test?,
         task: task?,
+        long: long?,
     };
     let facts = DataFacts {
         features: None,
@@ -271,6 +275,32 @@ fn csv(diags: &mut Vec<Diagnostic>, b: &Bound<'_>) -> Option<(DataSource, DataFa
         target: Target::Unknown(source.task),
     };
     Some((DataSource::Csv(source), facts))
+}
+
+/// `sequence = "id"` (and optionally `time = "t"`, the default) read the file in long format.
+fn long_format(diags: &mut Vec<Diagnostic>, b: &Bound<'_>) -> Option<Option<LongFormat>> {
+    let sequence = string_arg(diags, b, "sequence");
+    let time = string_arg(diags, b, "time");
+    match (sequence?, time?) {
+        (Some(sequence), time) => Some(Some(LongFormat {
+            sequence,
+            time: time.unwrap_or_else(|| "t".to_string()),
+        })),
+        (None, Some(_)) => {
+            let span = b.get("time").map_or(b.span, |e| e.span);
+            diags.push(
+                Diagnostic::error(
+                    "netc::arg::missing",
+                    span,
+                    "`time` of `csv` needs `sequence` too",
+                )
+                .with_label("a time column without a sequence column")
+                .with_help("a long-format file names both: `csv(\"data.csv\", target = \"y\", sequence = \"id\", time = \"t\")`"),
+            );
+            None
+        }
+        (None, None) => Some(None),
+    }
 }
 
 fn choice<T: Copy>(

@@ -13,7 +13,6 @@ use super::memory::Layout;
 use super::program::{
     Access, Affine, Body, BufId, Expr, LoopNest, MaskExpr, MatMulCall, Plan, Step, StoreMode,
 };
-use crate::ir::{BinaryOp, CmpOp, UnaryOp};
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -45,19 +44,12 @@ pub(crate) struct Site {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct KernelKey(Vec<Word>);
 
-/// One word of a [`KernelKey`]. Every variable-length part is preceded by its length, so
-/// different steps never write the same words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Word {
-    Tag(Tag),
-    Size(usize),
-    Bits(u64),
-    Unary(UnaryOp),
-    Binary(BinaryOp),
-    Compare(CmpOp),
-}
+/// One word of a [`KernelKey`]: a tag, a size, the bits of a constant, or an op's discriminant.
+/// Every variable-length part is preceded by its length and every alternative by its tag, so
+/// different steps never write the same words. Plain `u64`s hash and compare as one slice.
+type Word = u64;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy)]
 enum Tag {
     Loop,
     MatMul,
@@ -276,20 +268,20 @@ fn encode_step(step: &Step, w: &mut Vec<Word>) {
             mode,
             fused,
         }) => {
-            w.push(Word::Tag(Tag::Loop));
+            w.push(tag(Tag::Loop));
             sizes(space, w);
             encode_body(expr, dst, *mode, w);
-            w.push(Word::Size(fused.len()));
+            w.push(size(fused.len()));
             for Body { expr, dst, mode } in fused {
                 encode_body(expr, dst, *mode, w);
             }
         }
         Step::MatMul(MatMulCall { m, k, n, a, b, c }) => {
-            w.push(Word::Tag(Tag::MatMul));
-            w.extend([Word::Size(*m), Word::Size(*k), Word::Size(*n)]);
+            w.push(tag(Tag::MatMul));
+            w.extend([size(*m), size(*k), size(*n)]);
             encode_access(a, w);
             encode_access(b, w);
-            w.push(Word::Size(*c));
+            w.push(size(*c));
         }
     }
 }
@@ -297,7 +289,7 @@ fn encode_step(step: &Step, w: &mut Vec<Word>) {
 fn encode_body(expr: &Expr, dst: &Access, mode: StoreMode, w: &mut Vec<Word>) {
     encode_expr(expr, w);
     encode_access(dst, w);
-    w.push(Word::Tag(match mode {
+    w.push(tag(match mode {
         StoreMode::Assign => Tag::Assign,
         StoreMode::Add => Tag::Add,
         StoreMode::Max => Tag::Max,
@@ -309,26 +301,26 @@ fn encode_body(expr: &Expr, dst: &Access, mode: StoreMode, w: &mut Vec<Word>) {
 fn encode_expr(e: &Expr, w: &mut Vec<Word>) {
     match e {
         Expr::Load(a) => {
-            w.push(Word::Tag(Tag::Load));
+            w.push(tag(Tag::Load));
             encode_access(a, w);
         }
-        Expr::Const(c) => w.extend([Word::Tag(Tag::Const), Word::Bits(u64::from(c.to_bits()))]),
+        Expr::Const(c) => w.extend([tag(Tag::Const), u64::from(c.to_bits())]),
         Expr::Unary(op, x) => {
-            w.extend([Word::Tag(Tag::Unary), Word::Unary(*op)]);
+            w.extend([tag(Tag::Unary), *op as Word]);
             encode_expr(x, w);
         }
         Expr::Binary(op, a, b) => {
-            w.extend([Word::Tag(Tag::Binary), Word::Binary(*op)]);
+            w.extend([tag(Tag::Binary), *op as Word]);
             encode_expr(a, w);
             encode_expr(b, w);
         }
         Expr::Compare(op, a, b) => {
-            w.extend([Word::Tag(Tag::Compare), Word::Compare(*op)]);
+            w.extend([tag(Tag::Compare), *op as Word]);
             encode_expr(a, w);
             encode_expr(b, w);
         }
         Expr::Select(abc) => {
-            w.push(Word::Tag(Tag::Select));
+            w.push(tag(Tag::Select));
             abc.iter().for_each(|x| encode_expr(x, w));
         }
         Expr::Mask(m) => {
@@ -339,12 +331,7 @@ fn encode_expr(e: &Expr, w: &mut Vec<Word>) {
                 counter,
                 index,
             } = m.as_ref();
-            w.extend([
-                Word::Tag(Tag::Mask),
-                Word::Bits(p.to_bits()),
-                Word::Bits(*seed),
-                Word::Bits(u64::from(*stream)),
-            ]);
+            w.extend([tag(Tag::Mask), p.to_bits(), *seed, u64::from(*stream)]);
             encode_access(counter, w);
             encode_affine(index, w);
         }
@@ -352,24 +339,33 @@ fn encode_expr(e: &Expr, w: &mut Vec<Word>) {
 }
 
 fn encode_access(a: &Access, w: &mut Vec<Word>) {
-    w.push(Word::Size(a.buf));
+    w.push(size(a.buf));
     encode_affine(&a.at, w);
 }
 
 fn encode_affine(a: &Affine, w: &mut Vec<Word>) {
-    w.push(Word::Size(a.offset));
+    w.push(size(a.offset));
     sizes(&a.strides, w);
 }
 
+fn tag(t: Tag) -> Word {
+    t as Word
+}
+
+fn size(x: usize) -> Word {
+    x as Word
+}
+
 fn sizes(xs: &[usize], w: &mut Vec<Word>) {
-    w.push(Word::Size(xs.len()));
-    w.extend(xs.iter().map(|&x| Word::Size(x)));
+    w.push(size(xs.len()));
+    w.extend(xs.iter().map(|&x| size(x)));
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::plan::row_major;
     use super::*;
+    use crate::ir::BinaryOp;
 
     /// `dst[i] = x[i] · c` over `space`, reading `x` through `strides` from `offset`.
     fn scale(x: BufId, offset: usize, strides: Vec<usize>, space: Vec<usize>, c: f32) -> Step {

@@ -4,6 +4,8 @@
 
 use super::fuse::collect_reads;
 use super::program::{Plan, Step};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 
 /// Buffers start at multiples of this many floats (64 bytes, one cache line).
 const ALIGN: usize = 16;
@@ -15,29 +17,41 @@ pub(crate) struct Layout {
     pub len: usize,
 }
 
-/// Places the buffers of `plan`, reusing the memory of dead temporaries.
+/// Places the buffers of `plan`, reusing the memory of dead temporaries: each buffer, in order
+/// of first use, goes to the lowest offset where it fits between the buffers still alive.
+/// The live set is kept sorted by offset and expired from a heap ordered by last use, so
+/// placing a buffer costs no sort (a program unrolled over 1000 time steps has tens of
+/// thousands of buffers and, with probes through time, thousands alive at once).
 pub(crate) fn layout(plan: &Plan) -> Layout {
     let lifetimes = lifetimes(plan);
     let mut order: Vec<usize> = (0..plan.buffers.len()).collect();
     order.sort_by_key(|&b| lifetimes[b].0);
     let mut offsets = vec![0; plan.buffers.len()];
-    // Placed buffers still alive: (last step, offset, size).
-    let mut active: Vec<(usize, usize, usize)> = Vec::new();
+    // Placed buffers still alive, by (offset, buffer): their size.
+    let mut active: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+    // The same buffers by last step, to expire them.
+    let mut ends: BinaryHeap<Reverse<(usize, usize, usize)>> = BinaryHeap::new();
     let mut len = 0;
     for b in order {
         let (first, last) = lifetimes[b];
-        active.retain(|&(end, ..)| end >= first);
-        active.sort_by_key(|&(_, off, _)| off);
+        while let Some(&Reverse((end, off, dead))) = ends.peek() {
+            if end >= first {
+                break;
+            }
+            ends.pop();
+            active.remove(&(off, dead));
+        }
         let size = plan.buffers[b].len.div_ceil(ALIGN) * ALIGN;
         let mut at = 0;
-        for &(_, off, sz) in &active {
+        for (&(off, _), &sz) in &active {
             if at + size <= off {
                 break;
             }
             at = at.max(off + sz);
         }
         offsets[b] = at;
-        active.push((last, at, size));
+        active.insert((at, b), size);
+        ends.push(Reverse((last, at, b)));
         len = len.max(at + size);
     }
     Layout { offsets, len }
@@ -56,14 +70,17 @@ fn lifetimes(plan: &Plan) -> Vec<(usize, usize)> {
         s.0 = s.0.min(t);
         s.1 = s.1.max(t);
     };
+    let mut reads = Vec::new();
     for (t, step) in plan.steps.iter().enumerate() {
         match step {
             Step::Loop(l) => {
-                for body in l.bodies() {
-                    touch(body.dst.buf, t);
-                    let mut bufs = Vec::new();
-                    collect_reads(&body.expr, &mut bufs);
-                    bufs.into_iter().for_each(|b| touch(b, t));
+                let bodies = std::iter::once((&l.expr, &l.dst))
+                    .chain(l.fused.iter().map(|b| (&b.expr, &b.dst)));
+                for (expr, dst) in bodies {
+                    touch(dst.buf, t);
+                    reads.clear();
+                    collect_reads(expr, &mut reads);
+                    reads.iter().for_each(|&b| touch(b, t));
                 }
             }
             Step::MatMul(mm) => {

@@ -1,13 +1,14 @@
 //! The training step of an RNN and an LSTM (T = 100, hidden 128, batch 32, d = 2, a dense
 //! head, mse, Adam; fixed pseudo-random inputs and weights): build, compile and run time of
 //! netc's JIT. Run with
-//! `cargo bench --bench recurrent_step` (add `-- compile` to also time T = 1000 builds).
-//! docs/recurrent.md keeps the figures.
+//! `cargo bench --bench recurrent_step` (add `-- compile` to also time T = 1000 builds, and
+//! `sharing=never|always` to compile without the kernel cache or with every step a shared
+//! kernel, in the same process as the default). docs/recurrent.md keeps the figures.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
-use netc::codegen::{compile, JitOptions};
+use netc::codegen::{compile, JitOptions, KernelSharing};
 use netc::ir::Tensor;
 use netc::step::{build_step, StepOptions};
 
@@ -20,7 +21,22 @@ fn source(cell: &str, steps: usize, hidden: usize) -> String {
 }
 
 /// Builds, compiles and runs `iters` steps; prints milliseconds and µs/step.
-fn bench(cell: &str, steps: usize, hidden: usize, batch: usize, iters: usize, probes: bool) {
+struct Case {
+    steps: usize,
+    hidden: usize,
+    batch: usize,
+    iters: usize,
+    probes: bool,
+}
+
+fn bench(cell: &str, c: &Case, sharing: KernelSharing) {
+    let Case {
+        steps,
+        hidden,
+        batch,
+        iters,
+        probes,
+    } = *c;
     let checked = netc::sema::check_source("bench.net", &source(cell, steps, hidden), &[]);
     let Some(model) = checked.model else {
         eprintln!("{cell}: {:?}", checked.diagnostics);
@@ -30,7 +46,11 @@ fn bench(cell: &str, steps: usize, hidden: usize, batch: usize, iters: usize, pr
     let program = build_step(&model, batch, &StepOptions { probes });
     let built = t0.elapsed();
     let t1 = Instant::now();
-    let mut kernel = match compile(&program.graph, &JitOptions::default()) {
+    let opts = JitOptions {
+        kernel_sharing: sharing,
+        ..JitOptions::default()
+    };
+    let mut kernel = match compile(&program.graph, &opts) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("{cell}: compile failed: {e}");
@@ -65,9 +85,11 @@ fn bench(cell: &str, steps: usize, hidden: usize, batch: usize, iters: usize, pr
     }
     let per_step = t2.elapsed().as_secs_f64() * 1e6 / iters.max(1) as f64;
     println!(
-        "{cell:5} T={steps:5} N={hidden:4} B={batch:3} probes={probes:5}  nodes {:7}  build {:8.1} ms  \
-         compile {:8.1} ms  step {:10.1} µs",
+        "{cell:5} T={steps:5} N={hidden:4} B={batch:3} probes={probes:5} {sharing:>8?}  nodes {:7}  \
+         functions {:5} launches {:6}  build {:8.1} ms  compile {:8.1} ms  step {:10.1} µs",
         program.graph.len(),
+        kernel.num_functions(),
+        kernel.num_launches(),
         built.as_secs_f64() * 1e3,
         compiled.as_secs_f64() * 1e3,
         per_step
@@ -75,14 +97,28 @@ fn bench(cell: &str, steps: usize, hidden: usize, batch: usize, iters: usize, pr
 }
 
 fn main() {
-    let compile_only = std::env::args().any(|a| a == "compile");
+    let args: Vec<String> = std::env::args().collect();
+    let compile_only = args.iter().any(|a| a == "compile");
+    let sharing = match args.iter().find_map(|a| a.strip_prefix("sharing=")) {
+        Some("never") => KernelSharing::Never,
+        Some("always") => KernelSharing::Always,
+        _ => KernelSharing::Repeated,
+    };
+    let case = |steps, iters, probes| Case {
+        steps,
+        hidden: 128,
+        batch: 32,
+        iters,
+        probes,
+    };
     for cell in ["rnn", "lstm"] {
-        bench(cell, 100, 128, 32, 20, false);
-        bench(cell, 100, 128, 32, 20, true);
+        bench(cell, &case(100, 20, false), sharing);
+        bench(cell, &case(100, 20, true), sharing);
     }
     if compile_only {
         for cell in ["rnn", "lstm"] {
-            bench(cell, 1000, 128, 32, 1, false);
+            bench(cell, &case(1000, 3, false), sharing);
+            bench(cell, &case(1000, 3, true), sharing);
         }
     }
 }

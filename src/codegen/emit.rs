@@ -1,8 +1,10 @@
 //! Cranelift code for a [`Plan`]: each loop nest becomes nested counted loops whose innermost
 //! level runs on f32x4 vectors (with a scalar tail) when every access there is contiguous or
 //! broadcast; reductions keep their accumulator in a register; matrix products call the library
-//! GEMM through an imported symbol.
+//! GEMM through an imported symbol. A shared kernel (`launch.rs`) finds its buffers at the
+//! addresses its launch passes; a function of steps used once has their offsets as constants.
 
+use super::launch::{self, Schedule, Unit};
 use super::math::{self, Import};
 use super::matmul;
 use super::memory::Layout;
@@ -18,10 +20,6 @@ use std::collections::HashMap;
 
 /// Lanes of the vector type Cranelift's x64 backend supports (128 bits of f32).
 pub(crate) const LANES: usize = 4;
-
-/// One generated function per this many steps keeps each function small for the register
-/// allocator while amortizing the per-function overhead.
-const STEPS_PER_FUNCTION: usize = 24;
 
 /// Choices of code generation that hold for a whole program.
 #[derive(Debug, Clone, Copy)]
@@ -46,75 +44,172 @@ pub(crate) enum Listing {
     Asm,
 }
 
-/// The functions of a compiled plan, in call order, and their listing if asked for.
+/// The functions of a compiled plan and their listing if asked for. Every function has the
+/// signature `fn(arena: *mut f32, params: *const i64)`.
 pub(crate) struct Emitted {
-    pub funcs: Vec<FuncId>,
+    /// Shared kernels, by kernel number.
+    pub kernels: Vec<FuncId>,
+    /// The function of each `Unit::Inline`, in schedule order.
+    pub inline: Vec<FuncId>,
     pub listing: String,
 }
 
-/// Defines one function per chunk of `plan`'s steps in `module`.
+/// Where a function finds its buffers.
+enum Bases<'a> {
+    /// At constant offsets from the arena (`Layout::offsets`, by buffer).
+    Arena { arena: Value, offsets: &'a [usize] },
+    /// At the address of each parameter (a buffer number is a parameter number).
+    Params(Vec<Value>),
+}
+
+/// Defines every shared kernel of `schedule` and one function per inline unit in `module`.
 pub(crate) fn emit(
     module: &mut JITModule,
     imports: &HashMap<Import, FuncId>,
     plan: &Plan,
+    schedule: &Schedule,
     layout: &Layout,
     settings: Settings,
     listing: Listing,
 ) -> Result<Emitted, CodegenError> {
-    let mut ctx = module.make_context();
-    let mut fctx = FunctionBuilderContext::new();
-    let mut out = Emitted {
-        funcs: Vec::new(),
-        listing: String::new(),
+    let mut e = Emitter {
+        module,
+        imports,
+        settings,
+        listing,
+        ctx: None,
+        fctx: FunctionBuilderContext::new(),
+        text: String::new(),
     };
-    let frontend = module.target_config();
-    let ptr = frontend.pointer_type();
-    for (i, chunk) in plan.steps.chunks(STEPS_PER_FUNCTION).enumerate() {
+    let mut kernels = Vec::with_capacity(schedule.kernels.len());
+    for (k, kernel) in schedule.kernels.iter().enumerate() {
+        let name = format!("netc_kernel_{k}");
+        let note = format!(
+            "launched {} times, {} parameters",
+            kernel.uses, kernel.params
+        );
+        let body = Addressing::Params(kernel.params);
+        kernels.push(e.define(&name, &note, std::slice::from_ref(&kernel.step), body)?);
+    }
+    let mut inline = Vec::new();
+    for unit in &schedule.units {
+        if let Unit::Inline(steps) = unit {
+            let name = format!("netc_step_{}", inline.len());
+            let note = format!("steps {steps:?}, constant offsets");
+            let body = Addressing::Arena(&layout.offsets);
+            inline.push(e.define(&name, &note, &plan.steps[steps.clone()], body)?);
+        }
+    }
+    if listing != Listing::None {
+        let names: Vec<String> = (0..inline.len())
+            .map(|i| format!("netc_step_{i}"))
+            .collect();
+        e.text.push_str(&launch::describe(schedule, layout, &names));
+    }
+    Ok(Emitted {
+        kernels,
+        inline,
+        listing: e.text,
+    })
+}
+
+/// How a function being defined addresses its buffers.
+#[derive(Clone, Copy)]
+enum Addressing<'a> {
+    Arena(&'a [usize]),
+    /// This many parameters.
+    Params(usize),
+}
+
+/// The state shared by every function of one compilation.
+struct Emitter<'a> {
+    module: &'a mut JITModule,
+    imports: &'a HashMap<Import, FuncId>,
+    settings: Settings,
+    listing: Listing,
+    ctx: Option<cranelift::codegen::Context>,
+    fctx: FunctionBuilderContext,
+    text: String,
+}
+
+impl Emitter<'_> {
+    /// Declares and defines one function running `steps` in order.
+    fn define(
+        &mut self,
+        name: &str,
+        note: &str,
+        steps: &[Step],
+        body: Addressing,
+    ) -> Result<FuncId, CodegenError> {
+        let cl = |e: cranelift_module::ModuleError| CodegenError::Cranelift(format!("{e:?}"));
+        let mut ctx = self
+            .ctx
+            .take()
+            .unwrap_or_else(|| self.module.make_context());
+        let frontend = self.module.target_config();
+        let ptr = frontend.pointer_type();
         ctx.func.signature.params.push(AbiParam::new(ptr));
-        let name = format!("netc_step_{i}");
-        let id = module
-            .declare_function(&name, cranelift_module::Linkage::Local, &ctx.func.signature)
-            .map_err(|e| CodegenError::Cranelift(e.to_string()))?;
+        ctx.func.signature.params.push(AbiParam::new(ptr));
+        let id = self
+            .module
+            .declare_function(name, cranelift_module::Linkage::Local, &ctx.func.signature)
+            .map_err(cl)?;
         {
-            let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+            let mut b = FunctionBuilder::new(&mut ctx.func, &mut self.fctx);
             let entry = b.create_block();
             b.append_block_params_for_function_params(entry);
             b.switch_to_block(entry);
-            let arena = b.block_params(entry)[0];
+            let (arena, params) = (b.block_params(entry)[0], b.block_params(entry)[1]);
+            let bases = match body {
+                Addressing::Arena(offsets) => Bases::Arena { arena, offsets },
+                Addressing::Params(n) => Bases::Params(load_params(&mut b, arena, params, n)),
+            };
+            let s = self.settings;
             let mut f = FnLower {
                 b,
-                module,
-                imports,
+                module: self.module,
+                imports: self.imports,
                 refs: HashMap::new(),
-                arena,
-                offsets: &layout.offsets,
-                fma: settings.fma,
-                libm: settings.libm,
-                inline_gemm_macs: settings.inline_gemm_macs,
-                gemm_threads: settings.gemm_threads,
+                bases,
+                fma: s.fma,
+                libm: s.libm,
+                inline_gemm_macs: s.inline_gemm_macs,
+                gemm_threads: s.gemm_threads,
             };
-            for step in chunk {
+            for step in steps {
                 f.step(step);
             }
             f.b.ins().return_(&[]);
             f.b.seal_all_blocks();
             f.b.finalize(frontend);
         }
-        if listing == Listing::Clif {
-            out.listing
-                .push_str(&format!("; {name}\n{}\n", ctx.func.display()));
+        if self.listing == Listing::Clif {
+            self.text
+                .push_str(&format!("; {name}: {note}\n{}\n", ctx.func.display()));
         }
-        ctx.set_disasm(listing == Listing::Asm);
-        module
+        ctx.set_disasm(self.listing == Listing::Asm);
+        self.module
             .define_function(id, &mut ctx)
             .map_err(|e| CodegenError::Cranelift(format!("{e:?}")))?;
         if let Some(asm) = ctx.compiled_code().and_then(|c| c.vcode.as_ref()) {
-            out.listing.push_str(&format!("; {name}\n{asm}\n"));
+            self.text.push_str(&format!("; {name}: {note}\n{asm}\n"));
         }
-        module.clear_context(&mut ctx);
-        out.funcs.push(id);
+        self.module.clear_context(&mut ctx);
+        self.ctx = Some(ctx);
+        Ok(id)
     }
-    Ok(out)
+}
+
+/// The address of each of a kernel's `n` buffers: the arena plus the byte offset the launch
+/// table holds for it, loaded once at entry.
+fn load_params(b: &mut FunctionBuilder, arena: Value, params: Value, n: usize) -> Vec<Value> {
+    let flags = MemFlagsData::trusted().with_readonly();
+    (0..n)
+        .map(|i| {
+            let off = b.ins().load(types::I64, flags, params, 8 * i as i32);
+            b.ins().iadd(arena, off)
+        })
+        .collect()
 }
 
 /// The state of one function being built.
@@ -123,8 +218,7 @@ pub(crate) struct FnLower<'a, 'b> {
     module: &'a mut JITModule,
     imports: &'a HashMap<Import, FuncId>,
     refs: HashMap<Import, FuncRef>,
-    arena: Value,
-    offsets: &'a [usize],
+    bases: Bases<'a>,
     pub fma: bool,
     /// Call the Rust math functions instead of the inline approximations.
     pub libm: bool,
@@ -160,9 +254,20 @@ impl FnLower<'_, '_> {
         r
     }
 
+    /// The byte address of float `offset` of buffer `buf` (a parameter number in a shared
+    /// kernel).
     pub(super) fn address(&mut self, buf: usize, offset: usize) -> Value {
-        let bytes = 4 * (self.offsets[buf] + offset) as i64;
-        self.b.ins().iadd_imm_s(self.arena, bytes)
+        match &self.bases {
+            Bases::Arena { arena, offsets } => {
+                let bytes = 4 * (offsets[buf] + offset) as i64;
+                self.b.ins().iadd_imm_s(*arena, bytes)
+            }
+            Bases::Params(p) if offset == 0 => p[buf],
+            Bases::Params(p) => {
+                let base = p[buf];
+                self.b.ins().iadd_imm_s(base, 4 * offset as i64)
+            }
+        }
     }
 
     pub(super) fn base(&mut self, a: &Access) -> Value {

@@ -8,8 +8,9 @@ use crate::ir::{numel, Graph, Role, Tensor};
 use cranelift_jit::JITModule;
 use std::collections::HashMap;
 
-/// A generated function: runs one chunk of the program on the arena.
-type StepFn = unsafe extern "C" fn(*mut f32);
+/// A generated function: runs one launch of the program on the arena, finding its buffers at
+/// the byte offsets `params` points to (a shared kernel) or at constant offsets.
+type StepFn = unsafe extern "C" fn(arena: *mut f32, params: *const i64);
 
 /// Where a leaf or output lives in the arena.
 #[derive(Debug, Clone)]
@@ -29,7 +30,11 @@ impl Slot {
 pub struct Kernel {
     /// Owns the executable memory `funcs` point into; freed on drop.
     module: Option<JITModule>,
-    funcs: Vec<StepFn>,
+    /// The launch table: each function in run order, with the index in `params` of its first
+    /// parameter.
+    launches: Vec<(StepFn, usize)>,
+    /// The byte offsets in the arena of every launch's buffers, one after another.
+    params: Vec<i64>,
     arena: Vec<f32>,
     leaves: Vec<Slot>,
     outputs: Vec<Slot>,
@@ -40,17 +45,22 @@ pub struct Kernel {
 impl Kernel {
     pub(crate) fn new(
         module: JITModule,
-        funcs: Vec<*const u8>,
+        launches: Vec<(*const u8, usize)>,
+        params: Vec<i64>,
         g: &Graph,
         plan: &Plan,
         layout: &Layout,
     ) -> Kernel {
-        let funcs = funcs
+        let launches = launches
             .into_iter()
-            .map(|p| {
+            .map(|(p, start)| {
                 // SAFETY: every pointer comes from `get_finalized_function` for a function
-                // declared with the signature `fn(arena: *mut f32)` in `emit`.
-                unsafe { std::mem::transmute::<*const u8, StepFn>(p) }
+                // declared with the signature `fn(arena: *mut f32, params: *const i64)` in
+                // `emit`.
+                (
+                    unsafe { std::mem::transmute::<*const u8, StepFn>(p) },
+                    start,
+                )
             })
             .collect();
         let leaves: Vec<Slot> = plan
@@ -86,7 +96,8 @@ impl Kernel {
             .collect();
         Kernel {
             module: Some(module),
-            funcs,
+            launches,
+            params,
             arena: vec![0.0; layout.len],
             leaves,
             outputs,
@@ -159,12 +170,29 @@ impl Kernel {
     /// Runs the program once on the values already in the arena.
     pub fn step(&mut self) {
         let arena = self.arena.as_mut_ptr();
-        for f in &self.funcs {
+        let params = self.params.as_ptr();
+        for &(f, start) in &self.launches {
             // SAFETY: the generated code reads and writes only arena offsets below the length
-            // the memory plan computed, and `arena` has exactly that length. Each function is
-            // alive: `self.module` owns its code until drop.
-            unsafe { f(arena) };
+            // the memory plan computed (constants, or the byte offsets of buffer windows the
+            // plan placed, which `params[start..]` holds for a shared kernel: as many as the
+            // kernel has parameters), and `arena` has exactly that length. `start` is at most
+            // `params.len()`. Each function is alive: `self.module` owns its code until drop.
+            unsafe { f(arena, params.add(start)) };
         }
+    }
+
+    /// How many generated functions one [`Kernel::step`] calls (the launch table's length).
+    pub fn num_launches(&self) -> usize {
+        self.launches.len()
+    }
+
+    /// How many distinct generated functions the launch table calls: fewer than
+    /// [`Kernel::num_launches`] when steps share a kernel.
+    pub fn num_functions(&self) -> usize {
+        let mut fns: Vec<usize> = self.launches.iter().map(|&(f, _)| f as usize).collect();
+        fns.sort_unstable();
+        fns.dedup();
+        fns.len()
     }
 
     /// The row-major values of output `i` (in `g.outputs` order) after the last step.

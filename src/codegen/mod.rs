@@ -3,7 +3,8 @@
 //!
 //! The pipeline, one module a stage: `plan` (graph → loop nests over buffers: views as strides,
 //! fused elementwise chains, reductions inside their producer's loop) → `memory` (buffer
-//! offsets in one arena, reusing dead temporaries) → `emit` and `math` (Cranelift IR, f32x4
+//! offsets in one arena, reusing dead temporaries) → `launch` (steps that compile to the same
+//! code share one function: the kernel cache and launch table) → `emit` and `math` (Cranelift IR, f32x4
 //! inner loops) → `kernel` (the compiled program, its arena, and the one place generated code is
 //! called). `host` holds the Rust functions generated code imports (GEMM, scalar math).
 //!
@@ -16,6 +17,7 @@ mod emit;
 mod fuse;
 mod host;
 mod kernel;
+mod launch;
 mod math;
 mod matmul;
 mod memory;
@@ -24,6 +26,7 @@ mod program;
 mod update;
 
 pub use kernel::Kernel;
+pub use launch::KernelSharing;
 
 use crate::ir::Graph;
 use cranelift::prelude::*;
@@ -51,6 +54,9 @@ pub struct JitOptions {
     pub update_in_place: bool,
     /// Threads for the library matrix products (rayon's global pool); 0 or 1 is one thread.
     pub gemm_threads: usize,
+    /// Which steps share one generated function with the other steps that compile to the
+    /// same code (the kernel cache, docs/codegen.md); by default every repeated step.
+    pub kernel_sharing: KernelSharing,
 }
 
 /// The measured crossover (docs/codegen.md): below it the library's fixed cost per call
@@ -81,11 +87,13 @@ pub fn compile(g: &Graph, opts: &JitOptions) -> Result<Kernel, CodegenError> {
     crate::ir::verify::verify(g)?;
     let plan = plan::plan(g, opts.update_in_place)?;
     let layout = memory::layout(&plan);
+    let schedule = launch::schedule(&plan, opts.kernel_sharing);
     let (mut module, imports) = new_module(opts)?;
     let emitted = emit::emit(
         &mut module,
         &imports,
         &plan,
+        &schedule,
         &layout,
         settings(opts),
         emit::Listing::None,
@@ -93,20 +101,32 @@ pub fn compile(g: &Graph, opts: &JitOptions) -> Result<Kernel, CodegenError> {
     module
         .finalize_definitions()
         .map_err(|e| CodegenError::Cranelift(e.to_string()))?;
-    let funcs = emitted
-        .funcs
-        .iter()
-        .map(|&id| module.get_finalized_function(id))
-        .collect();
-    Ok(Kernel::new(module, funcs, g, &plan, &layout))
+    let mut params = Vec::new();
+    let mut inline = emitted.inline.iter();
+    let mut launches = Vec::with_capacity(schedule.units.len());
+    for unit in &schedule.units {
+        let (id, start) = match unit {
+            launch::Unit::Inline(_) => (inline.next(), params.len()),
+            launch::Unit::Launch { kernel, sites } => {
+                let start = params.len();
+                params.extend(launch::byte_offsets(sites, &layout));
+                (emitted.kernels.get(*kernel), start)
+            }
+        };
+        let id = id.ok_or_else(|| CodegenError::Cranelift("a launch has no function".into()))?;
+        launches.push((module.get_finalized_function(*id), start));
+    }
+    Ok(Kernel::new(module, launches, params, g, &plan, &layout))
 }
 
-/// The Cranelift IR the JIT generates for `g`, one function per chunk of loop nests.
+/// The Cranelift IR the JIT generates for `g`: each shared kernel once, each function of
+/// steps used once, then the launch table.
 pub fn emit_clif(g: &Graph, opts: &JitOptions) -> Result<String, CodegenError> {
     listing(g, opts, emit::Listing::Clif)
 }
 
-/// The machine code the JIT generates for `g`, as Cranelift disassembles it.
+/// The machine code the JIT generates for `g`, as Cranelift disassembles it, and the launch
+/// table.
 pub fn emit_asm(g: &Graph, opts: &JitOptions) -> Result<String, CodegenError> {
     listing(g, opts, emit::Listing::Asm)
 }
@@ -115,8 +135,17 @@ fn listing(g: &Graph, opts: &JitOptions, which: emit::Listing) -> Result<String,
     crate::ir::verify::verify(g)?;
     let plan = plan::plan(g, opts.update_in_place)?;
     let layout = memory::layout(&plan);
+    let schedule = launch::schedule(&plan, opts.kernel_sharing);
     let (mut module, imports) = new_module(opts)?;
-    let emitted = emit::emit(&mut module, &imports, &plan, &layout, settings(opts), which)?;
+    let emitted = emit::emit(
+        &mut module,
+        &imports,
+        &plan,
+        &schedule,
+        &layout,
+        settings(opts),
+        which,
+    )?;
     // SAFETY: nothing was finalized, so no code from this module can be running.
     unsafe { module.free_memory() };
     Ok(emitted.listing)

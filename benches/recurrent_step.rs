@@ -44,13 +44,15 @@ fn bench(cell: &str, c: &Case, sharing: KernelSharing) {
     };
     let t0 = Instant::now();
     let program = build_step(&model, batch, &StepOptions { probes });
+    // What netc runs: the step after the IR passes (exec::compile does the same).
+    let graph = netc::ir::passes::optimize(&program.graph);
     let built = t0.elapsed();
     let t1 = Instant::now();
     let opts = JitOptions {
         kernel_sharing: sharing,
         ..JitOptions::default()
     };
-    let mut kernel = match compile(&program.graph, &opts) {
+    let mut kernel = match compile(&graph, &opts) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("{cell}: compile failed: {e}");
@@ -58,11 +60,10 @@ fn bench(cell: &str, c: &Case, sharing: KernelSharing) {
         }
     };
     let compiled = t1.elapsed();
-    let env: HashMap<String, Tensor<f32>> = program
-        .graph
+    let env: HashMap<String, Tensor<f32>> = graph
         .inputs()
         .into_iter()
-        .chain(program.graph.params())
+        .chain(graph.params())
         .map(|(name, shape)| {
             let n: usize = shape.iter().product();
             let data = (0..n).map(|i| ((i * 37 % 101) as f32 / 101.0 - 0.5) * 0.2);
@@ -87,7 +88,7 @@ fn bench(cell: &str, c: &Case, sharing: KernelSharing) {
     println!(
         "{cell:5} T={steps:5} N={hidden:4} B={batch:3} probes={probes:5} {sharing:>8?}  nodes {:7}  \
          functions {:5} launches {:6}  build {:8.1} ms  compile {:8.1} ms  step {:10.1} µs",
-        program.graph.len(),
+        graph.len(),
         kernel.num_functions(),
         kernel.num_launches(),
         built.as_secs_f64() * 1e3,

@@ -92,6 +92,7 @@ pub(crate) fn emit(
                 libm: settings.libm,
                 inline_gemm_macs: settings.inline_gemm_macs,
                 gemm_threads: settings.gemm_threads,
+                locals: Vec::new(),
             };
             for step in chunk {
                 f.step(step);
@@ -133,6 +134,9 @@ pub(crate) struct FnLower<'a, 'b> {
     pub inline_gemm_macs: usize,
     /// Threads the library products may use.
     pub gemm_threads: usize,
+    /// The values the bodies of the nest being emitted computed at the current point, in body
+    /// order: what [`Expr::Local`] reads.
+    locals: Vec<Value>,
 }
 
 /// Loads and stores into the arena: in bounds by construction of the memory plan.
@@ -226,8 +230,10 @@ impl FnLower<'_, '_> {
 
     fn loop_nest(&mut self, l: &Nest) {
         if l.space.is_empty() {
+            self.locals.clear();
             for body in &l.bodies {
                 let v = self.expr(&body.expr, &[], false);
+                self.locals.push(v);
                 self.store(&body.dst, &[], v, body.mode, false);
             }
             return;
@@ -285,8 +291,10 @@ impl FnLower<'_, '_> {
         {
             self.counted(start, end, step, &mut |s, i| {
                 idx.push(i);
+                s.locals.clear();
                 for (body, acc) in l.bodies.iter().zip(&accs) {
                     let v = s.expr(&body.expr, idx, vector);
+                    s.locals.push(v);
                     match acc {
                         Some((scalar, vacc)) => {
                             let var = if vector { *vacc } else { *scalar };
@@ -400,6 +408,7 @@ impl FnLower<'_, '_> {
                 let f = self.expr(&abc[2], idx, vector);
                 math::select_nonzero(self, c, t, f, vector)
             }
+            Expr::Local(i) => self.locals[*i],
             Expr::Mask(m) => {
                 let counter = self.at(&m.counter, idx);
                 let counter = self.b.ins().load(types::F32, mem(), counter, 0);
@@ -454,7 +463,7 @@ fn vectorizable(b: &Body) -> bool {
 fn has_mask(e: &Expr) -> bool {
     match e {
         Expr::Mask(_) => true,
-        Expr::Load(_) | Expr::Const(_) => false,
+        Expr::Load(_) | Expr::Const(_) | Expr::Local(_) => false,
         Expr::Unary(_, x) => has_mask(x),
         Expr::Binary(_, a, b) | Expr::Compare(_, a, b) => has_mask(a) || has_mask(b),
         Expr::Select(abc) => abc.iter().any(has_mask),

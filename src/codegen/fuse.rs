@@ -1,44 +1,211 @@
-//! Sibling fusion: adjacent loop nests over the same space become one nest with several
-//! bodies, so a buffer that several loops read (a gradient feeding both its SGD update and its
-//! norm probe) is read in one pass, and the probe costs no extra trip through memory.
+//! Loop fusion: each loop body moves up to the earliest loop nest over the same space that
+//! already walks the same memory — the loop producing its input (a reduction such as a probe
+//! then accumulates in registers while its input is computed, reading it as [`Expr::Local`])
+//! or a sibling reading the same elements (a gradient feeding both its SGD update and its norm
+//! probe) — so the extra statistic costs no trip through memory.
 
-use super::program::{BufId, Expr, LoopNest, Step};
+use super::program::{Access, Body, BufId, Expr, LoopNest, Step, StoreMode};
+use crate::ir::numel;
 
-/// Merges each loop nest into the one before it when both run over the same space and neither
-/// touches a buffer the other writes: one pass over shared inputs instead of two.
-pub(crate) fn fuse_siblings(steps: &mut Vec<Step>) {
+/// Nests over at most this many points also take bodies they share no memory with (merging
+/// saves their loop overhead, and there is no stream of loads to disturb).
+const TINY_SPACE: usize = 16;
+
+/// Places every loop body of `steps`, in order, into the earliest nest it may join (see
+/// [`place`]); matrix products stay where they are.
+pub(crate) fn fuse(steps: &mut Vec<Step>) {
     let mut out: Vec<Step> = Vec::with_capacity(steps.len());
     for step in steps.drain(..) {
-        if let (Some(Step::Loop(prev)), Step::Loop(next)) = (out.last_mut(), &step) {
-            if prev.space == next.space && independent(prev, next) {
-                prev.fused.extend(next.bodies());
-                continue;
+        match step {
+            Step::Loop(nest) => {
+                for body in nest.bodies() {
+                    place(&mut out, &nest.space, body);
+                }
             }
+            Step::MatMul(_) => out.push(step),
         }
-        out.push(step);
     }
     *steps = out;
 }
 
-/// Neither nest reads or writes a buffer the other writes.
-fn independent(a: &LoopNest, b: &LoopNest) -> bool {
-    let writes = |l: &LoopNest| l.bodies().iter().map(|x| x.dst.buf).collect::<Vec<_>>();
-    let touches = |l: &LoopNest| {
-        let mut bufs = writes(l);
-        for body in l.bodies() {
-            collect_reads(&body.expr, &mut bufs);
+/// Appends `body` (over `space`) to `out`: into the earliest nest it can move up to that
+/// shares memory with it, else as a nest of its own — at the end, or as early as it may run
+/// when it reads no memory at all (an initializing fill, which then no longer sits between
+/// a reduction and the loop producing its input).
+fn place(out: &mut Vec<Step>, space: &[usize], body: Body) {
+    let mut target = None;
+    let mut earliest = out.len();
+    for t in (0..out.len()).rev() {
+        if let Step::Loop(nest) = &out[t] {
+            if nest.space == space && joinable(nest, &body).is_some() {
+                let adjacent = t + 1 == out.len();
+                if shares_memory(nest, &body) || (adjacent && numel(space) <= TINY_SPACE) {
+                    target = Some(t);
+                }
+            }
         }
-        bufs
+        if !can_pass(&out[t], &body) {
+            break;
+        }
+        earliest = t;
+    }
+    if let Some(t) = target {
+        if let Step::Loop(nest) = &mut out[t] {
+            if let Some(body) = joinable(nest, &body) {
+                nest.fused.push(body);
+                return;
+            }
+        }
+    }
+    let at = if reads_memory(&body.expr) {
+        out.len()
+    } else {
+        earliest
     };
-    let (wa, wb) = (writes(a), writes(b));
-    !touches(b).iter().any(|x| wa.contains(x)) && !touches(a).iter().any(|x| wb.contains(x))
+    out.insert(
+        at,
+        Step::Loop(LoopNest {
+            space: space.to_vec(),
+            expr: body.expr,
+            dst: body.dst,
+            mode: body.mode,
+            fused: Vec::new(),
+        }),
+    );
+}
+
+/// `body` rewritten to join `nest` (loads of elements the nest assigns become
+/// [`Expr::Local`]), or `None` when it may not: it would write memory the nest touches, read
+/// an element of the nest's results other than the one computed at the same point, or mix a
+/// vector body with a scalar one.
+fn joinable(nest: &LoopNest, body: &Body) -> Option<Body> {
+    let bodies = nest.bodies();
+    let clash = bodies.iter().any(|b| {
+        let mut reads = Vec::new();
+        collect_reads(&b.expr, &mut reads);
+        b.dst.buf == body.dst.buf || reads.contains(&body.dst.buf)
+    });
+    if clash
+        || bodies
+            .iter()
+            .any(|b| lane_friendly(b) != lane_friendly(body))
+    {
+        return None;
+    }
+    let mut expr = body.expr.clone();
+    forward(&mut expr, &bodies)?;
+    Some(Body {
+        expr,
+        dst: body.dst.clone(),
+        mode: body.mode,
+    })
+}
+
+/// Replaces each load of an element a body of `bodies` assigns at the same point with that
+/// body's value; `None` if `e` reads their results in any other way.
+fn forward(e: &mut Expr, bodies: &[Body]) -> Option<()> {
+    match e {
+        Expr::Load(a) => {
+            if !bodies.iter().any(|b| b.dst.buf == a.buf) {
+                return Some(());
+            }
+            let i = bodies
+                .iter()
+                .position(|b| b.mode == StoreMode::Assign && b.dst == *a)?;
+            *e = Expr::Local(i);
+            Some(())
+        }
+        Expr::Const(_) | Expr::Local(_) => Some(()),
+        Expr::Mask(m) => (!bodies.iter().any(|b| b.dst.buf == m.counter.buf)).then_some(()),
+        Expr::Unary(_, x) => forward(x, bodies),
+        Expr::Binary(_, a, b) | Expr::Compare(_, a, b) => {
+            forward(a, bodies)?;
+            forward(b, bodies)
+        }
+        Expr::Select(abc) => abc.iter_mut().try_for_each(|x| forward(x, bodies)),
+    }
+}
+
+/// Whether the nest reads the same elements as `body` in the same order, or produces some.
+fn shares_memory(nest: &LoopNest, body: &Body) -> bool {
+    let mut mine = Vec::new();
+    collect_loads(&body.expr, &mut mine);
+    mine.retain(|a| a.at.strides.iter().any(|&s| s != 0));
+    nest.bodies().iter().any(|b| {
+        let mut theirs = vec![b.dst.clone()];
+        collect_loads(&b.expr, &mut theirs);
+        theirs.iter().any(|a| mine.contains(a))
+    })
+}
+
+/// Whether `body` may run before `step`: the step writes nothing it reads and does not touch
+/// what it writes.
+fn can_pass(step: &Step, body: &Body) -> bool {
+    let mut reads = Vec::new();
+    collect_reads(&body.expr, &mut reads);
+    let (written, touched) = match step {
+        Step::Loop(l) => {
+            let bodies = l.bodies();
+            let written: Vec<BufId> = bodies.iter().map(|b| b.dst.buf).collect();
+            let mut touched = written.clone();
+            bodies
+                .iter()
+                .for_each(|b| collect_reads(&b.expr, &mut touched));
+            (written, touched)
+        }
+        Step::MatMul(mm) => (vec![mm.c], vec![mm.c, mm.a.buf, mm.b.buf]),
+    };
+    !written.iter().any(|b| reads.contains(b)) && !touched.contains(&body.dst.buf)
+}
+
+/// Whether the innermost axis suits f32x4 (stride 0 or 1 everywhere, no mask): `emit` runs
+/// a nest on vectors only when all its bodies do, so a scalar body would slow a vector nest.
+fn lane_friendly(b: &Body) -> bool {
+    let mut loads = Vec::new();
+    collect_loads(&b.expr, &mut loads);
+    let inner = |a: &Access| a.at.strides.last().is_none_or(|&s| s <= 1);
+    let store_ok = match b.mode {
+        StoreMode::Assign => inner(&b.dst),
+        StoreMode::Add | StoreMode::Max | StoreMode::SumAll | StoreMode::MaxAll => true,
+    };
+    store_ok && loads.iter().all(inner) && !has_mask(&b.expr)
+}
+
+fn reads_memory(e: &Expr) -> bool {
+    let mut bufs = Vec::new();
+    collect_reads(e, &mut bufs);
+    !bufs.is_empty()
+}
+
+fn has_mask(e: &Expr) -> bool {
+    match e {
+        Expr::Mask(_) => true,
+        Expr::Load(_) | Expr::Const(_) | Expr::Local(_) => false,
+        Expr::Unary(_, x) => has_mask(x),
+        Expr::Binary(_, a, b) | Expr::Compare(_, a, b) => has_mask(a) || has_mask(b),
+        Expr::Select(abc) => abc.iter().any(has_mask),
+    }
+}
+
+/// Every load of an expression (not the mask's counter).
+fn collect_loads(e: &Expr, out: &mut Vec<Access>) {
+    match e {
+        Expr::Load(a) => out.push(a.clone()),
+        Expr::Const(_) | Expr::Local(_) | Expr::Mask(_) => {}
+        Expr::Unary(_, x) => collect_loads(x, out),
+        Expr::Binary(_, a, b) | Expr::Compare(_, a, b) => {
+            collect_loads(a, out);
+            collect_loads(b, out);
+        }
+        Expr::Select(abc) => abc.iter().for_each(|x| collect_loads(x, out)),
+    }
 }
 
 /// Every buffer an expression reads.
 pub(crate) fn collect_reads(e: &Expr, bufs: &mut Vec<BufId>) {
     match e {
         Expr::Load(a) => bufs.push(a.buf),
-        Expr::Const(_) => {}
+        Expr::Const(_) | Expr::Local(_) => {}
         Expr::Mask(m) => bufs.push(m.counter.buf),
         Expr::Unary(_, x) => collect_reads(x, bufs),
         Expr::Binary(_, a, b) | Expr::Compare(_, a, b) => {
@@ -52,7 +219,7 @@ pub(crate) fn collect_reads(e: &Expr, bufs: &mut Vec<BufId>) {
 #[cfg(test)]
 mod tests {
     use super::super::plan::plan;
-    use super::super::program::Step;
+    use super::super::program::{Expr, Step};
     use crate::ir::{Graph, ReduceOp, Role, UnaryOp};
 
     #[test]
@@ -74,5 +241,59 @@ mod tests {
             Step::MatMul(_) => false,
         });
         assert!(fused, "{:#?}", p.steps);
+    }
+
+    #[test]
+    fn a_probe_of_an_activation_accumulates_in_the_loop_that_computes_it() {
+        // a = tanh(x·w) is stored (the next product reads it); mean(a) and Σ a² are probes
+        // computed at the end of the graph, after another product.
+        let mut gr = Graph::new();
+        let x = gr.input("x", vec![32, 64]);
+        let w = gr.param("w", vec![64, 64]);
+        let z = gr.matmul(x, w, false, false);
+        let a = gr.unary(UnaryOp::Tanh, z);
+        let next = gr.matmul(a, w, false, false);
+        let mean = gr.reduce_all(ReduceOp::Mean, a);
+        let sq = gr.unary(UnaryOp::Square, a);
+        let norm = gr.reduce_all(ReduceOp::Sum, sq);
+        gr.add_output("next", next, Role::Value);
+        gr.add_output("mean", mean, Role::Value);
+        gr.add_output("norm", norm, Role::Value);
+        let p = plan(&gr, false).expect("plans");
+        let Some(Step::Loop(l)) = p.steps.get(1) else {
+            panic!(
+                "the activation's loop follows the first product: {:#?}",
+                p.steps
+            );
+        };
+        let locals = l
+            .fused
+            .iter()
+            .filter(|b| format!("{:?}", b.expr).contains("Local(0)"))
+            .count();
+        assert_eq!(locals, 2, "{:#?}", p.steps);
+        assert!(matches!(l.expr, Expr::Unary(UnaryOp::Tanh, _)));
+    }
+
+    #[test]
+    fn unrelated_loops_over_the_same_space_stay_apart() {
+        // Two updates of different parameters share only the scalar learning rate.
+        let mut gr = Graph::new();
+        let lr = gr.input("lr", vec![]);
+        for name in ["w1", "w2"] {
+            let w = gr.param(name, vec![64, 64]);
+            let g = gr.input(format!("g_{name}"), vec![64, 64]);
+            let rate = gr.broadcast(lr, vec![64, 64]);
+            let step = gr.mul(g, rate);
+            let new = gr.sub(w, step);
+            gr.add_output(name, new, Role::Update { param: name.into() });
+        }
+        let p = plan(&gr, false).expect("plans");
+        let loops = p
+            .steps
+            .iter()
+            .filter(|s| matches!(s, Step::Loop(_)))
+            .count();
+        assert_eq!(loops, 2, "{:#?}", p.steps);
     }
 }

@@ -14,7 +14,7 @@ const TINY_SPACE: usize = 16;
 /// Places every loop body of `steps`, in order, into the earliest nest it may join (see
 /// [`place`]); matrix products stay where they are.
 pub(crate) fn fuse(steps: &mut Vec<Step>) {
-    let mut out: Vec<Step> = Vec::with_capacity(steps.len());
+    let mut out = Placed::default();
     for step in steps.drain(..) {
         match step {
             Step::Loop(nest) => {
@@ -22,78 +22,126 @@ pub(crate) fn fuse(steps: &mut Vec<Step>) {
                     place(&mut out, &nest.space, body);
                 }
             }
-            Step::MatMul(_) => out.push(step),
+            Step::MatMul(_) => {
+                out.memo.push(Memo::of(&step));
+                out.steps.push(step);
+            }
         }
     }
-    *steps = out;
+    *steps = out.steps;
+}
+
+/// The steps placed so far, with what each touches (kept up to date, so placing a body does
+/// not rescan every body before it).
+#[derive(Default)]
+struct Placed {
+    steps: Vec<Step>,
+    memo: Vec<Memo>,
+}
+
+/// The buffers a step writes and those it reads or writes, and whether its bodies suit f32x4.
+struct Memo {
+    written: Vec<BufId>,
+    touched: Vec<BufId>,
+    lanes: bool,
+}
+
+impl Memo {
+    fn of(step: &Step) -> Memo {
+        match step {
+            Step::Loop(l) => {
+                let mut memo = Memo {
+                    written: Vec::new(),
+                    touched: Vec::new(),
+                    lanes: true,
+                };
+                for b in l.bodies() {
+                    memo.add(&b);
+                }
+                memo
+            }
+            Step::MatMul(mm) => Memo {
+                written: vec![mm.c],
+                touched: vec![mm.c, mm.a.buf, mm.b.buf],
+                lanes: false,
+            },
+        }
+    }
+
+    fn add(&mut self, b: &Body) {
+        self.written.push(b.dst.buf);
+        self.touched.push(b.dst.buf);
+        collect_reads(&b.expr, &mut self.touched);
+        self.lanes &= lane_friendly(b);
+    }
+
+    /// Whether `body` may run before this step: the step writes nothing it reads and does
+    /// not touch what it writes.
+    fn passable(&self, reads: &[BufId], dst: BufId) -> bool {
+        !self.written.iter().any(|b| reads.contains(b)) && !self.touched.contains(&dst)
+    }
 }
 
 /// Appends `body` (over `space`) to `out`: into the earliest nest it can move up to that
 /// shares memory with it, else as a nest of its own — at the end, or as early as it may run
 /// when it reads no memory at all (an initializing fill, which then no longer sits between
 /// a reduction and the loop producing its input).
-fn place(out: &mut Vec<Step>, space: &[usize], body: Body) {
+fn place(out: &mut Placed, space: &[usize], body: Body) {
+    let mut reads = Vec::new();
+    collect_reads(&body.expr, &mut reads);
+    let lanes = lane_friendly(&body);
     let mut target = None;
-    let mut earliest = out.len();
-    for t in (0..out.len()).rev() {
-        if let Step::Loop(nest) = &out[t] {
-            if nest.space == space && joinable(nest, &body).is_some() {
-                let adjacent = t + 1 == out.len();
-                if shares_memory(nest, &body) || (adjacent && numel(space) <= TINY_SPACE) {
+    let mut earliest = out.steps.len();
+    for t in (0..out.steps.len()).rev() {
+        let memo = &out.memo[t];
+        if let Step::Loop(nest) = &out.steps[t] {
+            let clash = memo.touched.contains(&body.dst.buf) || memo.lanes != lanes;
+            if nest.space == space && !clash {
+                let adjacent = t + 1 == out.steps.len();
+                let near = shares_memory(nest, &body) || (adjacent && numel(space) <= TINY_SPACE);
+                if near && joined(nest, &body).is_some() {
                     target = Some(t);
                 }
             }
         }
-        if !can_pass(&out[t], &body) {
+        if !memo.passable(&reads, body.dst.buf) {
             break;
         }
         earliest = t;
     }
     if let Some(t) = target {
-        if let Step::Loop(nest) = &mut out[t] {
-            if let Some(body) = joinable(nest, &body) {
+        if let Step::Loop(nest) = &mut out.steps[t] {
+            if let Some(body) = joined(nest, &body) {
+                out.memo[t].add(&body);
                 nest.fused.push(body);
                 return;
             }
         }
     }
-    let at = if reads_memory(&body.expr) {
-        out.len()
-    } else {
+    let at = if reads.is_empty() {
         earliest
+    } else {
+        out.steps.len()
     };
-    out.insert(
-        at,
-        Step::Loop(LoopNest {
-            space: space.to_vec(),
-            expr: body.expr,
-            dst: body.dst,
-            mode: body.mode,
-            fused: Vec::new(),
-        }),
-    );
+    let step = Step::Loop(LoopNest {
+        space: space.to_vec(),
+        expr: body.expr,
+        dst: body.dst,
+        mode: body.mode,
+        fused: Vec::new(),
+    });
+    out.memo.insert(at, Memo::of(&step));
+    out.steps.insert(at, step);
 }
 
-/// `body` rewritten to join `nest` (loads of elements the nest assigns become
-/// [`Expr::Local`]), or `None` when it may not: it would write memory the nest touches, read
-/// an element of the nest's results other than the one computed at the same point, or mix a
-/// vector body with a scalar one.
-fn joinable(nest: &LoopNest, body: &Body) -> Option<Body> {
-    let bodies = nest.bodies();
-    let clash = bodies.iter().any(|b| {
-        let mut reads = Vec::new();
-        collect_reads(&b.expr, &mut reads);
-        b.dst.buf == body.dst.buf || reads.contains(&body.dst.buf)
-    });
-    if clash
-        || bodies
-            .iter()
-            .any(|b| lane_friendly(b) != lane_friendly(body))
-    {
-        return None;
-    }
+/// `body` rewritten to join `nest`, whose memory it does not clash with: loads of elements
+/// the nest assigns become [`Expr::Local`]; `None` if it reads the nest's results at any
+/// other element.
+fn joined(nest: &LoopNest, body: &Body) -> Option<Body> {
+    let mut results = vec![(&nest.dst, nest.mode)];
+    results.extend(nest.fused.iter().map(|b| (&b.dst, b.mode)));
     let mut expr = body.expr.clone();
-    forward(&mut expr, &bodies)?;
+    forward(&mut expr, &results)?;
     Some(Body {
         expr,
         dst: body.dst.clone(),
@@ -101,28 +149,28 @@ fn joinable(nest: &LoopNest, body: &Body) -> Option<Body> {
     })
 }
 
-/// Replaces each load of an element a body of `bodies` assigns at the same point with that
-/// body's value; `None` if `e` reads their results in any other way.
-fn forward(e: &mut Expr, bodies: &[Body]) -> Option<()> {
+/// Replaces each load of an element one of the nest's `results` assigns at the same point with
+/// that body's value; `None` if `e` reads their results in any other way.
+fn forward(e: &mut Expr, results: &[(&Access, StoreMode)]) -> Option<()> {
     match e {
         Expr::Load(a) => {
-            if !bodies.iter().any(|b| b.dst.buf == a.buf) {
+            if !results.iter().any(|(dst, _)| dst.buf == a.buf) {
                 return Some(());
             }
-            let i = bodies
+            let i = results
                 .iter()
-                .position(|b| b.mode == StoreMode::Assign && b.dst == *a)?;
+                .position(|(dst, mode)| *mode == StoreMode::Assign && **dst == *a)?;
             *e = Expr::Local(i);
             Some(())
         }
         Expr::Const(_) | Expr::Local(_) => Some(()),
-        Expr::Mask(m) => (!bodies.iter().any(|b| b.dst.buf == m.counter.buf)).then_some(()),
-        Expr::Unary(_, x) => forward(x, bodies),
+        Expr::Mask(m) => (!results.iter().any(|(dst, _)| dst.buf == m.counter.buf)).then_some(()),
+        Expr::Unary(_, x) => forward(x, results),
         Expr::Binary(_, a, b) | Expr::Compare(_, a, b) => {
-            forward(a, bodies)?;
-            forward(b, bodies)
+            forward(a, results)?;
+            forward(b, results)
         }
-        Expr::Select(abc) => abc.iter_mut().try_for_each(|x| forward(x, bodies)),
+        Expr::Select(abc) => abc.iter_mut().try_for_each(|x| forward(x, results)),
     }
 }
 
@@ -131,31 +179,16 @@ fn shares_memory(nest: &LoopNest, body: &Body) -> bool {
     let mut mine = Vec::new();
     collect_loads(&body.expr, &mut mine);
     mine.retain(|a| a.at.strides.iter().any(|&s| s != 0));
-    nest.bodies().iter().any(|b| {
-        let mut theirs = vec![b.dst.clone()];
+    if mine.is_empty() {
+        return false;
+    }
+    let mut theirs = vec![nest.dst.clone()];
+    collect_loads(&nest.expr, &mut theirs);
+    for b in &nest.fused {
+        theirs.push(b.dst.clone());
         collect_loads(&b.expr, &mut theirs);
-        theirs.iter().any(|a| mine.contains(a))
-    })
-}
-
-/// Whether `body` may run before `step`: the step writes nothing it reads and does not touch
-/// what it writes.
-fn can_pass(step: &Step, body: &Body) -> bool {
-    let mut reads = Vec::new();
-    collect_reads(&body.expr, &mut reads);
-    let (written, touched) = match step {
-        Step::Loop(l) => {
-            let bodies = l.bodies();
-            let written: Vec<BufId> = bodies.iter().map(|b| b.dst.buf).collect();
-            let mut touched = written.clone();
-            bodies
-                .iter()
-                .for_each(|b| collect_reads(&b.expr, &mut touched));
-            (written, touched)
-        }
-        Step::MatMul(mm) => (vec![mm.c], vec![mm.c, mm.a.buf, mm.b.buf]),
-    };
-    !written.iter().any(|b| reads.contains(b)) && !touched.contains(&body.dst.buf)
+    }
+    theirs.iter().any(|a| mine.contains(a))
 }
 
 /// Whether the innermost axis suits f32x4 (stride 0 or 1 everywhere, no mask): `emit` runs
@@ -169,12 +202,6 @@ fn lane_friendly(b: &Body) -> bool {
         StoreMode::Add | StoreMode::Max | StoreMode::SumAll | StoreMode::MaxAll => true,
     };
     store_ok && loads.iter().all(inner) && !has_mask(&b.expr)
-}
-
-fn reads_memory(e: &Expr) -> bool {
-    let mut bufs = Vec::new();
-    collect_reads(e, &mut bufs);
-    !bufs.is_empty()
 }
 
 fn has_mask(e: &Expr) -> bool {

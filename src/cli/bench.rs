@@ -20,6 +20,9 @@ pub struct BenchArgs {
     pub rounds: usize,
     #[arg(long, value_enum, default_value = "jit")]
     pub backend: Backend,
+    /// Threads for the JIT's library matrix products (the generated loops stay on one).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: u16,
     /// An anchors results.jsonl (from ../shared/anchors/run_all.sh) to compare with.
     #[arg(long, value_name = "results.jsonl")]
     pub anchors: Option<PathBuf>,
@@ -52,6 +55,7 @@ pub fn run(args: BenchArgs) -> ExitCode {
         backend: args.backend,
         steps: args.steps,
         rounds: args.rounds,
+        threads: usize::from(args.threads),
     };
     if !args.json {
         println!(

@@ -175,6 +175,7 @@ impl Emitter<'_> {
                 libm: s.libm,
                 inline_gemm_macs: s.inline_gemm_macs,
                 gemm_threads: s.gemm_threads,
+                locals: Vec::new(),
             };
             for step in steps {
                 f.step(step);
@@ -227,6 +228,9 @@ pub(crate) struct FnLower<'a, 'b> {
     pub inline_gemm_macs: usize,
     /// Threads the library products may use.
     pub gemm_threads: usize,
+    /// The values the bodies of the nest being emitted computed at the current point, in body
+    /// order: what [`Expr::Local`] reads.
+    locals: Vec<Value>,
 }
 
 /// Loads and stores into the arena: in bounds by construction of the memory plan.
@@ -331,8 +335,10 @@ impl FnLower<'_, '_> {
 
     fn loop_nest(&mut self, l: &Nest) {
         if l.space.is_empty() {
+            self.locals.clear();
             for body in &l.bodies {
                 let v = self.expr(&body.expr, &[], false);
+                self.locals.push(v);
                 self.store(&body.dst, &[], v, body.mode, false);
             }
             return;
@@ -374,7 +380,9 @@ impl FnLower<'_, '_> {
     /// The innermost loop: f32x4 over the largest multiple of 4, then a scalar tail. A body
     /// reducing along this axis keeps its partial result in registers (a vector accumulator,
     /// then a scalar one) and combines it with memory once per row; one reducing the whole
-    /// nest (`whole`) keeps accumulating across rows; the others store every element.
+    /// nest (`whole`) keeps accumulating across rows; the others store every element. When a
+    /// body accumulates, the vector loop handles two vectors a trip with a second set of
+    /// accumulators, so the chain of dependent adds does not bound the loop's speed.
     fn inner(&mut self, l: &Nest, idx: &mut Vec<Value>, whole: &[Option<(Variable, Variable)>]) {
         let n = *l.space.last().unwrap_or(&1);
         let vector = n >= LANES && l.bodies.iter().all(vectorizable);
@@ -386,24 +394,33 @@ impl FnLower<'_, '_> {
         }
         let accs: Vec<Option<(Variable, Variable)>> =
             row_accs.iter().zip(whole).map(|(r, w)| r.or(*w)).collect();
-        for (start, end, step, vector) in [(0, vector_end, LANES, true), (vector_end, n, 1, false)]
-        {
+        let pairs = vector_end >= 2 * LANES && accs.iter().any(Option::is_some);
+        let pair_end = if pairs { n - n % (2 * LANES) } else { 0 };
+        let second: Vec<Option<(Variable, Variable)>> = l
+            .bodies
+            .iter()
+            .zip(&accs)
+            .map(|(b, a)| a.filter(|_| pairs).map(|_| self.accumulators(b.mode)))
+            .collect();
+        self.counted(0, pair_end, 2 * LANES, &mut |s, i| {
+            s.point(l, idx, i, true, &accs);
+            let next = s.b.ins().iadd_imm_s(i, LANES as i64);
+            s.point(l, idx, next, true, &second);
+        });
+        for (start, end, step, vector) in [
+            (pair_end, vector_end, LANES, true),
+            (vector_end, n, 1, false),
+        ] {
             self.counted(start, end, step, &mut |s, i| {
-                idx.push(i);
-                for (body, acc) in l.bodies.iter().zip(&accs) {
-                    let v = s.expr(&body.expr, idx, vector);
-                    match acc {
-                        Some((scalar, vacc)) => {
-                            let var = if vector { *vacc } else { *scalar };
-                            let old = s.b.use_var(var);
-                            let new = s.combine(body.mode, old, v);
-                            s.b.def_var(var, new);
-                        }
-                        None => s.store(&body.dst, idx, v, body.mode, vector),
-                    }
-                }
-                idx.pop();
+                s.point(l, idx, i, vector, &accs)
             });
+        }
+        for ((body, acc), extra) in l.bodies.iter().zip(&accs).zip(&second) {
+            if let (Some((_, vacc)), Some((_, vextra))) = (acc, extra) {
+                let (a, b) = (self.b.use_var(*vacc), self.b.use_var(*vextra));
+                let merged = self.combine(body.mode, a, b);
+                self.b.def_var(*vacc, merged);
+            }
         }
         let zero = self.b.ins().iconst(types::I64, 0);
         idx.push(zero);
@@ -412,6 +429,34 @@ impl FnLower<'_, '_> {
                 self.fold_lanes(body.mode, *vacc, *scalar);
                 let total = self.b.use_var(*scalar);
                 self.store(&body.dst, idx, total, body.mode, false);
+            }
+        }
+        idx.pop();
+    }
+
+    /// Every body of the nest at innermost index `i` (4 points when `vector`): accumulating
+    /// bodies add to `accs`, the others store.
+    fn point(
+        &mut self,
+        l: &Nest,
+        idx: &mut Vec<Value>,
+        i: Value,
+        vector: bool,
+        accs: &[Option<(Variable, Variable)>],
+    ) {
+        idx.push(i);
+        self.locals.clear();
+        for (body, acc) in l.bodies.iter().zip(accs) {
+            let v = self.expr(&body.expr, idx, vector);
+            self.locals.push(v);
+            match acc {
+                Some((scalar, vacc)) => {
+                    let var = if vector { *vacc } else { *scalar };
+                    let old = self.b.use_var(var);
+                    let new = self.combine(body.mode, old, v);
+                    self.b.def_var(var, new);
+                }
+                None => self.store(&body.dst, idx, v, body.mode, vector),
             }
         }
         idx.pop();
@@ -505,6 +550,7 @@ impl FnLower<'_, '_> {
                 let f = self.expr(&abc[2], idx, vector);
                 math::select_nonzero(self, c, t, f, vector)
             }
+            Expr::Local(i) => self.locals[*i],
             Expr::Mask(m) => {
                 let counter = self.at(&m.counter, idx);
                 let counter = self.b.ins().load(types::F32, mem(), counter, 0);
@@ -559,7 +605,7 @@ fn vectorizable(b: &Body) -> bool {
 fn has_mask(e: &Expr) -> bool {
     match e {
         Expr::Mask(_) => true,
-        Expr::Load(_) | Expr::Const(_) => false,
+        Expr::Load(_) | Expr::Const(_) | Expr::Local(_) => false,
         Expr::Unary(_, x) => has_mask(x),
         Expr::Binary(_, a, b) | Expr::Compare(_, a, b) => has_mask(a) || has_mask(b),
         Expr::Select(abc) => abc.iter().any(has_mask),

@@ -60,6 +60,7 @@ enum Tag {
     Compare,
     Select,
     Mask,
+    Local,
     Assign,
     Add,
     Max,
@@ -248,7 +249,7 @@ fn for_each_window(step: &mut Step, f: &mut dyn FnMut(&mut BufId, &mut usize)) {
 fn window_expr(e: &mut Expr, f: &mut dyn FnMut(&mut BufId, &mut usize)) {
     match e {
         Expr::Load(a) => f(&mut a.buf, &mut a.at.offset),
-        Expr::Const(_) => {}
+        Expr::Const(_) | Expr::Local(_) => {}
         Expr::Unary(_, x) => window_expr(x, f),
         Expr::Binary(_, a, b) | Expr::Compare(_, a, b) => {
             window_expr(a, f);
@@ -305,6 +306,7 @@ fn encode_expr(e: &Expr, w: &mut Vec<Word>) {
             encode_access(a, w);
         }
         Expr::Const(c) => w.extend([tag(Tag::Const), u64::from(c.to_bits())]),
+        Expr::Local(i) => w.extend([tag(Tag::Local), size(*i)]),
         Expr::Unary(op, x) => {
             w.extend([tag(Tag::Unary), *op as Word]);
             encode_expr(x, w);

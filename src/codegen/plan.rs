@@ -9,7 +9,7 @@ use super::program::{
     OutputSlot, Plan, Step, StoreMode,
 };
 use super::CodegenError;
-use crate::ir::{numel, BinaryOp, Graph, Op, ReduceOp, ValueId};
+use crate::ir::{numel, BinaryOp, Graph, Op, ReduceOp, UnaryOp, ValueId};
 
 /// Largest expression (in nodes) fused into one loop before a value is materialized.
 const MAX_FUSED_NODES: usize = 48;
@@ -32,7 +32,7 @@ pub(crate) fn plan(g: &Graph, in_place: bool) -> Result<Plan, CodegenError> {
     if in_place {
         super::update::update_in_place(g, &mut lower.plan);
     }
-    super::fuse::fuse_siblings(&mut lower.plan.steps);
+    super::fuse::fuse(&mut lower.plan.steps);
     Ok(lower.plan)
 }
 
@@ -172,7 +172,8 @@ impl<'g> Lower<'g> {
                 }))
             }
         };
-        let fusable = self.uses[v.index()] <= 1 && count_nodes(&expr) <= MAX_FUSED_NODES;
+        let fusable =
+            (self.uses[v.index()] <= 1 || is_cheap(&expr)) && count_nodes(&expr) <= MAX_FUSED_NODES;
         self.lazy[v.index()] = Some(expr);
         if !fusable && !is_leaf(self.lazy[v.index()].as_ref()) {
             self.materialize(v);
@@ -483,6 +484,27 @@ fn reduced_strides(rank: usize, axes: &[usize], keep_dims: bool, out: &[usize]) 
     strides
 }
 
+/// One exact arithmetic op on loads and constants (`a²`, `|a|`, `a + b`): recomputing it in
+/// each consumer costs less than storing it and loading it back, and keeps each consumer free
+/// to fuse with the loop producing its operands.
+fn is_cheap(e: &Expr) -> bool {
+    let operand = |x: &Expr| matches!(x, Expr::Load(_) | Expr::Const(_));
+    match e {
+        Expr::Unary(op, x) => {
+            matches!(op, UnaryOp::Square | UnaryOp::Abs | UnaryOp::Neg) && operand(x)
+        }
+        Expr::Binary(op, a, b) => {
+            matches!(op, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul) && operand(a) && operand(b)
+        }
+        Expr::Load(_)
+        | Expr::Const(_)
+        | Expr::Compare(..)
+        | Expr::Select(_)
+        | Expr::Mask(_)
+        | Expr::Local(_) => false,
+    }
+}
+
 fn is_leaf(e: Option<&Expr>) -> bool {
     matches!(e, Some(Expr::Load(_) | Expr::Const(_)))
 }
@@ -498,7 +520,7 @@ fn is_contiguous(a: &Affine, shape: &[usize], rm: &[usize]) -> bool {
 
 fn count_nodes(e: &Expr) -> usize {
     match e {
-        Expr::Load(_) | Expr::Const(_) | Expr::Mask(_) => 1,
+        Expr::Load(_) | Expr::Const(_) | Expr::Mask(_) | Expr::Local(_) => 1,
         Expr::Unary(_, x) => 1 + count_nodes(x),
         Expr::Binary(_, a, b) | Expr::Compare(_, a, b) => 1 + count_nodes(a) + count_nodes(b),
         Expr::Select(abc) => 1 + abc.iter().map(count_nodes).sum::<usize>(),

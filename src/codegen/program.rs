@@ -31,6 +31,10 @@ pub(crate) enum Expr {
     /// cond ≠ 0 ? on_true : on_false
     Select(Box<[Expr; 3]>),
     Mask(Box<MaskExpr>),
+    /// The value that body `i` of the same nest (an `Assign` body before this one) computes
+    /// at this point: a consumer fused into its producer's loop reads it from a register
+    /// instead of memory.
+    Local(usize),
 }
 
 /// A dropout mask element: [`crate::ir::mask_uniform`] of the element's linear index.
@@ -61,8 +65,10 @@ pub(crate) enum StoreMode {
 }
 
 /// One loop nest: for every point of `space`, `dst ⊕= expr`, then the same for each of
-/// `fused` (sibling loops over the same space merged into this one, so a buffer several loops
-/// read, such as a gradient feeding its update and its norm probe, is read in one pass).
+/// `fused` (loops over the same space merged into this one by `fuse.rs`: siblings reading the
+/// same elements, such as a gradient feeding its update and its norm probe, and consumers of
+/// an earlier body's result, which they read as [`Expr::Local`]). No body loads an element
+/// another body of the nest writes, so the bodies may run in any order at each point.
 #[derive(Debug, Clone)]
 pub(crate) struct LoopNest {
     pub space: Vec<usize>,
@@ -141,7 +147,7 @@ pub(crate) struct Plan {
 pub(crate) fn for_each_affine(e: &mut Expr, f: &mut dyn FnMut(&mut Affine)) {
     match e {
         Expr::Load(a) => f(&mut a.at),
-        Expr::Const(_) => {}
+        Expr::Const(_) | Expr::Local(_) => {}
         Expr::Unary(_, x) => for_each_affine(x, f),
         Expr::Binary(_, a, b) | Expr::Compare(_, a, b) => {
             for_each_affine(a, f);

@@ -107,7 +107,7 @@ fn rename_in(e: &mut Expr, from: BufId, to: BufId) {
 fn visit_loads(e: &mut Expr, f: &mut dyn FnMut(&mut BufId, &Affine)) {
     match e {
         Expr::Load(a) => f(&mut a.buf, &a.at),
-        Expr::Const(_) => {}
+        Expr::Const(_) | Expr::Local(_) => {}
         Expr::Mask(m) => f(&mut m.counter.buf, &m.counter.at),
         Expr::Unary(_, x) => visit_loads(x, f),
         Expr::Binary(_, a, b) | Expr::Compare(_, a, b) => {

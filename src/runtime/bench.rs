@@ -3,6 +3,8 @@
 
 use super::exec::{self, Backend, ExecError, Program};
 use super::train::initial_params;
+use crate::codegen::{self, JitOptions, Kernel};
+use crate::ir::Graph;
 use crate::lower;
 use crate::model::{Loss, Model};
 use crate::step::{self, StepOptions, StepProgram};
@@ -18,6 +20,8 @@ pub struct BenchOptions {
     pub steps: usize,
     /// Rounds; probes-on and probes-off rounds alternate so machine load hits both alike.
     pub rounds: usize,
+    /// Threads for the JIT's library matrix products (1: everything on the calling thread).
+    pub threads: usize,
 }
 
 /// What one model's step costs.
@@ -41,10 +45,10 @@ pub fn bench(model: &Model, opts: &BenchOptions) -> Result<BenchResult, ExecErro
     let batch = model.train.batch;
     let started = Instant::now();
     let with = step::build_step(model, batch, &StepOptions { probes: true });
-    let mut prog_with = exec::compile(&with.graph, opts.backend)?;
+    let mut prog_with = compile(&with.graph, opts)?;
     let compile_ms = started.elapsed().as_secs_f64() * 1e3;
     let without = step::build_step(model, batch, &StepOptions { probes: false });
-    let mut prog_without = exec::compile(&without.graph, opts.backend)?;
+    let mut prog_without = compile(&without.graph, opts)?;
     prepare(model, &with, prog_with.as_mut())?;
     prepare(model, &without, prog_without.as_mut())?;
     let warmup = (opts.steps / 5).max(2);
@@ -67,6 +71,72 @@ pub fn bench(model: &Model, opts: &BenchOptions) -> Result<BenchResult, ExecErro
         probe_overhead_pct: (median(&mut ratio) - 1.0) * 100.0,
         matmul_flops: matmul_flops(&crate::ir::passes::optimize(&with.graph)),
     })
+}
+
+/// The program as the training loop compiles it, with the JIT's products on `opts.threads`.
+fn compile(graph: &Graph, opts: &BenchOptions) -> Result<Box<dyn Program>, ExecError> {
+    if opts.backend == Backend::Interp || opts.threads <= 1 {
+        return exec::compile(graph, opts.backend);
+    }
+    let graph = crate::ir::passes::optimize(graph);
+    let jit = JitOptions {
+        gemm_threads: opts.threads,
+        ..JitOptions::default()
+    };
+    let kernel = codegen::compile(&graph, &jit).map_err(|e| ExecError::Compile(e.to_string()))?;
+    let leaves = graph
+        .inputs()
+        .into_iter()
+        .chain(graph.params())
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    Ok(Box::new(Threaded { kernel, leaves }))
+}
+
+/// A kernel compiled with more than one GEMM thread, behind the training loop's interface.
+struct Threaded {
+    kernel: Kernel,
+    /// Every leaf of the graph; the kernel stores only those it reads.
+    leaves: std::collections::HashSet<String>,
+}
+
+impl Program for Threaded {
+    fn set_leaf(&mut self, name: &str, data: &[f32]) -> Result<(), ExecError> {
+        let Some(slot) = self.kernel.leaf_slot(name) else {
+            return match self.leaves.contains(name) {
+                true => Ok(()),
+                false => Err(ExecError::UnknownLeaf(name.to_owned())),
+            };
+        };
+        let leaf = self.kernel.leaf_mut(slot);
+        if leaf.len() != data.len() {
+            return Err(ExecError::LeafSize {
+                name: name.to_owned(),
+                expected: leaf.len(),
+                got: data.len(),
+            });
+        }
+        leaf.copy_from_slice(data);
+        Ok(())
+    }
+
+    fn leaf(&self, name: &str) -> Option<&[f32]> {
+        let slot = self.kernel.leaf_slot(name)?;
+        Some(self.kernel.leaf(slot))
+    }
+
+    fn run(&mut self) -> Result<(), ExecError> {
+        self.kernel.step();
+        Ok(())
+    }
+
+    fn output(&self, index: usize) -> &[f32] {
+        self.kernel.output(index)
+    }
+
+    fn apply_updates(&mut self) {
+        self.kernel.apply_updates();
+    }
 }
 
 /// Initial parameters, zero optimizer state, a random batch valid for the loss.

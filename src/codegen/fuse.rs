@@ -11,6 +11,12 @@ use crate::ir::numel;
 /// saves their loop overhead, and there is no stream of loads to disturb).
 const TINY_SPACE: usize = 16;
 
+/// How many placed steps a body looks back over for a nest to join. Fusion partners are near
+/// (a producer and its probes, a gradient and its update: within a few hundred steps in the
+/// largest feedforward programs here), while looking back without bound makes planning
+/// quadratic in the program's length: a 1000-step LSTM (20 000 steps) took seconds.
+const REACH: usize = 512;
+
 /// Places every loop body of `steps`, in order, into the earliest nest it may join (see
 /// [`place`]); matrix products stay where they are.
 pub(crate) fn fuse(steps: &mut Vec<Step>) {
@@ -92,7 +98,8 @@ fn place(out: &mut Placed, space: &[usize], body: Body) {
     let lanes = lane_friendly(&body);
     let mut target = None;
     let mut earliest = out.steps.len();
-    for t in (0..out.steps.len()).rev() {
+    let reach = out.steps.len().saturating_sub(REACH);
+    for t in (reach..out.steps.len()).rev() {
         let memo = &out.memo[t];
         if let Step::Loop(nest) = &out.steps[t] {
             let clash = memo.touched.contains(&body.dst.buf) || memo.lanes != lanes;

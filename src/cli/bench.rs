@@ -42,7 +42,7 @@ pub fn run(args: BenchArgs) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let anchors = match &args.anchors {
-        Some(path) => match read_anchors(path) {
+        Some(path) => match read_anchors(path, args.threads) {
             Ok(a) => a,
             Err(e) => {
                 eprintln!("error: cannot read {}: {e}", path.display());
@@ -139,8 +139,9 @@ fn anchor_name(file: &Path) -> String {
     rest.replace('_', "-")
 }
 
-/// Median µs/step per (workload, framework) of the single-thread base variant.
-fn read_anchors(path: &Path) -> std::io::Result<HashMap<(String, String), f64>> {
+/// Median µs/step per (workload, framework) of the base variant run on `threads` threads (the
+/// anchors time 1 and 2).
+fn read_anchors(path: &Path, threads: u16) -> std::io::Result<HashMap<(String, String), f64>> {
     let text = std::fs::read_to_string(path)?;
     let mut all: HashMap<(String, String), Vec<f64>> = HashMap::new();
     for line in text.lines() {
@@ -154,7 +155,7 @@ fn read_anchors(path: &Path) -> std::io::Result<HashMap<(String, String), f64>> 
         ) else {
             continue;
         };
-        if v["variant"] == "base" && v["threads"] == 1 {
+        if v["variant"] == "base" && v["threads"] == threads {
             all.entry((wl.to_owned(), fw.to_owned()))
                 .or_default()
                 .push(us);

@@ -57,6 +57,9 @@ pub fn text(run: &Run, d: &Diagnosis) -> String {
             std::io::stdout().is_terminal(),
         ));
     }
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
     out
 }
 

@@ -1,5 +1,6 @@
-//! The training step with its library matrix products on two threads (`gemm_threads = 2`):
-//! it stays deterministic (same bits run after run) and agrees with the one-thread step.
+//! The training step with its library matrix products on two threads (`gemm_threads = 2`,
+//! every product threaded whatever its size): it stays deterministic (same bits run after run)
+//! and agrees with the one-thread step.
 
 use netc::codegen::{compile, JitOptions};
 use netc::ir::passes::optimize;
@@ -15,6 +16,8 @@ fn three_steps(threads: usize) -> Vec<Vec<f32>> {
     let graph = optimize(&program.graph);
     let opts = JitOptions {
         gemm_threads: threads,
+        // W4's products are below the size gate: thread them anyway, to test threading.
+        threaded_gemm_macs: Some(0),
         ..JitOptions::default()
     };
     let mut kernel = compile(&graph, &opts).expect("compiles");

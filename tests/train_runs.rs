@@ -295,3 +295,20 @@ fn a_converging_run_is_diagnosed_healthy() {
     assert!(o.status.success(), "{out}");
     assert!(out.contains("diagnosis: healthy"), "{out}");
 }
+
+#[test]
+fn two_threads_train_the_same_weights_as_one() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let file = "examples/digits.net";
+    train(file, a.path(), &["--epochs", "2", "--threads", "1"]);
+    train(file, b.path(), &["--epochs", "2", "--threads", "2"]);
+    let w = "weights.safetensors";
+    assert!(
+        read(&a.path().join(w)) == read(&b.path().join(w)),
+        "weights differ between --threads 1 and --threads 2"
+    );
+    let zero = netc(&["train", file, "--threads", "0"]);
+    assert!(!zero.status.success());
+    let stderr = String::from_utf8_lossy(&zero.stderr);
+    assert!(stderr.contains("--threads"), "{stderr}");
+}

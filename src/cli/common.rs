@@ -1,9 +1,9 @@
 //! What every command that runs a model shares: reading and checking the file, printing its
-//! diagnostics, and the `--set` / `--backend` flags.
+//! diagnostics, and the `--set` / `--backend` / `--threads` flags.
 
 use crate::diag;
 use crate::model::Model;
-use crate::runtime::exec::Backend;
+use crate::runtime::exec::{Backend, ExecOptions};
 use crate::sema::{self, Override};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -19,6 +19,25 @@ pub struct ModelArgs {
     /// Which backend runs the programs.
     #[arg(long, value_enum, default_value = "jit")]
     pub backend: Backend,
+}
+
+/// The `--threads` flag of the commands that run a model's compiled programs.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct ThreadArgs {
+    /// Threads for the JIT's large library matrix products (at least 2^24 multiply-adds;
+    /// smaller ones stay on one thread). Results are the same for every value.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: u16,
+}
+
+impl ThreadArgs {
+    /// How to compile the programs of `model`'s command.
+    pub fn exec(&self, model: &ModelArgs) -> ExecOptions {
+        ExecOptions {
+            backend: model.backend,
+            threads: usize::from(self.threads),
+        }
+    }
 }
 
 /// A checked model with the folder its relative paths resolve against.

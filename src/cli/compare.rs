@@ -302,6 +302,8 @@ fn train_one(v: &Variant, dir: &Path, backend: Backend) -> Result<Outcome, Strin
         .map_err(|e| format!("{}: {e}", dir.display()))?;
     let opts = TrainOptions {
         backend,
+        // The variants already train side by side, one per core.
+        threads: 1,
         out_dir: dir.to_path_buf(),
         resume: false,
         load: None,

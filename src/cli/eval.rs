@@ -1,6 +1,6 @@
 //! `netc eval`, `netc predict` and `netc grad`: run a trained model's programs on data.
 
-use super::common::{self, Loaded, ModelArgs};
+use super::common::{self, Loaded, ModelArgs, ThreadArgs};
 use crate::data;
 use crate::params::ParamStore;
 use crate::runtime::exec::{self, Program};
@@ -13,6 +13,8 @@ use std::process::ExitCode;
 pub struct EvalArgs {
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub threads: ThreadArgs,
     /// The trained weights (a run folder's weights.safetensors).
     #[arg(long, value_name = "W.safetensors")]
     pub weights: PathBuf,
@@ -22,6 +24,8 @@ pub struct EvalArgs {
 pub struct PredictArgs {
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub threads: ThreadArgs,
     #[arg(long, value_name = "W.safetensors")]
     pub weights: PathBuf,
     /// A CSV of features (same columns as the training data, without the target).
@@ -36,6 +40,8 @@ pub struct PredictArgs {
 pub struct GradArgs {
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub threads: ThreadArgs,
     /// Parameters to differentiate at (default: the initializers with the file's seed).
     #[arg(long, value_name = "W.safetensors")]
     pub load: Option<PathBuf>,
@@ -79,11 +85,11 @@ fn finish(result: Result<(), TrainError>) -> ExitCode {
 fn eval_program(
     loaded: &Loaded,
     weights: &Path,
-    backend: exec::Backend,
+    exec: exec::ExecOptions,
 ) -> Result<Box<dyn Program>, TrainError> {
     let (graph, params) = step::build_eval(&loaded.model, loaded.model.train.batch);
     let store = train::load_params(weights, &params)?;
-    let mut prog = exec::compile(&graph, backend)?;
+    let mut prog = exec::compile_with(&graph, exec)?;
     for (name, t) in store.iter() {
         prog.set_leaf(name, &t.data)?;
     }
@@ -93,7 +99,7 @@ fn eval_program(
 fn eval(loaded: &Loaded, args: &EvalArgs) -> Result<(), TrainError> {
     let model = &loaded.model;
     let splits = loaded.load_data()?;
-    let mut prog = eval_program(loaded, &args.weights, args.model.backend)?;
+    let mut prog = eval_program(loaded, &args.weights, args.threads.exec(&args.model))?;
     let sets = [
         ("valid", Some(&splits.valid)),
         ("test", splits.test.as_ref()),
@@ -122,7 +128,7 @@ fn predict(loaded: &Loaded, args: &PredictArgs) -> Result<(), TrainError> {
         splits.train.input_width(),
         splits.scaler.as_ref(),
     )?;
-    let mut prog = eval_program(loaded, &args.weights, args.model.backend)?;
+    let mut prog = eval_program(loaded, &args.weights, args.threads.exec(&args.model))?;
     let batch = model.train.batch;
     let width = splits.train.input_width();
     let k: usize = model.output_shape.iter().product();
@@ -176,7 +182,7 @@ fn grad(loaded: &Loaded, args: &GradArgs) -> Result<(), TrainError> {
         });
     }
     let (graph, params) = step::build_grad(model, batch);
-    let mut prog = exec::compile(&graph, args.model.backend)?;
+    let mut prog = exec::compile_with(&graph, args.threads.exec(&args.model))?;
     let store = match &args.load {
         Some(path) => train::load_params(path, &params)?,
         None => train::initial_params(model, &params),

@@ -1,6 +1,6 @@
 //! `netc train FILE`: train a model, showing progress and the per-layer gradient picture.
 
-use super::common::{self, ModelArgs};
+use super::common::{self, ModelArgs, ThreadArgs};
 use crate::runtime::record::{EpochRecord, StepRecord};
 use crate::runtime::train::{self, Observer, RunInfo, StopReason, TrainOptions};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -15,6 +15,8 @@ use std::time::Instant;
 pub struct TrainArgs {
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub threads: ThreadArgs,
     /// The run folder (default `runs/<model>-<time>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -78,6 +80,7 @@ pub fn run(mut args: TrainArgs) -> ExitCode {
     let _ = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed));
     let opts = TrainOptions {
         backend: args.model.backend,
+        threads: usize::from(args.threads.threads),
         out_dir: out_dir.clone(),
         resume: args.resume.is_some(),
         load: args.load.clone(),

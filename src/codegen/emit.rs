@@ -32,6 +32,8 @@ pub(crate) struct Settings {
     pub inline_gemm_macs: usize,
     /// Threads the library products may use.
     pub gemm_threads: usize,
+    /// Smallest library product (in multiply-adds) that uses them.
+    pub threaded_gemm_macs: usize,
 }
 
 /// What text to keep while compiling.
@@ -175,6 +177,7 @@ impl Emitter<'_> {
                 libm: s.libm,
                 inline_gemm_macs: s.inline_gemm_macs,
                 gemm_threads: s.gemm_threads,
+                threaded_gemm_macs: s.threaded_gemm_macs,
                 locals: Vec::new(),
             };
             for step in steps {
@@ -228,6 +231,8 @@ pub(crate) struct FnLower<'a, 'b> {
     pub inline_gemm_macs: usize,
     /// Threads the library products may use.
     pub gemm_threads: usize,
+    /// Library products of fewer multiply-adds than this run on one thread.
+    pub threaded_gemm_macs: usize,
     /// The values the bodies of the nest being emitted computed at the current point, in body
     /// order: what [`Expr::Local`] reads.
     locals: Vec<Value>,

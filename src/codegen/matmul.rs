@@ -133,7 +133,8 @@ fn dot(f: &mut FnLower, mm: &MatMulCall, c: &Access, i: Value, j: Value, vector:
     f.b.ins().store(mem(), v, pc, 0);
 }
 
-/// C = A·B through `netc_sgemm` (the `gemm` crate), strides passed as they are.
+/// C = A·B through `netc_sgemm` (the `gemm` crate), strides passed as they are, on the
+/// program's threads only when the product is large enough to pay for them.
 fn call_library(f: &mut FnLower, mm: &MatMulCall) {
     let sgemm = f.import(Import::Sgemm);
     let a = f.base(&mm.a);
@@ -147,7 +148,7 @@ fn call_library(f: &mut FnLower, mm: &MatMulCall) {
         mm.a.at.strides[1],
         mm.b.at.strides[0],
         mm.b.at.strides[1],
-        f.gemm_threads,
+        super::gemm_threads_for(mm.m * mm.k * mm.n, f.gemm_threads, f.threaded_gemm_macs),
     ]
     .map(|d| f.b.ins().iconst(types::I64, d as i64));
     let args = [

@@ -52,8 +52,13 @@ pub struct JitOptions {
     /// itself (call [`Kernel::apply_updates`] after it anyway, for the others). Saves a store
     /// and a copy of every parameter per training step. Off for evaluation-style use.
     pub update_in_place: bool,
-    /// Threads for the library matrix products (rayon's global pool); 0 or 1 is one thread.
+    /// Threads for the large library matrix products (rayon's global pool); 0 or 1 is one
+    /// thread. Only products of at least `threaded_gemm_macs` multiply-adds use them
+    /// ([`gemm_threads_for`]); smaller ones run on the calling thread.
     pub gemm_threads: usize,
+    /// The smallest library product (in multiply-adds) run on `gemm_threads` threads; `None`
+    /// is the measured [`THREADED_GEMM_MACS`] (tests pass `Some(0)` to thread every product).
+    pub threaded_gemm_macs: Option<usize>,
     /// Which steps share one generated function with the other steps that compile to the
     /// same code (the kernel cache, docs/codegen.md); by default every repeated step.
     pub kernel_sharing: KernelSharing,
@@ -62,6 +67,26 @@ pub struct JitOptions {
 /// The measured crossover (docs/codegen.md): below it the library's fixed cost per call
 /// outweighs its faster kernel.
 pub const INLINE_GEMM_MACS: usize = 2048;
+
+/// The smallest library product (m·k·n multiply-adds) worth splitting over threads. Measured
+/// with a release-mode timing of the `gemm` crate at 1 vs 2 threads (2 cores, load ≈ 2):
+/// handing a product to rayon costs ≈ 15 µs, so 2 threads were 1.6–1.8× slower at 2^20
+/// multiply-adds (16×256×256, 64×128×128) and 1.08× slower at 64×256×256 (2^22); from 2^24
+/// (256×256×256, ≈ 300 µs) up to 512×2048×2048 they were within 1–7% of one thread on the
+/// loaded machine, where the second core was busy. At 2^24 the fixed cost is ≈ 5% of the
+/// product, so a free second core can only win. To be re-measured on a quiet machine.
+pub const THREADED_GEMM_MACS: usize = 1 << 24;
+
+/// How many threads a library product of `macs` multiply-adds gets when the program may use
+/// `threads`: all of them from `gate` (normally [`THREADED_GEMM_MACS`]) on, one below. Shapes
+/// are static, so this is decided once per product at compile time.
+pub fn gemm_threads_for(macs: usize, threads: usize, gate: usize) -> usize {
+    if macs >= gate {
+        threads.max(1)
+    } else {
+        1
+    }
+}
 
 /// Why a graph could not be compiled or run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -157,6 +182,7 @@ fn settings(opts: &JitOptions) -> emit::Settings {
         libm: opts.libm_math,
         inline_gemm_macs: opts.inline_gemm_macs.unwrap_or(INLINE_GEMM_MACS),
         gemm_threads: opts.gemm_threads,
+        threaded_gemm_macs: opts.threaded_gemm_macs.unwrap_or(THREADED_GEMM_MACS),
     }
 }
 
@@ -206,4 +232,32 @@ fn new_module(opts: &JitOptions) -> Result<(JITModule, HashMap<Import, FuncId>),
         imports.insert(import, id);
     }
     Ok((module, imports))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_products_stay_on_one_thread_large_ones_get_all() {
+        // W1's 64×784×256 first layer is below the gate; a 256×1024×1024 product is above.
+        assert_eq!(gemm_threads_for(64 * 784 * 256, 2, THREADED_GEMM_MACS), 1);
+        assert_eq!(
+            gemm_threads_for(THREADED_GEMM_MACS - 1, 4, THREADED_GEMM_MACS),
+            1
+        );
+        assert_eq!(
+            gemm_threads_for(THREADED_GEMM_MACS, 4, THREADED_GEMM_MACS),
+            4
+        );
+        assert_eq!(
+            gemm_threads_for(256 * 1024 * 1024, 2, THREADED_GEMM_MACS),
+            2
+        );
+        // 0 threads means one, as in `JitOptions::gemm_threads`.
+        assert_eq!(
+            gemm_threads_for(256 * 1024 * 1024, 0, THREADED_GEMM_MACS),
+            1
+        );
+    }
 }

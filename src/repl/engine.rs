@@ -248,7 +248,7 @@ fn compiled_for<'a>(
         let probes = model.train.probes.enabled;
         *slot = Some(Compiled {
             key,
-            programs: runtime::compiled::Compiled::new(model, backend, probes)?,
+            programs: runtime::compiled::Compiled::new(model, backend.into(), probes)?,
             step: None,
             seed: model.train.seed,
         });

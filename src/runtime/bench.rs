@@ -1,9 +1,8 @@
 //! Timing the compiled training step of a model: compile time, µs per step with and without
 //! the probes, on a fixed in-memory batch (what `netc bench` reports). Numbers, not tests.
 
-use super::exec::{self, Backend, ExecError, Program};
+use super::exec::{self, Backend, ExecError, ExecOptions, Program};
 use super::train::initial_params;
-use crate::codegen::{self, JitOptions, Kernel};
 use crate::ir::Graph;
 use crate::lower;
 use crate::model::{Loss, Model};
@@ -20,7 +19,8 @@ pub struct BenchOptions {
     pub steps: usize,
     /// Rounds; probes-on and probes-off rounds alternate so machine load hits both alike.
     pub rounds: usize,
-    /// Threads for the JIT's library matrix products (1: everything on the calling thread).
+    /// Threads for the JIT's large library matrix products (1: everything on the calling
+    /// thread; products below `codegen::THREADED_GEMM_MACS` always run there).
     pub threads: usize,
 }
 
@@ -73,70 +73,15 @@ pub fn bench(model: &Model, opts: &BenchOptions) -> Result<BenchResult, ExecErro
     })
 }
 
-/// The program as the training loop compiles it, with the JIT's products on `opts.threads`.
+/// The program as the training loop compiles it, the JIT's large products on `opts.threads`.
 fn compile(graph: &Graph, opts: &BenchOptions) -> Result<Box<dyn Program>, ExecError> {
-    if opts.backend == Backend::Interp || opts.threads <= 1 {
-        return exec::compile(graph, opts.backend);
-    }
-    let graph = crate::ir::passes::optimize(graph);
-    let jit = JitOptions {
-        gemm_threads: opts.threads,
-        ..JitOptions::default()
-    };
-    let kernel = codegen::compile(&graph, &jit).map_err(|e| ExecError::Compile(e.to_string()))?;
-    let leaves = graph
-        .inputs()
-        .into_iter()
-        .chain(graph.params())
-        .map(|(name, _)| name.to_owned())
-        .collect();
-    Ok(Box::new(Threaded { kernel, leaves }))
-}
-
-/// A kernel compiled with more than one GEMM thread, behind the training loop's interface.
-struct Threaded {
-    kernel: Kernel,
-    /// Every leaf of the graph; the kernel stores only those it reads.
-    leaves: std::collections::HashSet<String>,
-}
-
-impl Program for Threaded {
-    fn set_leaf(&mut self, name: &str, data: &[f32]) -> Result<(), ExecError> {
-        let Some(slot) = self.kernel.leaf_slot(name) else {
-            return match self.leaves.contains(name) {
-                true => Ok(()),
-                false => Err(ExecError::UnknownLeaf(name.to_owned())),
-            };
-        };
-        let leaf = self.kernel.leaf_mut(slot);
-        if leaf.len() != data.len() {
-            return Err(ExecError::LeafSize {
-                name: name.to_owned(),
-                expected: leaf.len(),
-                got: data.len(),
-            });
-        }
-        leaf.copy_from_slice(data);
-        Ok(())
-    }
-
-    fn leaf(&self, name: &str) -> Option<&[f32]> {
-        let slot = self.kernel.leaf_slot(name)?;
-        Some(self.kernel.leaf(slot))
-    }
-
-    fn run(&mut self) -> Result<(), ExecError> {
-        self.kernel.step();
-        Ok(())
-    }
-
-    fn output(&self, index: usize) -> &[f32] {
-        self.kernel.output(index)
-    }
-
-    fn apply_updates(&mut self) {
-        self.kernel.apply_updates();
-    }
+    exec::compile_with(
+        graph,
+        ExecOptions {
+            backend: opts.backend,
+            threads: opts.threads,
+        },
+    )
 }
 
 /// Initial parameters, zero optimizer state, a random batch valid for the loss.

@@ -2,7 +2,7 @@
 //! the batches that feed them. `netc train` (a run folder) and the REPL (runs in memory) drive
 //! the same [`Compiled`] and [`Feed`], so a step means the same thing in both.
 
-use super::exec::{self, Backend, Program};
+use super::exec::{self, ExecOptions, Program};
 use super::record::{EpochRecord, StepRecord};
 use super::train::{evaluate, initial_params, NonFinite, TrainError};
 use crate::data::{Batcher, Dataset};
@@ -32,12 +32,12 @@ struct Slots {
 
 impl Compiled {
     /// Builds and compiles `model`'s step (with its probes when `probes`) and eval programs.
-    pub fn new(model: &Model, backend: Backend, probes: bool) -> Result<Compiled, TrainError> {
+    pub fn new(model: &Model, exec: ExecOptions, probes: bool) -> Result<Compiled, TrainError> {
         let batch = model.train.batch;
         let program = step::build_step(model, batch, &StepOptions { probes });
-        let step_prog = exec::compile(&program.graph, backend)?;
+        let step_prog = exec::compile_with(&program.graph, exec)?;
         let (eval_graph, eval_params) = step::build_eval(model, batch);
-        let eval_prog = exec::compile(&eval_graph, backend)?;
+        let eval_prog = exec::compile_with(&eval_graph, exec)?;
         let slots = Slots::find(&program)?;
         Ok(Compiled {
             program,

@@ -48,13 +48,38 @@ pub trait Program {
     fn apply_updates(&mut self);
 }
 
+/// How to compile a program: the backend, and how many threads the JIT's large library
+/// matrix products may use (the interpreter always runs on one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecOptions {
+    pub backend: Backend,
+    /// Threads for products of at least [`crate::codegen::THREADED_GEMM_MACS`]
+    /// multiply-adds; 1 runs everything on the calling thread. Results do not depend on it.
+    pub threads: usize,
+}
+
+impl From<Backend> for ExecOptions {
+    /// `backend` on one thread.
+    fn from(backend: Backend) -> ExecOptions {
+        ExecOptions {
+            backend,
+            threads: 1,
+        }
+    }
+}
+
 /// Simplifies `graph` (dead code, common subexpressions, constants, identities) and compiles
-/// it for `backend`. The passes keep every output, in order.
+/// it for `backend`, on one thread. The passes keep every output, in order.
 pub fn compile(graph: &Graph, backend: Backend) -> Result<Box<dyn Program>, ExecError> {
+    compile_with(graph, backend.into())
+}
+
+/// [`compile`] with the thread count too.
+pub fn compile_with(graph: &Graph, opts: ExecOptions) -> Result<Box<dyn Program>, ExecError> {
     let graph = crate::ir::passes::optimize(graph);
-    match backend {
+    match opts.backend {
         Backend::Interp => Ok(Box::new(InterpProgram::new(&graph))),
-        Backend::Jit => crate::runtime::jit::compile(&graph),
+        Backend::Jit => crate::runtime::jit::compile(&graph, opts.threads),
     }
 }
 

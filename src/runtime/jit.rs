@@ -4,9 +4,13 @@ use super::exec::{ExecError, Program};
 use crate::codegen::{self, JitOptions, Kernel};
 use crate::ir::Graph;
 
-pub(super) fn compile(graph: &Graph) -> Result<Box<dyn Program>, ExecError> {
-    let kernel = codegen::compile(graph, &JitOptions::default())
-        .map_err(|e| ExecError::Compile(e.to_string()))?;
+/// Compiles `graph`, letting its large library products use `threads` threads.
+pub(super) fn compile(graph: &Graph, threads: usize) -> Result<Box<dyn Program>, ExecError> {
+    let opts = JitOptions {
+        gemm_threads: threads,
+        ..JitOptions::default()
+    };
+    let kernel = codegen::compile(graph, &opts).map_err(|e| ExecError::Compile(e.to_string()))?;
     let leaves = graph
         .inputs()
         .into_iter()

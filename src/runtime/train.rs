@@ -7,7 +7,7 @@
 
 use super::checkpoint::{self, Checkpoint};
 use super::compiled::{Compiled, Feed};
-use super::exec::{Backend, ExecError, Program};
+use super::exec::{Backend, ExecError, ExecOptions, Program};
 use super::record::{EpochRecord, ProbeFiles, Recorder, StepRecord};
 use super::schedule;
 use crate::data::{self, Dataset, Splits};
@@ -23,6 +23,9 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
     pub backend: Backend,
+    /// Threads for the JIT's large matrix products (1: everything on the calling thread);
+    /// the trained weights are the same for every value.
+    pub threads: usize,
     /// The run folder.
     pub out_dir: PathBuf,
     /// Continue from the checkpoint in `out_dir`.
@@ -36,6 +39,16 @@ pub struct TrainOptions {
     /// Stop once this many steps are done, as if interrupted (the schedule still spans the
     /// whole run); continue later with `resume`.
     pub pause_at: Option<u64>,
+}
+
+impl TrainOptions {
+    /// How the run's programs are compiled.
+    pub fn exec(&self) -> ExecOptions {
+        ExecOptions {
+            backend: self.backend,
+            threads: self.threads,
+        }
+    }
 }
 
 /// What the loop tells whoever watches it (the CLI's progress bar, JSON lines, tests).
@@ -183,7 +196,7 @@ impl<'m> Session<'m> {
             return Err(TrainError::BatchTooLarge { batch, rows });
         }
         let probes = opts.probes && model.train.probes.enabled;
-        let compiled = Compiled::new(model, opts.backend, probes)?;
+        let compiled = Compiled::new(model, opts.exec(), probes)?;
         let feed = Feed::new(&splits.train, batch, model.train.seed);
         let total_steps = model
             .train

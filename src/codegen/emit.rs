@@ -604,17 +604,7 @@ fn vectorizable(b: &Body) -> bool {
     for_each_affine(&mut e, &mut |a| {
         ok &= a.strides.last().is_some_and(|&s| s <= 1)
     });
-    ok && !has_mask(&b.expr)
-}
-
-fn has_mask(e: &Expr) -> bool {
-    match e {
-        Expr::Mask(_) => true,
-        Expr::Load(_) | Expr::Const(_) | Expr::Local(_) => false,
-        Expr::Unary(_, x) => has_mask(x),
-        Expr::Binary(_, a, b) | Expr::Compare(_, a, b) => has_mask(a) || has_mask(b),
-        Expr::Select(abc) => abc.iter().any(has_mask),
-    }
+    ok && !b.expr.has_mask()
 }
 
 /// Drops size-1 axes and merges adjacent axes that every access walks contiguously, so an

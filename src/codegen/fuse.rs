@@ -208,17 +208,7 @@ fn lane_friendly(b: &Body) -> bool {
         StoreMode::Assign => inner(&b.dst),
         StoreMode::Add | StoreMode::Max | StoreMode::SumAll | StoreMode::MaxAll => true,
     };
-    store_ok && loads.iter().all(inner) && !has_mask(&b.expr)
-}
-
-fn has_mask(e: &Expr) -> bool {
-    match e {
-        Expr::Mask(_) => true,
-        Expr::Load(_) | Expr::Const(_) | Expr::Local(_) => false,
-        Expr::Unary(_, x) => has_mask(x),
-        Expr::Binary(_, a, b) | Expr::Compare(_, a, b) => has_mask(a) || has_mask(b),
-        Expr::Select(abc) => abc.iter().any(has_mask),
-    }
+    store_ok && loads.iter().all(inner) && !b.expr.has_mask()
 }
 
 /// Every load of an expression (not the mask's counter).

@@ -109,20 +109,13 @@ pub enum CodegenError {
 
 /// Compiles `g` for the host CPU.
 pub fn compile(g: &Graph, opts: &JitOptions) -> Result<Kernel, CodegenError> {
-    crate::ir::verify::verify(g)?;
-    let plan = plan::plan(g, opts.update_in_place)?;
-    let layout = memory::layout(&plan);
-    let schedule = launch::schedule(&plan, opts.kernel_sharing);
-    let (mut module, imports) = new_module(opts)?;
-    let emitted = emit::emit(
-        &mut module,
-        &imports,
-        &plan,
-        &schedule,
-        &layout,
-        settings(opts),
-        emit::Listing::None,
-    )?;
+    let Generated {
+        mut module,
+        plan,
+        layout,
+        schedule,
+        emitted,
+    } = generate(g, opts, emit::Listing::None)?;
     module
         .finalize_definitions()
         .map_err(|e| CodegenError::Cranelift(e.to_string()))?;
@@ -157,6 +150,25 @@ pub fn emit_asm(g: &Graph, opts: &JitOptions) -> Result<String, CodegenError> {
 }
 
 fn listing(g: &Graph, opts: &JitOptions, which: emit::Listing) -> Result<String, CodegenError> {
+    let Generated {
+        module, emitted, ..
+    } = generate(g, opts, which)?;
+    // SAFETY: nothing was finalized, so no code from this module can be running.
+    unsafe { module.free_memory() };
+    Ok(emitted.listing)
+}
+
+/// A graph taken through every stage before finalizing: its plan, memory layout, launch
+/// schedule and the functions emitted into a fresh module.
+struct Generated {
+    module: JITModule,
+    plan: program::Plan,
+    layout: memory::Layout,
+    schedule: launch::Schedule,
+    emitted: emit::Emitted,
+}
+
+fn generate(g: &Graph, opts: &JitOptions, which: emit::Listing) -> Result<Generated, CodegenError> {
     crate::ir::verify::verify(g)?;
     let plan = plan::plan(g, opts.update_in_place)?;
     let layout = memory::layout(&plan);
@@ -171,9 +183,13 @@ fn listing(g: &Graph, opts: &JitOptions, which: emit::Listing) -> Result<String,
         settings(opts),
         which,
     )?;
-    // SAFETY: nothing was finalized, so no code from this module can be running.
-    unsafe { module.free_memory() };
-    Ok(emitted.listing)
+    Ok(Generated {
+        module,
+        plan,
+        layout,
+        schedule,
+        emitted,
+    })
 }
 
 fn settings(opts: &JitOptions) -> emit::Settings {

@@ -37,6 +37,19 @@ pub(crate) enum Expr {
     Local(usize),
 }
 
+impl Expr {
+    /// Whether a dropout mask occurs in the expression (its hash is scalar integer code).
+    pub(crate) fn has_mask(&self) -> bool {
+        match self {
+            Expr::Mask(_) => true,
+            Expr::Load(_) | Expr::Const(_) | Expr::Local(_) => false,
+            Expr::Unary(_, x) => x.has_mask(),
+            Expr::Binary(_, a, b) | Expr::Compare(_, a, b) => a.has_mask() || b.has_mask(),
+            Expr::Select(abc) => abc.iter().any(Expr::has_mask),
+        }
+    }
+}
+
 /// A dropout mask element: [`crate::ir::mask_uniform`] of the element's linear index.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct MaskExpr {

@@ -190,13 +190,7 @@ fn labeled(
     task: Option<Task>,
     loss: Loss,
 ) -> Result<(Dataset, Scheme), DataError> {
-    let target_column = table
-        .column(target)
-        .ok_or_else(|| DataError::UnknownTarget {
-            file: table.file.clone(),
-            target: target.to_string(),
-            help: unknown_target_help(target, &table.header),
-        })?;
+    let target_column = target_column(table, target)?;
     if table.header.len() < 2 {
         return Err(DataError::NoFeatures {
             file: table.file.clone(),
@@ -249,4 +243,15 @@ fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
             _ => error.to_string(),
         },
     })
+}
+
+/// The index of the target column, or an error naming the file and the nearest header.
+pub(super) fn target_column(table: &Table, target: &str) -> Result<usize, DataError> {
+    table
+        .column(target)
+        .ok_or_else(|| DataError::UnknownTarget {
+            file: table.file.clone(),
+            target: target.to_string(),
+            help: unknown_target_help(target, &table.header),
+        })
 }

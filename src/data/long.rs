@@ -34,13 +34,7 @@ pub(crate) fn pivot(table: &Table, long: &LongFormat, target: &str) -> Result<Pi
     };
     let id_column = find("sequence", &long.sequence)?;
     let time_column = find("time", &long.time)?;
-    let target_column = table
-        .column(target)
-        .ok_or_else(|| DataError::UnknownTarget {
-            file: table.file.clone(),
-            target: target.to_string(),
-            help: unknown_target_help(target, &table.header),
-        })?;
+    let target_column = super::csv_file::target_column(table, target)?;
     let features: Vec<usize> = (0..table.header.len())
         .filter(|c| ![id_column, time_column, target_column].contains(c))
         .collect();

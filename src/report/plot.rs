@@ -278,15 +278,21 @@ pub fn grad_over_steps(run: &Run) -> LinePlot {
     }
 }
 
-/// ‖∂L/∂a‖ against depth (layer index) at the first, middle and last recorded steps.
-pub fn depth_profile(run: &Run) -> LinePlot {
-    let steps = run.probe_steps();
+/// The first, middle and last of `steps` (sorted), without repeats: the steps a profile is
+/// drawn at.
+pub(super) fn first_middle_last(steps: &[u64]) -> Vec<u64> {
     let mut chosen: Vec<u64> = [steps.first(), steps.get(steps.len() / 2), steps.last()]
         .into_iter()
         .flatten()
         .copied()
         .collect();
     chosen.dedup();
+    chosen
+}
+
+/// ‖∂L/∂a‖ against depth (layer index) at the first, middle and last recorded steps.
+pub fn depth_profile(run: &Run) -> LinePlot {
+    let chosen = first_middle_last(&run.probe_steps());
     let series = chosen
         .iter()
         .map(|&s| {

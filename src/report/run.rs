@@ -305,20 +305,24 @@ fn parse_metrics(text: &str) -> Result<(Vec<StepRow>, Vec<EpochRow>), RunError> 
     Ok((steps, epochs))
 }
 
-fn parse_probes(text: &str, layers: &[String]) -> Result<Vec<ProbeRow>, RunError> {
-    let mut rows = Vec::new();
-    for (i, line) in text
-        .lines()
+/// The non-empty lines of a CSV file after its header, with their 1-based line numbers.
+fn data_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
         .enumerate()
         .skip(1)
         .filter(|(_, l)| !l.trim().is_empty())
-    {
+        .map(|(i, l)| (i + 1, l))
+}
+
+fn parse_probes(text: &str, layers: &[String]) -> Result<Vec<ProbeRow>, RunError> {
+    let mut rows = Vec::new();
+    for (line, record) in data_lines(text) {
         let bad = |message: String| RunError::BadRecord {
             file: "probes.csv",
-            line: i + 1,
+            line,
             message,
         };
-        let cells: Vec<&str> = line.split(',').collect();
+        let cells: Vec<&str> = record.split(',').collect();
         if cells.len() != STATS + 2 {
             return Err(bad(format!(
                 "{} cells, expected {}",
@@ -354,18 +358,13 @@ fn parse_probes(text: &str, layers: &[String]) -> Result<Vec<ProbeRow>, RunError
 /// Parses `probes_time.csv` (`step,layer,t,grad_h_norm`).
 fn parse_time(text: &str, layers: &[String]) -> Result<Vec<TimeRow>, RunError> {
     let mut rows = Vec::new();
-    for (i, line) in text
-        .lines()
-        .enumerate()
-        .skip(1)
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
+    for (line, record) in data_lines(text) {
         let bad = |message: String| RunError::BadRecord {
             file: "probes_time.csv",
-            line: i + 1,
+            line,
             message,
         };
-        let cells: Vec<&str> = line.split(',').collect();
+        let cells: Vec<&str> = record.split(',').collect();
         let [step, layer, t, value] = cells.as_slice() else {
             return Err(bad(format!("{} cells, expected 4", cells.len())));
         };

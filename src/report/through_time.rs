@@ -2,19 +2,13 @@
 //! the first, middle and last recorded steps (log scale), and a t × step heatmap — the classic
 //! picture of a gradient dying (or blowing up) on its way back to t = 0.
 
-use super::plot::{Heatmap, LinePlot, HEATMAP_COLUMNS};
+use super::plot::{first_middle_last, Heatmap, LinePlot, HEATMAP_COLUMNS};
 use super::run::Run;
 
 /// ‖∂L/∂h_t‖ against t at the first, middle and last recorded steps, one line per (layer,
 /// step); the layer's name is in the legend only when there are several recurrent layers.
 pub fn grad_through_time(run: &Run) -> LinePlot {
-    let steps = run.time_steps();
-    let mut chosen: Vec<u64> = [steps.first(), steps.get(steps.len() / 2), steps.last()]
-        .into_iter()
-        .flatten()
-        .copied()
-        .collect();
-    chosen.dedup();
+    let chosen = first_middle_last(&run.time_steps());
     let layers = run.recurrent_layers();
     let mut series = Vec::new();
     for &layer in &layers {

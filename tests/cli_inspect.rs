@@ -44,6 +44,17 @@ fn ir_prints_forward_step_and_clif() {
         clif.contains("function") && clif.contains("block0"),
         "{clif}"
     );
+    let asm = stdout(&netc(&[
+        "ir",
+        "examples/xor.net",
+        "--grad",
+        "--emit",
+        "asm",
+    ]));
+    assert!(
+        asm.contains("; netc_step_0") && asm.contains("retq") && asm.contains("%xmm"),
+        "{asm}"
+    );
 }
 
 #[test]

@@ -30,6 +30,8 @@ pub enum Emit {
     Ir,
     /// The Cranelift IR of the generated kernels.
     Clif,
+    /// The x86-64 machine code of the generated kernels, as Cranelift disassembles it.
+    Asm,
 }
 
 pub fn run(args: IrArgs) -> ExitCode {
@@ -48,8 +50,14 @@ pub fn run(args: IrArgs) -> ExitCode {
     }
     match args.emit {
         Emit::Ir => print!("{}", print::print_with_source(&graph, &loaded.src)),
-        Emit::Clif => {
-            match crate::codegen::emit_clif(&graph, &crate::codegen::JitOptions::default()) {
+        Emit::Clif | Emit::Asm => {
+            let opts = crate::codegen::JitOptions::default();
+            let text = if args.emit == Emit::Clif {
+                crate::codegen::emit_clif(&graph, &opts)
+            } else {
+                crate::codegen::emit_asm(&graph, &opts)
+            };
+            match text {
                 Ok(text) => print!("{text}"),
                 Err(e) => {
                     eprintln!("error: {e}");

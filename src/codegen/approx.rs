@@ -6,7 +6,7 @@
 #![allow(clippy::excessive_precision)]
 
 use super::emit::FnLower;
-use super::math::{konst, mul_add};
+use super::math::{abs, konst, mul_add};
 use cranelift::prelude::*;
 
 /// ln 2 split in a part exact in few bits and a correction (Cody–Waite).
@@ -100,13 +100,42 @@ fn clamp(f: &mut FnLower, x: Value, lo: f32, hi: f32, vector: bool) -> Value {
 /// the 1.5·2²³ trick: adding it leaves round(t) in the low mantissa bits.
 pub(crate) fn exp(f: &mut FnLower, x: Value, vector: bool) -> Value {
     let x = clamp(f, x, -150.0, 150.0, vector);
+    let (p, shifted_bits) = exp_reduced(f, x, vector);
+    let magic_bits = iconst(f, MAGIC_BITS, vector);
+    let k = f.b.ins().isub(shifted_bits, magic_bits);
+    scale_by_pow2(f, p, k, vector)
+}
+
+/// eˣ for x ≤ [`EXP_SMALL_MAX`] whose result stays normal (x ≥ −87, or NaN): the same
+/// polynomial as [`exp`], scaled by one multiply with 2^k built straight from the rounding
+/// trick's bits. Larger x give e^40; a NaN stays NaN. For tanh, whose argument is 2|x|.
+fn exp_small(f: &mut FnLower, x: Value, vector: bool) -> Value {
+    let hi = konst(f, EXP_SMALL_MAX, vector);
+    let above = f.b.ins().fcmp(FloatCC::GreaterThan, x, hi);
+    let x = pick(f, above, hi, x, vector);
+    let (p, shifted_bits) = exp_reduced(f, x, vector);
+    // (k + 127) << 23 with k = bits − MAGIC_BITS; the shift drops the magic's high bits.
+    let biased = iconst(f, 127 - MAGIC_BITS, vector);
+    let biased = f.b.ins().iadd(shifted_bits, biased);
+    let bits = f.b.ins().ishl_imm_s(biased, 23);
+    let pow = bits_to_float(f, bits, vector);
+    f.b.ins().fmul(p, pow)
+}
+
+/// The bits of 1.5·2²³, the rounding constant of [`exp_reduced`].
+const MAGIC_BITS: i32 = 0x4B40_0000;
+
+/// Where [`exp_small`] clamps: tanh(20) is 1 in f32 with a margin, and 2^58 stays normal.
+const EXP_SMALL_MAX: f32 = 40.0;
+
+/// For x in [−150, 150] (or NaN): e^r of the reduced argument r = x − k·ln2, and the bits of
+/// the rounding sum, whose low bits hold k (`bits − MAGIC_BITS`).
+fn exp_reduced(f: &mut FnLower, x: Value, vector: bool) -> (Value, Value) {
     let log2e = konst(f, std::f32::consts::LOG2_E, vector);
     let magic = konst(f, 12_582_912.0, vector);
     let shifted = mul_add(f, x, log2e, magic);
     let k = f.b.ins().fsub(shifted, magic);
     let shifted_bits = float_to_bits(f, shifted, vector);
-    let magic_bits = iconst(f, 0x4B40_0000, vector);
-    let k_int = f.b.ins().isub(shifted_bits, magic_bits);
     let nk = f.b.ins().fneg(k);
     let (hi_c, lo_c) = (konst(f, LN2_HI, vector), konst(f, LN2_LO, vector));
     let r = mul_add(f, nk, hi_c, x);
@@ -123,8 +152,7 @@ pub(crate) fn exp(f: &mut FnLower, x: Value, vector: bool) -> Value {
     let r2 = f.b.ins().fmul(r, r);
     let one = konst(f, 1.0, vector);
     let r1 = f.b.ins().fadd(r, one);
-    let p = mul_add(f, p, r2, r1);
-    scale_by_pow2(f, p, k_int, vector)
+    (mul_add(f, p, r2, r1), shifted_bits)
 }
 
 /// ln x for x > 0 (subnormals included); −∞ at 0, NaN below 0, ∞ at ∞, NaN stays NaN.
@@ -214,9 +242,9 @@ pub(crate) fn log1p(f: &mut FnLower, x: Value, vector: bool) -> Value {
 
 /// tanh x: an odd polynomial below |x| = 0.625, else 1 − 2/(e^{2|x|} + 1), sign restored.
 pub(crate) fn tanh(f: &mut FnLower, x: Value, vector: bool) -> Value {
-    let ax = f.b.ins().fabs(x);
+    let ax = abs(f, x, vector);
     let two_ax = f.b.ins().fadd(ax, ax);
-    let e = exp(f, two_ax, vector);
+    let e = exp_small(f, two_ax, vector);
     let one = konst(f, 1.0, vector);
     let two = konst(f, 2.0, vector);
     let d = f.b.ins().fadd(e, one);
@@ -239,11 +267,13 @@ pub(crate) fn tanh(f: &mut FnLower, x: Value, vector: bool) -> Value {
     pick(f, is_small, small, big, vector)
 }
 
-/// |mag| with the sign of `sign` (x64 has no vector `fcopysign`: select the sign bit).
+/// `mag` (≥ 0 or NaN) with the sign of `sign`. For f32x4 `mag | (sign & −0.0)`: two
+/// instructions where a bit select takes three (x64 has no vector `fcopysign`).
 fn copysign(f: &mut FnLower, mag: Value, sign: Value, vector: bool) -> Value {
     if vector {
         let sign_bit = konst(f, -0.0, vector);
-        f.b.ins().bitselect(sign_bit, sign, mag)
+        let sign = f.b.ins().band(sign, sign_bit);
+        f.b.ins().bor(mag, sign)
     } else {
         f.b.ins().fcopysign(mag, sign)
     }
@@ -252,7 +282,7 @@ fn copysign(f: &mut FnLower, mag: Value, sign: Value, vector: bool) -> Value {
 /// 1/(1 + e⁻ˣ) for x ≥ 0 and eˣ/(1 + eˣ) below, so neither tail overflows: exactly 0 and 1
 /// only where the true value rounds there, NaN stays NaN.
 pub(crate) fn sigmoid(f: &mut FnLower, x: Value, vector: bool) -> Value {
-    let ax = f.b.ins().fabs(x);
+    let ax = abs(f, x, vector);
     let nax = f.b.ins().fneg(ax);
     let e = exp(f, nax, vector);
     let one = konst(f, 1.0, vector);

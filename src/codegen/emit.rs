@@ -87,8 +87,10 @@ pub(crate) fn emit(
     for (k, kernel) in schedule.kernels.iter().enumerate() {
         let name = format!("netc_kernel_{k}");
         let note = format!(
-            "launched {} times, {} parameters",
-            kernel.uses, kernel.params
+            "launched {} times, {} parameters: {}",
+            kernel.uses,
+            kernel.params,
+            kernel.step.describe()
         );
         let body = Addressing::Params(kernel.params);
         kernels.push(e.define(&name, &note, std::slice::from_ref(&kernel.step), body)?);

@@ -53,7 +53,7 @@ pub(crate) fn unary(f: &mut FnLower, op: UnaryOp, x: Value, vector: bool) -> Val
             recip(f, s, vector)
         }
         UnaryOp::Recip => recip(f, x, vector),
-        UnaryOp::Abs => f.b.ins().fabs(x),
+        UnaryOp::Abs => abs(f, x, vector),
         UnaryOp::Square => f.b.ins().fmul(x, x),
         UnaryOp::IsNonFinite => {
             // x − x is 0 for finite x and NaN for NaN and ±∞.
@@ -88,8 +88,14 @@ pub(crate) fn compare(f: &mut FnLower, op: CmpOp, a: Value, b: Value, vector: bo
     };
     let c = f.b.ins().fcmp(cc, a, b);
     let one = konst(f, 1.0, vector);
-    let zero = konst(f, 0.0, vector);
-    pick(f, c, one, zero, vector)
+    if vector {
+        // All-ones lanes and 1.0 give 1.0, zero lanes 0.0: one `andps`, not a blend.
+        let m = f.mask_as_f32x4(c);
+        f.b.ins().band(m, one)
+    } else {
+        let zero = konst(f, 0.0, vector);
+        f.b.ins().select(c, one, zero)
+    }
 }
 
 /// cond ≠ 0 ? t : e (a NaN condition counts as true, as `cond != 0.0` does in Rust).
@@ -125,6 +131,17 @@ fn pick(f: &mut FnLower, c: Value, t: Value, e: Value, vector: bool) -> Value {
         f.b.ins().bitselect(m, t, e)
     } else {
         f.b.ins().select(c, t, e)
+    }
+}
+
+/// |x|. For f32x4 an `andps` with a constant mask: Cranelift's own vector `fabs` builds the
+/// mask in registers each time (three instructions and one more live register).
+pub(crate) fn abs(f: &mut FnLower, x: Value, vector: bool) -> Value {
+    if vector {
+        let mask = konst(f, f32::from_bits(0x7fff_ffff), vector);
+        f.b.ins().band(x, mask)
+    } else {
+        f.b.ins().fabs(x)
     }
 }
 

@@ -130,6 +130,19 @@ pub(crate) enum Step {
     MatMul(MatMulCall),
 }
 
+impl Step {
+    /// A one-line summary for profiler symbols: the product's shape or the loop's space.
+    pub fn describe(&self) -> String {
+        match self {
+            Step::MatMul(m) => format!(
+                "matmul {}x{}x{} a{:?} b{:?}",
+                m.m, m.k, m.n, m.a.at.strides, m.b.at.strides
+            ),
+            Step::Loop(l) => format!("loop {:?} {:?} +{} fused", l.space, l.mode, l.fused.len()),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Buffer {
     pub len: usize,

@@ -181,6 +181,7 @@ impl Emitter<'_> {
                 gemm_threads: s.gemm_threads,
                 threaded_gemm_macs: s.threaded_gemm_macs,
                 locals: Vec::new(),
+                invariant: HashMap::new(),
             };
             for step in steps {
                 f.step(step);
@@ -238,6 +239,10 @@ pub(crate) struct FnLower<'a, 'b> {
     /// The values the bodies of the nest being emitted computed at the current point, in body
     /// order: what [`Expr::Local`] reads.
     locals: Vec<Value>,
+    /// Elements every point of the nest being emitted reads (a learning rate, a mean) and no
+    /// body of it writes, loaded once before its loops: (buffer, offset) → (f32, f32x4).
+    /// Cranelift does not hoist loads out of loops itself.
+    invariant: HashMap<(usize, usize), (Value, Value)>,
 }
 
 /// Loads and stores into the arena: in bounds by construction of the memory plan.
@@ -355,7 +360,9 @@ impl FnLower<'_, '_> {
             .iter()
             .map(|b| reduces_whole_nest(b).then(|| self.accumulators(b.mode)))
             .collect();
+        self.hoist_invariant_loads(l);
         self.outer(l, 0, &mut Vec::new(), &whole);
+        self.invariant.clear();
         for (body, acc) in l.bodies.iter().zip(&whole) {
             if let Some((scalar, vacc)) = acc {
                 self.fold_lanes(body.mode, *vacc, *scalar);
@@ -363,6 +370,25 @@ impl FnLower<'_, '_> {
                 // Every stride of the destination is 0, so no index is read.
                 self.store(&body.dst, &[], total, body.mode, false);
             }
+        }
+    }
+
+    /// Fills [`FnLower::invariant`] for nest `l` (its space is not empty).
+    fn hoist_invariant_loads(&mut self, l: &Nest) {
+        let written: Vec<usize> = l.bodies.iter().map(|b| b.dst.buf).collect();
+        let mut loads = Vec::new();
+        for body in &l.bodies {
+            invariant_loads(&body.expr, &mut loads);
+        }
+        for a in loads {
+            let key = (a.buf, a.at.offset);
+            if written.contains(&a.buf) || self.invariant.contains_key(&key) {
+                continue;
+            }
+            let p = self.base(a);
+            let x = self.b.ins().load(types::F32, mem(), p, 0);
+            let v = self.b.ins().splat(types::F32X4, x);
+            self.invariant.insert(key, (x, v));
         }
     }
 
@@ -454,16 +480,35 @@ impl FnLower<'_, '_> {
         idx.push(i);
         self.locals.clear();
         for (body, acc) in l.bodies.iter().zip(accs) {
-            let v = self.expr(&body.expr, idx, vector);
-            self.locals.push(v);
             match acc {
                 Some((scalar, vacc)) => {
                     let var = if vector { *vacc } else { *scalar };
                     let old = self.b.use_var(var);
-                    let new = self.combine(body.mode, old, v);
+                    let sum = matches!(body.mode, StoreMode::Add | StoreMode::SumAll);
+                    let new = match product(&body.expr) {
+                        // acc + a·b in one FMA (sums of squares are most of the probes).
+                        Some((a, b)) if sum && self.fma => {
+                            let a = self.expr(a, idx, vector);
+                            let b = match b {
+                                Some(b) => self.expr(b, idx, vector),
+                                None => a,
+                            };
+                            math::mul_add(self, a, b, old)
+                        }
+                        _ => {
+                            let v = self.expr(&body.expr, idx, vector);
+                            self.combine(body.mode, old, v)
+                        }
+                    };
                     self.b.def_var(var, new);
+                    // Only `Assign` bodies are read as locals; keep the numbering.
+                    self.locals.push(new);
                 }
-                None => self.store(&body.dst, idx, v, body.mode, vector),
+                None => {
+                    let v = self.expr(&body.expr, idx, vector);
+                    self.locals.push(v);
+                    self.store(&body.dst, idx, v, body.mode, vector);
+                }
             }
         }
         idx.pop();
@@ -523,6 +568,14 @@ impl FnLower<'_, '_> {
     /// The value of `e` at `idx` (a vector of the next 4 innermost points when `vector`).
     pub fn expr(&mut self, e: &Expr, idx: &[Value], vector: bool) -> Value {
         match e {
+            Expr::Load(a) if a.at.strides.iter().all(|&s| s == 0) => {
+                if let Some(&(x, v)) = self.invariant.get(&(a.buf, a.at.offset)) {
+                    return if vector { v } else { x };
+                }
+                let p = self.base(a);
+                let x = self.b.ins().load(types::F32, mem(), p, 0);
+                self.splat_if(x, vector)
+            }
             Expr::Load(a) => {
                 let p = self.at(a, idx);
                 let inner_stride = a.at.strides.last().copied().unwrap_or(0);
@@ -586,6 +639,29 @@ impl FnLower<'_, '_> {
 struct Nest {
     space: Vec<usize>,
     bodies: Vec<Body>,
+}
+
+/// The factors of a product: `a·b` as (a, Some(b)), `x²` as (x, None).
+fn product(e: &Expr) -> Option<(&Expr, Option<&Expr>)> {
+    match e {
+        Expr::Binary(crate::ir::BinaryOp::Mul, a, b) => Some((a, Some(b))),
+        Expr::Unary(crate::ir::UnaryOp::Square, x) => Some((x, None)),
+        _ => None,
+    }
+}
+
+/// Every load of one element at all points of a nest (all strides 0) in `e`.
+fn invariant_loads<'e>(e: &'e Expr, out: &mut Vec<&'e Access>) {
+    match e {
+        Expr::Load(a) if a.at.strides.iter().all(|&s| s == 0) => out.push(a),
+        Expr::Load(_) | Expr::Const(_) | Expr::Local(_) | Expr::Mask(_) => {}
+        Expr::Unary(_, x) => invariant_loads(x, out),
+        Expr::Binary(_, a, b) | Expr::Compare(_, a, b) => {
+            invariant_loads(a, out);
+            invariant_loads(b, out);
+        }
+        Expr::Select(abc) => abc.iter().for_each(|x| invariant_loads(x, out)),
+    }
 }
 
 /// Whether a body accumulates along the innermost axis (its destination does not move there).

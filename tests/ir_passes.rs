@@ -214,3 +214,49 @@ proptest! {
         prop_assert!(close(&wide[0].data, &narrow.data, 1e-4), "{:?} vs {:?}", wide[0].data, narrow.data);
     }
 }
+
+/// The gradient of a split (an LSTM's four gates read out of one product) arrives as a sum of
+/// zero-padded concatenations; it becomes one concatenation with the same values, and terms
+/// whose parts overlap are left alone.
+#[test]
+fn a_sum_of_padded_parts_becomes_one_concatenation() {
+    let mut g = Graph::new();
+    let (a, b, c) = (
+        g.input("a", vec![2, 1]),
+        g.input("b", vec![2, 2]),
+        g.input("c", vec![2, 1]),
+    );
+    let (z1, z2, z3) = (
+        g.constant(0.0, vec![2, 1]),
+        g.constant(0.0, vec![2, 2]),
+        g.constant(0.0, vec![2, 3]),
+    );
+    let pa = g.concat(&[a, z3], 1); // [a 0 0 0]
+    let pc = g.concat(&[z3, c], 1); // [0 0 0 c]
+    let pb = g.concat(&[z1, b, z1], 1); // [0 b b 0]
+    let s = g.add(pa, pc);
+    let s = g.add(s, pb);
+    let overlap = g.concat(&[z2, b], 1); // [0 0 b b] overlaps c
+    let t = g.add(pc, overlap);
+    g.add_output("s", s, Role::Value);
+    g.add_output("t", t, Role::Value);
+    let e = env(&[
+        ("a", vec![2, 1], vec![1.0, 2.0]),
+        ("b", vec![2, 2], vec![3.0, 4.0, 5.0, 6.0]),
+        ("c", vec![2, 1], vec![7.0, 8.0]),
+    ]);
+    let opt = optimize(&g);
+    assert!(verify(&opt).is_ok());
+    let (before, after) = (run(&g, &e).expect("runs"), run(&opt, &e).expect("runs"));
+    assert_eq!(before, after);
+    assert_eq!(after[0].data, vec![1.0, 3.0, 4.0, 7.0, 2.0, 5.0, 6.0, 8.0]);
+    let Op::Concat { xs, .. } = &opt.node(opt.outputs[0].value).op else {
+        panic!("s is not one concatenation: {:?}", ops(&opt));
+    };
+    assert_eq!(xs, &[a, b, c]);
+    assert!(
+        matches!(opt.node(opt.outputs[1].value).op, Op::Binary { .. }),
+        "overlapping parts are still added: {:?}",
+        ops(&opt)
+    );
+}

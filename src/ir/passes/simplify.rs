@@ -1,7 +1,10 @@
 //! Algebraic identities that hold for every input, NaN and ±∞ included:
 //! x·1 = 1·x = x, x+0 = 0+x = x, x−0 = x, 0−x = −x, x/1 = x, −(−x) = x, reshape of a
 //! reshape, broadcast of a broadcast, transpose of a transpose, no-op reshapes, broadcasts and
-//! transposes, and a select on a constant condition.
+//! transposes, and a select on a constant condition. A sum of zero-padded concatenations
+//! whose non-zero parts do not overlap, `concat(0, a) + concat(b, 0)`, is the concatenation
+//! `concat(b, a)` (x + 0 = x again): the gradient of a split, such as an LSTM's four gates
+//! read out of one product, arrives as such a sum, one padded term per part.
 //!
 //! x·0 is NOT rewritten to 0 unless x is itself a constant (constant folding does that):
 //! NaN·0 and ∞·0 are NaN, and hiding a NaN would defeat the non-finite probes. The only
@@ -95,12 +98,83 @@ fn binary_identity(g: &Graph, op: BinaryOp, a: ValueId, b: ValueId, node: &Node)
             node.shape.clone(),
         ),
         BinaryOp::Div if is(b, 1.0) => Rewrite::Alias(a),
-        BinaryOp::Add
-        | BinaryOp::Sub
-        | BinaryOp::Mul
-        | BinaryOp::Div
-        | BinaryOp::Max
-        | BinaryOp::Min => Rewrite::Keep,
+        BinaryOp::Add => padded_sum(g, a, b, node),
+        BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Max | BinaryOp::Min => {
+            Rewrite::Keep
+        }
+    }
+}
+
+/// A run of `len` elements along the concatenation axis: a value, or zeros (None).
+type Segment = (usize, Option<ValueId>);
+
+/// `concat(..) + concat(..)` (or a zero constant for either side) whose non-zero parts do not
+/// overlap → one concatenation of the parts, zeros filling the gaps.
+fn padded_sum(g: &Graph, a: ValueId, b: ValueId, node: &Node) -> Rewrite {
+    let axis = match (&g.node(a).op, &g.node(b).op) {
+        (Op::Concat { axis, .. }, _) | (_, Op::Concat { axis, .. }) => *axis,
+        _ => return Rewrite::Keep,
+    };
+    let (Some(sa), Some(sb)) = (segments(g, a, axis), segments(g, b, axis)) else {
+        return Rewrite::Keep;
+    };
+    // Non-zero runs of both sides as (start, end, value), in order, disjoint.
+    let mut parts: Vec<(usize, usize, ValueId)> = Vec::new();
+    for side in [sa, sb] {
+        let mut start = 0;
+        for (len, v) in side {
+            if let Some(v) = v {
+                parts.push((start, start + len, v));
+            }
+            start += len;
+        }
+    }
+    parts.sort_by_key(|p| p.0);
+    if parts.windows(2).any(|w| w[0].1 > w[1].0) {
+        return Rewrite::Keep;
+    }
+    let total = node.shape[axis];
+    let mut emit = Vec::new();
+    let mut xs = Vec::new();
+    let base = g.len();
+    let mut at = 0;
+    let zeros = |emit: &mut Vec<(Op, Vec<usize>)>, xs: &mut Vec<ValueId>, len: usize| {
+        let mut shape = node.shape.clone();
+        shape[axis] = len;
+        xs.push(ValueId((base + emit.len()) as u32));
+        emit.push((Op::Const { value: 0.0 }, shape));
+    };
+    for &(start, end, v) in &parts {
+        if start > at {
+            zeros(&mut emit, &mut xs, start - at);
+        }
+        xs.push(v);
+        at = end;
+    }
+    if at < total {
+        zeros(&mut emit, &mut xs, total - at);
+    }
+    if let [only] = xs[..] {
+        if emit.is_empty() {
+            return Rewrite::Alias(only);
+        }
+    }
+    emit.push((Op::Concat { xs, axis }, node.shape.clone()));
+    Rewrite::Emit(emit)
+}
+
+/// `v` as runs along `axis`: the parts of a concatenation along it (zero constants as
+/// zeros), all zeros for a zero constant. None for anything else.
+fn segments(g: &Graph, v: ValueId, axis: usize) -> Option<Vec<Segment>> {
+    let len = |x: ValueId| g.shape(x)[axis];
+    match &g.node(v).op {
+        Op::Concat { xs, axis: ax } if *ax == axis => Some(
+            xs.iter()
+                .map(|&x| (len(x), (constant(g, x) != Some(0.0)).then_some(x)))
+                .collect(),
+        ),
+        Op::Const { value } if *value == 0.0 => Some(vec![(len(v), None)]),
+        _ => None,
     }
 }
 

@@ -21,6 +21,7 @@ mod launch;
 mod math;
 mod matmul;
 mod memory;
+mod nest;
 mod plan;
 mod program;
 mod update;

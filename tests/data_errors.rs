@@ -1,22 +1,15 @@
 //! Every bad-data case gives a clear message naming the file, row and column: snapshots of the
 //! rendered errors, one per case, with fixtures under tests/data/data/.
 
+mod common;
+
 use std::path::Path;
 
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
-use netc::data::{self, DataError, Dataset};
+use common::data::{load_csv, load_csv_error, render};
+use netc::data::{self, Dataset};
 use netc::model::{CsvSource, DataSource, Loss, Scale, Synthetic, SyntheticKind, Task};
 
 const FIXTURES: &str = "tests/data/data";
-
-fn render(error: &DataError) -> String {
-    let mut out = String::new();
-    GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
-        .with_width(100)
-        .render_report(&mut out, error as &dyn Diagnostic)
-        .expect("rendering to a String cannot fail");
-    out
-}
 
 fn csv_source(path: &str, target: &str) -> CsvSource {
     CsvSource {
@@ -32,13 +25,7 @@ fn csv_source(path: &str, target: &str) -> CsvSource {
 
 /// Loads `source` from the fixtures folder and returns the rendered error it must give.
 fn load_error(source: CsvSource, loss: Loss) -> String {
-    match data::load(&DataSource::Csv(source), Path::new(FIXTURES), 7, loss) {
-        Ok(splits) => panic!(
-            "expected an error, got {} training rows",
-            splits.train.len()
-        ),
-        Err(error) => render(&error),
-    }
+    load_csv_error(source, FIXTURES, loss)
 }
 
 fn check(path: &str, target: &str, loss: Loss) -> String {
@@ -46,10 +33,9 @@ fn check(path: &str, target: &str, loss: Loss) -> String {
 }
 
 fn good() -> Dataset {
-    data::load(
-        &DataSource::Csv(csv_source("good.csv", "label")),
-        Path::new(FIXTURES),
-        7,
+    load_csv(
+        csv_source("good.csv", "label"),
+        FIXTURES,
         Loss::CrossEntropy,
     )
     .expect("good.csv loads")
@@ -211,10 +197,9 @@ fn class_count_that_does_not_match_the_model_output() {
 
 #[test]
 fn binary_target_with_several_outputs() {
-    let binary = data::load(
-        &DataSource::Csv(csv_source("good.csv", "label")),
-        Path::new(FIXTURES),
-        7,
+    let binary = load_csv(
+        csv_source("good.csv", "label"),
+        FIXTURES,
         Loss::BinaryCrossEntropy,
     )
     .expect("good.csv loads")

@@ -2,22 +2,15 @@
 //! example per sequence in step order, and every bad file gives an error naming the file, row
 //! and column (snapshots, fixtures under tests/data/data/long/).
 
+mod common;
+
 use std::path::Path;
 
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
+use common::data::{load_csv, load_csv_error, render};
 use netc::data::{self, DataError, Splits};
 use netc::model::{CsvSource, DataSource, LongFormat, Loss, Scale};
 
 const FIXTURES: &str = "tests/data/data/long";
-
-fn render(error: &DataError) -> String {
-    let mut out = String::new();
-    GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
-        .with_width(100)
-        .render_report(&mut out, error as &dyn Diagnostic)
-        .expect("rendering to a String cannot fail");
-    out
-}
 
 fn source(path: &str) -> CsvSource {
     CsvSource {
@@ -35,14 +28,11 @@ fn source(path: &str) -> CsvSource {
 }
 
 fn load(source: CsvSource) -> Result<Splits, DataError> {
-    data::load(&DataSource::Csv(source), Path::new(FIXTURES), 7, Loss::Mse)
+    load_csv(source, FIXTURES, Loss::Mse)
 }
 
 fn error_of(path: &str) -> String {
-    match load(source(path)) {
-        Ok(s) => panic!("{path}: expected an error, got {} rows", s.train.len()),
-        Err(e) => render(&e),
-    }
+    load_csv_error(source(path), FIXTURES, Loss::Mse)
 }
 
 #[test]

@@ -1,6 +1,9 @@
 //! The diagnostics commands end to end through the binary: `netc analyze`, `netc train`
 //! printing the diagnosis and writing plots, `netc report`, `netc train --vary`.
 
+mod common;
+
+use common::plots::decode_plot;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -24,16 +27,11 @@ fn stdout(o: &Output) -> String {
 
 /// Decodes a PNG file and checks its size and that it is not one flat colour.
 fn check_png(path: &Path) {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
-        .read_info()
-        .expect("a PNG");
-    let mut buf = vec![0; reader.output_buffer_size().expect("size")];
-    let info = reader.next_frame(&mut buf).expect("a frame");
-    assert_eq!((info.width, info.height), netc::report::plot::SIZE);
-    let first = &buf[..3];
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let pixels = decode_plot(&bytes, &path.display().to_string());
+    let first = &pixels[..3];
     assert!(
-        buf[..info.buffer_size()].chunks(3).any(|p| p != first),
+        pixels.chunks(3).any(|p| p != first),
         "{} is blank",
         path.display()
     );

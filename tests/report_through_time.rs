@@ -1,6 +1,9 @@
 //! The through-time plots of a recurrent run: ‖∂L/∂h_t‖ against t at chosen steps and the
 //! t × step heatmap, read from probes_time.csv, drawn as real PNGs and put in report.html.
 
+mod common;
+
+use common::plots::assert_plot_has_content;
 use netc::report::{self, plot::Plot};
 use std::path::Path;
 use std::process::Command;
@@ -21,26 +24,6 @@ fn trained(example: &str, steps: &str) -> tempfile::TempDir {
         .expect("netc runs");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     dir
-}
-
-/// Decodes a PNG and checks it has the plot size, ink on more than 1% of it and many colours.
-fn check_png(bytes: &[u8], what: &str) {
-    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
-    let mut reader = decoder.read_info().expect("a valid PNG");
-    let mut buf = vec![0; reader.output_buffer_size().expect("fits in memory")];
-    let info = reader.next_frame(&mut buf).expect("one frame");
-    assert_eq!((info.width, info.height), report::plot::SIZE, "{what}");
-    let pixels = &buf[..info.buffer_size()];
-    let inked = pixels
-        .chunks(3)
-        .filter(|p| p.iter().any(|&c| c < 200))
-        .count();
-    let colours: std::collections::HashSet<&[u8]> = pixels.chunks(3).collect();
-    assert!(
-        inked * 100 > pixels.len() / 3,
-        "{what}: {inked} pixels inked"
-    );
-    assert!(colours.len() >= 8, "{what}: {} colours", colours.len());
 }
 
 #[test]
@@ -80,7 +63,7 @@ fn a_recurrent_run_gets_through_time_plots_with_real_content() {
 
     for stem in ["grad_through_time", "time_heatmap"] {
         let png = std::fs::read(dir.path().join(format!("{stem}.png"))).expect(stem);
-        check_png(&png, stem);
+        assert_plot_has_content(&png, stem);
         assert!(
             dir.path().join(format!("{stem}.svg")).exists(),
             "{stem}.svg"

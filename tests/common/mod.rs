@@ -1,6 +1,11 @@
-//! Hand-built checked models for tests of lowering, the step program and the backends, so
-//! those stages are tested without going through the front end.
+//! Helpers shared by the integration tests: here, hand-built checked models for tests of
+//! lowering, the step program and the backends, so those stages are tested without going
+//! through the front end; in `data`, loading CSV fixtures and rendering their errors; in
+//! `plots`, decoding the PNGs of drawn plots.
 #![allow(dead_code)]
+
+pub mod data;
+pub mod plots;
 
 use netc::ir::{Role, Tensor};
 use netc::model::*;

@@ -2,7 +2,9 @@
 //! already walks the same memory — the loop producing its input (a reduction such as a probe
 //! then accumulates in registers while its input is computed, reading it as [`Expr::Local`])
 //! or a sibling reading the same elements (a gradient feeding both its SGD update and its norm
-//! probe) — so the extra statistic costs no trip through memory.
+//! probe) — so the extra statistic costs no trip through memory. A reduction prefers the
+//! earliest such nest that evaluates no transcendental function: a tanh forward loop already
+//! runs out of registers, while its backward loop reads the same activations with room to spare.
 
 use super::program::{Access, Body, BufId, Expr, LoopNest, Step, StoreMode};
 use crate::ir::numel;
@@ -97,6 +99,10 @@ fn place(out: &mut Placed, space: &[usize], body: Body) {
     collect_reads(&body.expr, &mut reads);
     let lanes = lane_friendly(&body);
     let mut target = None;
+    // The earliest candidate that evaluates no transcendental function: a reduction added to
+    // a tanh loop makes Cranelift spill (16 xmm registers), while in a light loop reading the
+    // same elements (the tanh's backward pass) it costs its arithmetic alone.
+    let mut light = None;
     let mut earliest = out.steps.len();
     let reach = out.steps.len().saturating_sub(REACH);
     for t in (reach..out.steps.len()).rev() {
@@ -108,6 +114,11 @@ fn place(out: &mut Placed, space: &[usize], body: Body) {
                 let near = shares_memory(nest, &body) || (adjacent && numel(space) <= TINY_SPACE);
                 if near && joined(nest, &body).is_some() {
                     target = Some(t);
+                    let heavy = nest.expr.calls_a_function()
+                        || nest.fused.iter().any(|b| b.expr.calls_a_function());
+                    if !heavy {
+                        light = Some(t);
+                    }
                 }
             }
         }
@@ -116,7 +127,8 @@ fn place(out: &mut Placed, space: &[usize], body: Body) {
         }
         earliest = t;
     }
-    if let Some(t) = target {
+    let reduces = matches!(body.mode, StoreMode::SumAll | StoreMode::MaxAll);
+    if let Some(t) = if reduces { light.or(target) } else { target } {
         if let Step::Loop(nest) = &mut out.steps[t] {
             if let Some(body) = joined(nest, &body) {
                 out.memo[t].add(&body);

@@ -38,6 +38,21 @@ pub(crate) enum Expr {
 }
 
 impl Expr {
+    /// Whether the expression evaluates exp, log, log1p, tanh, sigmoid or erf: dozens of
+    /// instructions and constants each.
+    pub(crate) fn calls_a_function(&self) -> bool {
+        use crate::ir::UnaryOp::{Erf, Exp, Log, Log1p, Sigmoid, Tanh};
+        match self {
+            Expr::Unary(Exp | Log | Log1p | Tanh | Sigmoid | Erf, _) => true,
+            Expr::Unary(_, x) => x.calls_a_function(),
+            Expr::Binary(_, a, b) | Expr::Compare(_, a, b) => {
+                a.calls_a_function() || b.calls_a_function()
+            }
+            Expr::Select(abc) => abc.iter().any(Expr::calls_a_function),
+            Expr::Load(_) | Expr::Const(_) | Expr::Local(_) | Expr::Mask(_) => false,
+        }
+    }
+
     /// Whether a dropout mask occurs in the expression (its hash is scalar integer code).
     pub(crate) fn has_mask(&self) -> bool {
         match self {

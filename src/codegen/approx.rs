@@ -148,11 +148,26 @@ fn exp_reduced(f: &mut FnLower, x: Value, vector: bool) -> (Value, Value) {
         1.666_666_5e-1,
         5.000_000_1e-1,
     ];
-    let p = horner(f, r, &coeffs, vector);
     let r2 = f.b.ins().fmul(r, r);
+    let p = estrin6(f, r, r2, &coeffs, vector);
     let one = konst(f, 1.0, vector);
     let r1 = f.b.ins().fadd(r, one);
     (mul_add(f, p, r2, r1), shifted_bits)
+}
+
+/// Σ coeffs[i]·x^(5−i) (highest power first) in Estrin's form, (c₁x + c₀) + x²((c₃x + c₂) +
+/// x²(c₅x + c₄)): three multiply-adds deep instead of Horner's five. Elementwise loops run
+/// several iterations at once, and the exponential's dependency chain was what bounded tanh.
+fn estrin6(f: &mut FnLower, x: Value, x2: Value, coeffs: &[f32; 6], vector: bool) -> Value {
+    let pair = |f: &mut FnLower, hi: f32, lo: f32| {
+        let (hi, lo) = (konst(f, hi, vector), konst(f, lo, vector));
+        mul_add(f, hi, x, lo)
+    };
+    let q2 = pair(f, coeffs[0], coeffs[1]);
+    let q1 = pair(f, coeffs[2], coeffs[3]);
+    let q0 = pair(f, coeffs[4], coeffs[5]);
+    let t = mul_add(f, q2, x2, q1);
+    mul_add(f, t, x2, q0)
 }
 
 /// ln x for x > 0 (subnormals included); −∞ at 0, NaN below 0, ∞ at ∞, NaN stays NaN.

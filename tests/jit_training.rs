@@ -309,3 +309,56 @@ fn in_place_updates_track_the_interpreter() {
     in_place_tracks_interpreter(tiny_mlp(), 5);
     in_place_tracks_interpreter(residual_mlp(), 5);
 }
+
+/// Parameters are double-buffered (codegen/swap.rs): `apply_updates` makes the step's update
+/// buffers the parameters instead of copying them. A step whose updates are not applied (a
+/// dropped non-finite step) leaves the parameters as they were at either parity, so running
+/// it again gives the same outputs, and applying reads the new values back through `leaf`.
+#[test]
+fn a_dropped_step_leaves_the_parameters_at_either_parity() {
+    let Case { g, params, env } = tiny_mlp();
+    let mut k = compile(&g, &JitOptions::default()).expect("compiles");
+    for name in k
+        .leaf_names()
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>()
+    {
+        let slot = k.leaf_slot(&name).expect("leaf");
+        k.leaf_mut(slot).copy_from_slice(&env[&name].data);
+    }
+    let snapshot = |k: &netc::codegen::Kernel| -> Vec<Vec<f32>> {
+        (0..k.num_outputs()).map(|i| k.output(i).to_vec()).collect()
+    };
+    for parity in 0..2 {
+        let before: Vec<Vec<f32>> = (params.iter())
+            .map(|p| k.leaf(k.leaf_slot(p).expect("param")).to_vec())
+            .collect();
+        k.step();
+        let first = snapshot(&k);
+        k.step(); // the first step was dropped: its updates were never applied
+        assert_eq!(
+            first,
+            snapshot(&k),
+            "parity {parity}: same inputs, same outputs"
+        );
+        for (p, old) in params.iter().zip(&before) {
+            assert_eq!(k.leaf(k.leaf_slot(p).expect("param")), &old[..], "{p}");
+        }
+        let updates: Vec<(String, Vec<f32>)> = (g.outputs.iter().enumerate())
+            .filter_map(|(i, o)| match &o.role {
+                Role::Update { param } => Some((param.clone(), k.output(i).to_vec())),
+                _ => None,
+            })
+            .collect();
+        k.apply_updates();
+        for (p, new) in &updates {
+            assert_eq!(k.leaf(k.leaf_slot(p).expect("param")), &new[..], "{p}");
+            let changed = (new
+                .iter()
+                .zip(&before[params.iter().position(|q| q == p).unwrap()]))
+            .any(|(a, b)| a != b);
+            assert!(changed, "{p} was updated");
+        }
+    }
+}

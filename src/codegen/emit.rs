@@ -9,6 +9,7 @@ use super::math::{self, Import};
 use super::matmul;
 use super::memory::Layout;
 use super::program::{Access, Affine, Expr, Plan, Step};
+use super::swap::Swaps;
 use super::CodegenError;
 use cranelift::codegen::ir::{Endianness, FuncRef};
 use cranelift::prelude::*;
@@ -57,24 +58,43 @@ pub(crate) struct Emitted {
 /// Where a function finds its buffers.
 enum Bases<'a> {
     /// At constant offsets from the arena (`Layout::offsets`, by buffer).
-    Arena { arena: Value, offsets: &'a [usize] },
+    /// Swapped parameter buffers (`swap.rs`) at the address the swap table gives, loaded at
+    /// entry.
+    Arena {
+        arena: Value,
+        offsets: &'a [usize],
+        swapped: HashMap<usize, Value>,
+    },
     /// At the address of each parameter (a buffer number is a parameter number).
     Params(Vec<Value>),
 }
 
-/// Defines every shared kernel of `schedule` and one function per inline unit in `module`.
+/// What the stages before code generation decided about a program.
+pub(crate) struct Planned<'a> {
+    pub plan: &'a Plan,
+    pub schedule: &'a Schedule,
+    pub layout: &'a Layout,
+    pub swaps: &'a Swaps,
+}
+
+/// Defines every shared kernel of the schedule and one function per inline unit in `module`.
 pub(crate) fn emit(
     module: &mut JITModule,
     imports: &HashMap<Import, FuncId>,
-    plan: &Plan,
-    schedule: &Schedule,
-    layout: &Layout,
+    planned: &Planned,
     settings: Settings,
     listing: Listing,
 ) -> Result<Emitted, CodegenError> {
+    let Planned {
+        plan,
+        schedule,
+        layout,
+        swaps,
+    } = *planned;
     let mut e = Emitter {
         module,
         imports,
+        swaps,
         settings,
         listing,
         ctx: None,
@@ -127,6 +147,7 @@ enum Addressing<'a> {
 struct Emitter<'a> {
     module: &'a mut JITModule,
     imports: &'a HashMap<Import, FuncId>,
+    swaps: &'a Swaps,
     settings: Settings,
     listing: Listing,
     ctx: Option<cranelift::codegen::Context>,
@@ -163,7 +184,21 @@ impl Emitter<'_> {
             b.switch_to_block(entry);
             let (arena, params) = (b.block_params(entry)[0], b.block_params(entry)[1]);
             let bases = match body {
-                Addressing::Arena(offsets) => Bases::Arena { arena, offsets },
+                Addressing::Arena(offsets) => {
+                    let flags = MemFlagsData::trusted().with_readonly();
+                    let swapped = (self.swaps.touched(steps).into_iter())
+                        .filter_map(|buf| {
+                            let slot = self.swaps.slot(buf)?;
+                            let off = b.ins().load(types::I64, flags, params, 8 * slot as i32);
+                            Some((buf, b.ins().iadd(arena, off)))
+                        })
+                        .collect();
+                    Bases::Arena {
+                        arena,
+                        offsets,
+                        swapped,
+                    }
+                }
                 Addressing::Params(n) => Bases::Params(load_params(&mut b, arena, params, n)),
             };
             let s = self.settings;
@@ -272,7 +307,11 @@ impl FnLower<'_, '_> {
     /// kernel).
     pub(super) fn address(&mut self, buf: usize, offset: usize) -> Value {
         match &self.bases {
-            Bases::Arena { arena, offsets } => {
+            Bases::Arena { swapped, .. } if swapped.contains_key(&buf) => {
+                let base = swapped[&buf];
+                self.b.ins().iadd_imm_s(base, 4 * offset as i64)
+            }
+            Bases::Arena { arena, offsets, .. } => {
                 let bytes = 4 * (offsets[buf] + offset) as i64;
                 self.b.ins().iadd_imm_s(*arena, bytes)
             }

@@ -3,6 +3,7 @@
 
 use super::memory::Layout;
 use super::program::Plan;
+use super::swap::Swaps;
 use super::CodegenError;
 use crate::ir::{numel, Graph, Role, Tensor};
 use cranelift_jit::JITModule;
@@ -12,17 +13,23 @@ use std::collections::HashMap;
 /// the byte offsets `params` points to (a shared kernel) or at constant offsets.
 type StepFn = unsafe extern "C" fn(arena: *mut f32, params: *const i64);
 
-/// Where a leaf or output lives in the arena.
+/// Where a leaf or output lives in the arena: at `offset` on even steps, and at `odd` instead
+/// on odd steps when it is one of a swapped parameter/update pair (`swap.rs`).
 #[derive(Debug, Clone)]
 struct Slot {
     name: String,
     offset: usize,
+    odd: Option<usize>,
     shape: Vec<usize>,
 }
 
 impl Slot {
-    fn range(&self) -> std::ops::Range<usize> {
-        self.offset..self.offset + numel(&self.shape)
+    fn range(&self, odd: bool) -> std::ops::Range<usize> {
+        let start = match self.odd {
+            Some(o) if odd => o,
+            _ => self.offset,
+        };
+        start..start + numel(&self.shape)
     }
 }
 
@@ -33,8 +40,13 @@ pub struct Kernel {
     /// The launch table: each function in run order, with the index in `params` of its first
     /// parameter.
     launches: Vec<(StepFn, usize)>,
-    /// The byte offsets in the arena of every launch's buffers, one after another.
-    params: Vec<i64>,
+    /// The byte offsets in the arena of every launch's buffers, one after another, after the
+    /// swap table (`swap.rs`): for even and for odd parity.
+    params: [Vec<i64>; 2],
+    /// Whether the swapped parameters currently live in their update buffers.
+    odd: bool,
+    /// Whether any parameter swaps (else `apply_updates` only copies).
+    swapping: bool,
     arena: Vec<f32>,
     leaves: Vec<Slot>,
     outputs: Vec<Slot>,
@@ -46,10 +58,11 @@ impl Kernel {
     pub(crate) fn new(
         module: JITModule,
         launches: Vec<(*const u8, usize)>,
-        params: Vec<i64>,
+        params: [Vec<i64>; 2],
         g: &Graph,
         plan: &Plan,
         layout: &Layout,
+        swaps: &Swaps,
     ) -> Kernel {
         let launches = launches
             .into_iter()
@@ -69,6 +82,8 @@ impl Kernel {
             .map(|(name, buf, shape)| Slot {
                 name: name.clone(),
                 offset: layout.offsets[*buf],
+                odd: (swaps.slot(*buf).is_some())
+                    .then(|| layout.offsets[swaps.at_parity(*buf, true)]),
                 shape: shape.clone(),
             })
             .collect();
@@ -79,6 +94,8 @@ impl Kernel {
             .map(|(o, out)| Slot {
                 name: out.name.clone(),
                 offset: layout.offsets[o.buf] + o.offset,
+                odd: (swaps.slot(o.buf).is_some())
+                    .then(|| layout.offsets[swaps.at_parity(o.buf, true)]),
                 shape: o.shape.clone(),
             })
             .collect();
@@ -98,6 +115,8 @@ impl Kernel {
             module: Some(module),
             launches,
             params,
+            odd: false,
+            swapping: !swaps.pairs.is_empty(),
             arena: vec![0.0; layout.len],
             leaves,
             outputs,
@@ -125,7 +144,7 @@ impl Kernel {
                     found: t.shape.clone(),
                 });
             }
-            let range = leaf.range();
+            let range = leaf.range(self.odd);
             self.arena[range].copy_from_slice(&t.data);
         }
         self.step();
@@ -159,18 +178,18 @@ impl Kernel {
     /// If `slot` is not below `leaf_names().len()` (slots come from [`Kernel::leaf_slot`]);
     /// the same holds for the other slot and output-index accessors.
     pub fn leaf_mut(&mut self, slot: usize) -> &mut [f32] {
-        let range = self.leaves[slot].range();
+        let range = self.leaves[slot].range(self.odd);
         &mut self.arena[range]
     }
 
     pub fn leaf(&self, slot: usize) -> &[f32] {
-        &self.arena[self.leaves[slot].range()]
+        &self.arena[self.leaves[slot].range(self.odd)]
     }
 
     /// Runs the program once on the values already in the arena.
     pub fn step(&mut self) {
         let arena = self.arena.as_mut_ptr();
-        let params = self.params.as_ptr();
+        let params = self.params[usize::from(self.odd)].as_ptr();
         for &(f, start) in &self.launches {
             // SAFETY: the generated code reads and writes only arena offsets below the length
             // the memory plan computed (constants, or the byte offsets of buffer windows the
@@ -197,7 +216,7 @@ impl Kernel {
 
     /// The row-major values of output `i` (in `g.outputs` order) after the last step.
     pub fn output(&self, i: usize) -> &[f32] {
-        &self.arena[self.outputs[i].range()]
+        &self.arena[self.outputs[i].range(self.odd)]
     }
 
     pub fn output_shape(&self, i: usize) -> &[usize] {
@@ -208,15 +227,20 @@ impl Kernel {
         self.outputs.len()
     }
 
-    /// Copies every `Role::Update` output over its parameter, inside the arena.
+    /// Makes every `Role::Update` output the new value of its parameter: a swapped pair
+    /// (`swap.rs`) by flipping the parity, so that the next step reads the parameter where
+    /// this one wrote it (an update output then names the old values: read updates before
+    /// applying them), any other by a copy inside the arena.
     pub fn apply_updates(&mut self) {
         for &(out, leaf) in &self.updates {
-            let src = self.outputs[out].range();
-            let dst = self.leaves[leaf].offset;
-            if src.start != dst {
+            let src = self.outputs[out].range(self.odd);
+            let dst = self.leaves[leaf].range(self.odd).start;
+            let swapped = self.outputs[out].odd.is_some();
+            if src.start != dst && !swapped {
                 self.arena.copy_within(src, dst);
             }
         }
+        self.odd ^= self.swapping;
     }
 }
 

@@ -184,11 +184,17 @@ pub(crate) fn schedule(plan: &Plan, sharing: KernelSharing) -> Schedule {
     Schedule { kernels, units }
 }
 
-/// The byte offset in the arena of each window, as a shared kernel's parameters.
-pub(crate) fn byte_offsets(sites: &[Site], layout: &Layout) -> Vec<i64> {
+/// The byte offset in the arena of each window, as a shared kernel's parameters, with
+/// `memory_of` naming the buffer whose memory each buffer uses (a swapped parameter's partner
+/// on odd steps, `swap.rs`).
+pub(crate) fn byte_offsets(
+    sites: &[Site],
+    layout: &Layout,
+    memory_of: impl Fn(BufId) -> BufId,
+) -> Vec<i64> {
     sites
         .iter()
-        .map(|s| 4 * (layout.offsets[s.buf] + s.offset) as i64)
+        .map(|s| 4 * (layout.offsets[memory_of(s.buf)] + s.offset) as i64)
         .collect()
 }
 

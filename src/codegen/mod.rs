@@ -24,6 +24,7 @@ mod memory;
 mod nest;
 mod plan;
 mod program;
+mod swap;
 mod update;
 
 pub use kernel::Kernel;
@@ -116,26 +117,34 @@ pub fn compile(g: &Graph, opts: &JitOptions) -> Result<Kernel, CodegenError> {
         layout,
         schedule,
         emitted,
+        swaps,
     } = generate(g, opts, emit::Listing::None)?;
     module
         .finalize_definitions()
         .map_err(|e| CodegenError::Cranelift(e.to_string()))?;
-    let mut params = Vec::new();
+    // One table per parity (swap.rs): the swap table first (the functions of steps get a
+    // pointer to it), then each launch's buffer windows.
+    let mut params = [false, true].map(|odd| swaps.table(&layout, odd));
     let mut inline = emitted.inline.iter();
     let mut launches = Vec::with_capacity(schedule.units.len());
     for unit in &schedule.units {
         let (id, start) = match unit {
-            launch::Unit::Inline(_) => (inline.next(), params.len()),
+            launch::Unit::Inline(_) => (inline.next(), 0),
             launch::Unit::Launch { kernel, sites } => {
-                let start = params.len();
-                params.extend(launch::byte_offsets(sites, &layout));
+                let start = params[0].len();
+                for (table, odd) in params.iter_mut().zip([false, true]) {
+                    let at = |buf| swaps.at_parity(buf, odd);
+                    table.extend(launch::byte_offsets(sites, &layout, at));
+                }
                 (emitted.kernels.get(*kernel), start)
             }
         };
         let id = id.ok_or_else(|| CodegenError::Cranelift("a launch has no function".into()))?;
         launches.push((module.get_finalized_function(*id), start));
     }
-    Ok(Kernel::new(module, launches, params, g, &plan, &layout))
+    Ok(Kernel::new(
+        module, launches, params, g, &plan, &layout, &swaps,
+    ))
 }
 
 /// The Cranelift IR the JIT generates for `g`: each shared kernel once, each function of
@@ -167,6 +176,7 @@ struct Generated {
     layout: memory::Layout,
     schedule: launch::Schedule,
     emitted: emit::Emitted,
+    swaps: swap::Swaps,
 }
 
 fn generate(g: &Graph, opts: &JitOptions, which: emit::Listing) -> Result<Generated, CodegenError> {
@@ -174,22 +184,22 @@ fn generate(g: &Graph, opts: &JitOptions, which: emit::Listing) -> Result<Genera
     let plan = plan::plan(g, opts.update_in_place)?;
     let layout = memory::layout(&plan);
     let schedule = launch::schedule(&plan, opts.kernel_sharing);
+    let swaps = swap::Swaps::of(g, &plan);
     let (mut module, imports) = new_module(opts)?;
-    let emitted = emit::emit(
-        &mut module,
-        &imports,
-        &plan,
-        &schedule,
-        &layout,
-        settings(opts),
-        which,
-    )?;
+    let planned = emit::Planned {
+        plan: &plan,
+        schedule: &schedule,
+        layout: &layout,
+        swaps: &swaps,
+    };
+    let emitted = emit::emit(&mut module, &imports, &planned, settings(opts), which)?;
     Ok(Generated {
         module,
         plan,
         layout,
         schedule,
         emitted,
+        swaps,
     })
 }
 

@@ -44,7 +44,9 @@ pub trait Program {
     fn run(&mut self) -> Result<(), ExecError>;
     /// The value of output `index` (in `graph.outputs` order) from the last run.
     fn output(&self, index: usize) -> &[f32];
-    /// Copies every [`Role::Update`] output of the last run into its parameter.
+    /// Makes every [`Role::Update`] output of the last run its parameter's value. Read update
+    /// outputs before: afterwards they are unspecified (the JIT swaps the update buffers with
+    /// the parameters instead of copying, `codegen/swap.rs`).
     fn apply_updates(&mut self);
 }
 

@@ -38,21 +38,81 @@ unsafe extern "C" fn netc_sgemm(
     c: *mut f32,
     threads: usize,
 ) {
+    if n < THIN_COLUMNS && m >= THIN_MIN_ROWS && rsa == 1 {
+        // A thin C (an input weight's gradient with 2 input features: Aᵀ·B of 512×3200×2)
+        // written row-major makes the library work on Cᵀ, whose 2 rows fill 2 of its kernel's
+        // 16 lanes; written column-major into a scratch buffer, with A's columns contiguous
+        // as its kernel wants them, it runs 6× faster (573 → 89 µs), and the transpose back
+        // touches only m·n elements. (With A row-major the library would repack A: slower.)
+        THIN_C.with_borrow_mut(|scratch| {
+            scratch.clear();
+            scratch.resize(m * n, 0.0);
+            let col_major = scratch.as_mut_ptr();
+            // SAFETY: the scratch holds m·n floats, column-major (column stride m); the
+            // inputs are as this function's contract says.
+            unsafe {
+                product(
+                    m, k, n, a, rsa, csa, b, rsb, csb, col_major, m as isize, 1, threads,
+                )
+            };
+            for i in 0..m {
+                for j in 0..n {
+                    // SAFETY: `c` is the m×n row-major output (this function's contract).
+                    unsafe { *c.add(i * n + j) = scratch[j * m + i] };
+                }
+            }
+        });
+    } else {
+        // SAFETY: forwarded from this function's contract, C row-major.
+        unsafe { product(m, k, n, a, rsa, csa, b, rsb, csb, c, 1, n as isize, threads) };
+    }
+}
+
+/// C with fewer columns than this (and at least [`THIN_MIN_ROWS`] rows) is computed
+/// column-major, then transposed.
+const THIN_COLUMNS: usize = 4;
+const THIN_MIN_ROWS: usize = 64;
+
+thread_local! {
+    /// The column-major C of a thin product; grown to the largest, never shrunk.
+    static THIN_C: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// C = A·B with C's elements `csc` apart along a row and `rsc` apart down a column.
+///
+/// # Safety
+/// As [`netc_sgemm`], for a C of m×n elements at those strides that overlaps neither input
+/// (the memory plan keeps operands alive during the call).
+#[allow(clippy::too_many_arguments)]
+unsafe fn product(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const f32,
+    rsa: isize,
+    csa: isize,
+    b: *const f32,
+    rsb: isize,
+    csb: isize,
+    c: *mut f32,
+    csc: isize,
+    rsc: isize,
+    threads: usize,
+) {
     let parallelism = if threads > 1 {
         gemm::Parallelism::Rayon(threads)
     } else {
         gemm::Parallelism::None
     };
-    // SAFETY: forwarded from this function's contract; `c` is a fresh row-major m×n buffer
-    // that overlaps neither input (the memory plan keeps operands alive during the call).
+    // SAFETY: forwarded from this function's contract.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
             c,
-            1,
-            n as isize,
+            csc,
+            rsc,
             false,
             a,
             csa,

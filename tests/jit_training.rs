@@ -221,20 +221,21 @@ fn residual_layernorm_mlp_agrees_with_every_product_in_the_library() {
     agree_over_steps(residual_mlp(), 5, Some(0));
 }
 
+/// Writes every leaf of `k` (inputs and parameters) from `env`, in place.
+fn load_leaves(k: &mut netc::codegen::Kernel, env: &HashMap<String, Tensor<f32>>) {
+    let names: Vec<String> = k.leaf_names().into_iter().map(str::to_owned).collect();
+    for name in names {
+        let slot = k.leaf_slot(&name).expect("leaf");
+        k.leaf_mut(slot).copy_from_slice(&env[&name].data);
+    }
+}
+
 #[test]
 fn the_fast_path_matches_run_and_applies_updates_in_place() {
     let Case { g, params, env } = tiny_mlp();
     let mut k = compile(&g, &JitOptions::default()).expect("compiles");
     let mut slow = compile(&g, &JitOptions::default()).expect("compiles");
-    for name in k
-        .leaf_names()
-        .into_iter()
-        .map(str::to_owned)
-        .collect::<Vec<_>>()
-    {
-        let slot = k.leaf_slot(&name).expect("leaf");
-        k.leaf_mut(slot).copy_from_slice(&env[&name].data);
-    }
+    load_leaves(&mut k, &env);
     let mut env = env;
     for _ in 0..3 {
         k.step();
@@ -265,15 +266,7 @@ fn in_place_tracks_interpreter(case: Case, steps: usize) {
         ..JitOptions::default()
     };
     let mut k = compile(&g, &opts).expect("compiles");
-    for name in k
-        .leaf_names()
-        .into_iter()
-        .map(str::to_owned)
-        .collect::<Vec<_>>()
-    {
-        let slot = k.leaf_slot(&name).expect("leaf");
-        k.leaf_mut(slot).copy_from_slice(&env[&name].data);
-    }
+    load_leaves(&mut k, &env);
     for s in 0..steps {
         env.insert("step".into(), Tensor::scalar(s as f32));
         if let Some(slot) = k.leaf_slot("step") {
@@ -318,15 +311,7 @@ fn in_place_updates_track_the_interpreter() {
 fn a_dropped_step_leaves_the_parameters_at_either_parity() {
     let Case { g, params, env } = tiny_mlp();
     let mut k = compile(&g, &JitOptions::default()).expect("compiles");
-    for name in k
-        .leaf_names()
-        .into_iter()
-        .map(str::to_owned)
-        .collect::<Vec<_>>()
-    {
-        let slot = k.leaf_slot(&name).expect("leaf");
-        k.leaf_mut(slot).copy_from_slice(&env[&name].data);
-    }
+    load_leaves(&mut k, &env);
     let snapshot = |k: &netc::codegen::Kernel| -> Vec<Vec<f32>> {
         (0..k.num_outputs()).map(|i| k.output(i).to_vec()).collect()
     };

@@ -38,6 +38,7 @@ unsafe extern "C" fn netc_sgemm(
     c: *mut f32,
     threads: usize,
 ) {
+    let (a, b) = ((a, rsa, csa), (b, rsb, csb));
     if n < THIN_COLUMNS && m >= THIN_MIN_ROWS && rsa == 1 {
         // A thin C (an input weight's gradient with 2 input features: Aᵀ·B of 512×3200×2)
         // written row-major makes the library work on Cᵀ, whose 2 rows fill 2 of its kernel's
@@ -50,11 +51,7 @@ unsafe extern "C" fn netc_sgemm(
             let col_major = scratch.as_mut_ptr();
             // SAFETY: the scratch holds m·n floats, column-major (column stride m); the
             // inputs are as this function's contract says.
-            unsafe {
-                product(
-                    m, k, n, a, rsa, csa, b, rsb, csb, col_major, m as isize, 1, threads,
-                )
-            };
+            unsafe { product([m, k, n], a, b, (col_major, 1, m as isize), threads) };
             for i in 0..m {
                 for j in 0..n {
                     // SAFETY: `c` is the m×n row-major output (this function's contract).
@@ -64,7 +61,7 @@ unsafe extern "C" fn netc_sgemm(
         });
     } else {
         // SAFETY: forwarded from this function's contract, C row-major.
-        unsafe { product(m, k, n, a, rsa, csa, b, rsb, csb, c, 1, n as isize, threads) };
+        unsafe { product([m, k, n], a, b, (c, n as isize, 1), threads) };
     }
 }
 
@@ -78,25 +75,20 @@ thread_local! {
     static THIN_C: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// C = A·B with C's elements `csc` apart along a row and `rsc` apart down a column.
+/// A matrix operand: its first element, then the element strides from one row to the next
+/// and from one column to the next.
+type Operand<P> = (P, isize, isize);
+
+/// C = A·B for an m×k A and a k×n B (`[m, k, n]`), each matrix an [`Operand`].
 ///
 /// # Safety
-/// As [`netc_sgemm`], for a C of m×n elements at those strides that overlaps neither input
-/// (the memory plan keeps operands alive during the call).
-#[allow(clippy::too_many_arguments)]
+/// As [`netc_sgemm`], for a C of m×n elements at its strides that overlaps neither input (the
+/// memory plan keeps operands alive during the call).
 unsafe fn product(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: *const f32,
-    rsa: isize,
-    csa: isize,
-    b: *const f32,
-    rsb: isize,
-    csb: isize,
-    c: *mut f32,
-    csc: isize,
-    rsc: isize,
+    [m, k, n]: [usize; 3],
+    (a, rsa, csa): Operand<*const f32>,
+    (b, rsb, csb): Operand<*const f32>,
+    (c, rsc, csc): Operand<*mut f32>,
     threads: usize,
 ) {
     let parallelism = if threads > 1 {

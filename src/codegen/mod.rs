@@ -76,7 +76,9 @@ pub const INLINE_GEMM_MACS: usize = 2048;
 /// multiply-adds (16×256×256, 64×128×128) and 1.08× slower at 64×256×256 (2^22); from 2^24
 /// (256×256×256, ≈ 300 µs) up to 512×2048×2048 they were within 1–7% of one thread on the
 /// loaded machine, where the second core was busy. At 2^24 the fixed cost is ≈ 5% of the
-/// product, so a free second core can only win. To be re-measured on a quiet machine.
+/// product, so a free second core can only win. Re-measured on a quiet machine: a gate of
+/// 2^22 (which threads W1's 64×784×256 and 64×256×256 products) made W1's two-thread step
+/// 20–30% slower (1,190–1,356 against 963–1,046 µs, three interleaved runs).
 pub const THREADED_GEMM_MACS: usize = 1 << 24;
 
 /// How many threads a library product of `macs` multiply-adds gets when the program may use

@@ -384,6 +384,11 @@ fn matmul_generated_and_library_agree_in_every_layout_and_size() {
         (33, 17, 5),
         (3, 4, 1),
         (96, 80, 70),
+        // thin: fewer than 4 columns, at least 64 rows (the library's column-major path when
+        // A is read down its columns, codegen/host.rs)
+        (128, 96, 2),
+        (64, 40, 3),
+        (70, 33, 1),
     ];
     for (inline, threads) in [(Some(0), 1), (Some(usize::MAX), 1), (Some(0), 2)] {
         let opts = JitOptions {

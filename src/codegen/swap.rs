@@ -82,9 +82,10 @@ impl Swaps {
         for step in steps {
             match step {
                 Step::Loop(l) => {
-                    for b in l.bodies() {
-                        bufs.push(b.dst.buf);
-                        collect_reads(&b.expr, &mut bufs);
+                    let rest = l.fused.iter().map(|b| (&b.dst, &b.expr));
+                    for (dst, expr) in std::iter::once((&l.dst, &l.expr)).chain(rest) {
+                        bufs.push(dst.buf);
+                        collect_reads(expr, &mut bufs);
                     }
                 }
                 Step::MatMul(mm) => bufs.extend([mm.a.buf, mm.b.buf, mm.c]),

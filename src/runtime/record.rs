@@ -212,14 +212,7 @@ impl ProbeSink {
             ring.persist()?;
             return Ok(ProbeSink::Ring(ring));
         }
-        let mut o = OpenOptions::new();
-        o.create(true);
-        if resume.is_some() {
-            o.append(true);
-        } else {
-            o.write(true).truncate(true);
-        }
-        let mut file = BufWriter::new(o.open(path)?);
+        let mut file = BufWriter::new(open_record(&path, resume.is_some())?);
         if resume.is_none() {
             writeln!(file, "{header}")?;
         }
@@ -247,6 +240,18 @@ impl ProbeSink {
     }
 }
 
+/// A record file opened to continue it (`resume`) or to start it afresh.
+fn open_record(path: &Path, resume: bool) -> io::Result<std::fs::File> {
+    let mut o = OpenOptions::new();
+    o.create(true);
+    if resume {
+        o.append(true);
+    } else {
+        o.write(true).truncate(true);
+    }
+    o.open(path)
+}
+
 impl Recorder {
     /// Opens the run folder's record files: fresh, or, when resuming from the checkpoint of
     /// step `resume`, continued.
@@ -257,14 +262,7 @@ impl Recorder {
         resume: Option<u64>,
     ) -> io::Result<Recorder> {
         std::fs::create_dir_all(dir)?;
-        let mut o = OpenOptions::new();
-        o.create(true);
-        if resume.is_some() {
-            o.append(true);
-        } else {
-            o.write(true).truncate(true);
-        }
-        let metrics = BufWriter::new(o.open(dir.join("metrics.jsonl"))?);
+        let metrics = BufWriter::new(open_record(&dir.join("metrics.jsonl"), resume.is_some())?);
         let header: Vec<&str> = PROBE_COLUMNS.iter().map(|c| c.1).collect();
         let header = format!("step,layer,{}", header.join(","));
         let probes = ProbeSink::open(dir, "probes.csv", &header, files.keep, resume)?;

@@ -10,6 +10,7 @@ mod check;
 mod common;
 mod compare;
 mod eval;
+mod export;
 mod fmt;
 mod gradcheck;
 mod ir;
@@ -48,6 +49,8 @@ pub enum Command {
     Predict(eval::PredictArgs),
     /// The loss and every parameter's gradient on the first batch, as safetensors.
     Grad(eval::GradArgs),
+    /// Write the model as a PyTorch module, with its optimizer, schedule and a weights loader.
+    Export(export::ExportArgs),
     /// Compare reverse-mode gradients with finite differences on every parameter.
     Gradcheck(gradcheck::GradcheckArgs),
     /// Print the IR of the forward program or the training step, or the generated code.
@@ -74,6 +77,7 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => eval::run_eval(args),
         Command::Predict(args) => eval::run_predict(args),
         Command::Grad(args) => eval::run_grad(args),
+        Command::Export(args) => export::run(args),
         Command::Gradcheck(args) => gradcheck::run(args),
         Command::Ir(args) => ir::run(args),
         Command::Params(args) => params::run(args),

@@ -191,3 +191,20 @@ fn exported_modules_reproduce_netcs_loss_and_gradients() {
         );
     }
 }
+
+#[test]
+fn a_pytorch_lstm_state_dict_loads_under_its_own_names() {
+    // lstm_l0.safetensors holds nn.LSTM's `lstm1.weight_ih_l0`, ... (make_sequential.py).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let grads = dir.path().join("grads.safetensors");
+    let out = netc(&[
+        "grad",
+        "examples/lstm_adding.net",
+        "--load",
+        "tests/data/export/lstm_l0.safetensors",
+        "--out",
+        grads.to_str().expect("utf-8"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("6 gradients"), "{text}");
+}

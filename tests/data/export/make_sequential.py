@@ -21,3 +21,13 @@ loss = F.cross_entropy(net(x), y)
 save_file(net.state_dict(), "sequential.safetensors",
           metadata={"format": "pt", "loss": repr(loss.item())})
 print("loss", loss.item())
+
+# A recurrent model as PyTorch names it: nn.LSTM's tensors carry the layer index `_l0`.
+class Recurrent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm1 = nn.LSTM(2, 16, batch_first=True)
+        self.dense1 = nn.Linear(16, 1)
+
+
+save_file(Recurrent().state_dict(), "lstm_l0.safetensors", metadata={"format": "pt"})

@@ -298,7 +298,7 @@ fn train_one(v: &Variant, dir: &Path, backend: Backend) -> Result<Outcome, Strin
         let text = crate::diag::render(&checked.diagnostics, &v.label, &v.src, false);
         format!("{}: the model does not check\n{text}", v.label)
     })?;
-    super::train::write_config(dir, &model, &v.src, false)
+    super::common::write_config(dir, &model, &v.src, false)
         .map_err(|e| format!("{}: {e}", dir.display()))?;
     let opts = TrainOptions {
         backend,

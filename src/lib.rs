@@ -13,6 +13,7 @@ pub mod cli;
 pub mod codegen;
 pub mod data;
 pub mod diag;
+pub mod gradcheck;
 pub mod init;
 pub mod model;
 pub mod params;

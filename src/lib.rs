@@ -14,6 +14,7 @@ pub mod codegen;
 pub mod data;
 pub mod diag;
 pub mod export;
+pub mod gradcheck;
 pub mod init;
 pub mod model;
 pub mod params;

@@ -3,7 +3,7 @@
 //! gradient check's tolerance catches a wrong rule.
 
 use netc::autodiff::grad;
-use netc::ir::gradcheck::{analytic_gradients, compare, Options};
+use netc::gradcheck::{analytic_gradients, compare, Options};
 use netc::ir::interp::run;
 use netc::ir::{BinaryOp, Graph, Op, ReduceOp, Role, Shape, Tensor, UnaryOp, ValueId};
 use std::collections::HashMap;

@@ -7,7 +7,7 @@
 //! singularities, by more than the finite-difference step.
 
 use netc::autodiff::grad;
-use netc::ir::gradcheck::{gradcheck, Options};
+use netc::gradcheck::{gradcheck, Options};
 use netc::ir::interp::run;
 use netc::ir::verify::verify;
 use netc::ir::{BinaryOp, CmpOp, Graph, ReduceOp, Role, Shape, Tensor, UnaryOp, ValueId};

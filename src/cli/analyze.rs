@@ -58,7 +58,7 @@ pub fn render_prediction(p: &Prediction, src: &str) -> String {
             var,
             l.chi.sqrt(),
             l.grad_a,
-            super::train::log_bar(l.grad_a, 1.0)
+            super::common::log_bar(l.grad_a, 1.0)
         ));
     }
     out.push_str(&verdict(p, src));

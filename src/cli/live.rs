@@ -94,7 +94,7 @@ impl LiveTable {
                 crate::report::sci(update_ratio(r, i).unwrap_or(f64::NAN)),
                 sat.map_or("-".to_owned(), |v| format!("{:.0}", v * 100.0)),
                 status.label(),
-                super::train::log_bar(grad_a, top_a)
+                super::common::log_bar(grad_a, top_a)
             ));
         }
         out

@@ -73,6 +73,8 @@ pub fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Fmt(args) => fmt::run(args),
+        // `--vary` trains several variants side by side: the comparison's job, not one run's.
+        Command::Train(args) if !args.vary.is_empty() => compare::run_vary(&args),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run_eval(args),
         Command::Predict(args) => eval::run_predict(args),

@@ -61,9 +61,6 @@ pub fn run(mut args: TrainArgs) -> ExitCode {
     if let Some(n) = args.epochs {
         args.model.set.push(format!("epochs={n}"));
     }
-    if !args.vary.is_empty() {
-        return super::compare::run_vary(&args);
-    }
     let Ok(loaded) = common::load(&args.model) else {
         return ExitCode::FAILURE;
     };
@@ -88,7 +85,7 @@ pub fn run(mut args: TrainArgs) -> ExitCode {
         interrupt,
         pause_at: args.pause_at,
     };
-    if let Err(e) = write_config(&out_dir, model, &loaded.src, args.resume.is_some()) {
+    if let Err(e) = common::write_config(&out_dir, model, &loaded.src, args.resume.is_some()) {
         eprintln!(
             "error: cannot write the run folder {}: {e}",
             out_dir.display()
@@ -131,23 +128,6 @@ fn default_run_dir(model: &str) -> PathBuf {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     PathBuf::from("runs").join(format!("{model}-{secs}"))
-}
-
-/// The resolved configuration (`config.json`) and the source it came from (`model.net`, so
-/// the spans in the records point at its lines), beside the records.
-pub(crate) fn write_config(
-    dir: &std::path::Path,
-    model: &crate::model::Model,
-    src: &str,
-    resume: bool,
-) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    if resume {
-        return Ok(());
-    }
-    let text = serde_json::to_string_pretty(model).map_err(std::io::Error::other)?;
-    std::fs::write(dir.join("config.json"), text)?;
-    std::fs::write(dir.join("model.net"), src)
 }
 
 /// How progress is shown: a bar on a terminal, plain lines otherwise, JSON, or nothing.
@@ -354,19 +334,4 @@ fn print_report(dir: &std::path::Path) {
         Ok(html) => println!("plots and report: {}", html.display()),
         Err(e) => eprintln!("error: {e}"),
     }
-}
-
-/// A bar whose length is log10 of `value / reference`, centred: left of `|` is smaller than
-/// the reference, right is larger (one character a decade, up to 8 each way).
-pub(crate) fn log_bar(value: f64, reference: f64) -> String {
-    if !value.is_finite() || !reference.is_finite() || reference <= 0.0 {
-        return format!("{:>8}|{:<8}", "", "non-finite");
-    }
-    if value <= 0.0 {
-        return format!("{:>8}|", "zero");
-    }
-    let decades = (value / reference).log10().round().clamp(-8.0, 8.0) as i32;
-    let left = "■".repeat((-decades).max(0) as usize);
-    let right = "■".repeat(decades.max(0) as usize);
-    format!("{left:>8}|{right:<8}")
 }

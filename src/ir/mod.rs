@@ -21,7 +21,6 @@ pub use build::broadcast_shape;
 mod tensor;
 pub use tensor::Tensor;
 
-pub mod gradcheck;
 pub mod interp;
 pub mod passes;
 pub mod print;

@@ -497,9 +497,8 @@ fn splice(src: &str, at: usize, prefix: &str, text: &str, suffix: &str, typed_at
 
 /// `src` with `span` replaced by `text`; the focus is `text`.
 fn replace(src: &str, span: Span, text: &str, typed_at: usize) -> Edited {
-    let out = format!("{}{text}{}", &src[..span.start], &src[span.end..]);
     Edited {
-        src: out,
+        src: crate::syntax::edit::replace_span(src, span, text),
         focus: Some(Focus {
             span: Span::new(span.start, span.start + text.len()),
             typed_at,

@@ -227,7 +227,7 @@ pub const GRADCHECK_TOLERANCE: f64 = 1e-6;
 /// (dropout off) against central finite differences in f64, on random values from `seed`;
 /// returns how many tensors were checked.
 pub fn assert_model_gradients(model: &Model, what: &str, seed: u64) -> usize {
-    use netc::ir::gradcheck::{gradcheck, Options};
+    use netc::gradcheck::{gradcheck, Options};
     use netc::lower::{lower, LowerOptions};
     let fwd = lower(
         model,

@@ -2,10 +2,10 @@
 //! update/weight ratio, saturated or dead units, a status, and a log-scale bar of ‖∂L/∂a‖
 //! relative to the last layer, so the depth profile shows at a glance.
 
-use crate::analyze::lint::{flat_layers, layer_act};
+use crate::health::lint::{flat_layers, layer_act};
+use crate::health::status::{classify, LayerHealth, Status};
 use crate::ir::ProbeStat;
 use crate::model::{Activation, Model};
-use crate::report::health::{classify, LayerHealth, Status};
 use crate::runtime::record::StepRecord;
 use std::time::{Duration, Instant};
 

@@ -142,7 +142,7 @@ impl Run {
         if let Some(probes) = probes_from_config(config) {
             model.train.probes = probes;
         }
-        let layers: Vec<String> = crate::analyze::lint::flat_layers(&model)
+        let layers: Vec<String> = crate::health::lint::flat_layers(&model)
             .iter()
             .map(|l| l.name.clone())
             .collect();

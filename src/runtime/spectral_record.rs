@@ -7,8 +7,8 @@
 //! otherwise `regime` is `vanishing` (σ_max < 1/γ: gradients through time are bound to vanish)
 //! or `may_explode` (σ_max ≥ 1/γ, the necessary condition for exploding).
 
+use crate::health::spectral::{derivative_bound, predict, sigma_max, Regime};
 use crate::model::{Cell, Layer, LayerKind, Model};
-use crate::spectral::{derivative_bound, predict, sigma_max, Regime};
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::Path;

@@ -1,9 +1,9 @@
 //! Per-layer gradient health of a run: one status per layer, from the recorded probes, with
 //! documented thresholds (docs/gradient-health.md).
 
-use super::run::{col, Run};
-use crate::analyze::lint::{flat_layers, layer_act};
+use super::lint::{flat_layers, layer_act};
 use crate::model::Activation;
+use crate::report::run::{col, Run};
 use serde::Serialize;
 
 /// ‖∂L/∂a‖ below this fraction of the last layer's: vanishing.
@@ -104,7 +104,7 @@ pub fn layer_health(run: &Run) -> Vec<LayerHealth> {
     let layers = flat_layers(&run.model);
     // A final softmax/sigmoid fused into the loss passes its gradient through the logits, not
     // through σ', so its confident (flat-tail) outputs are not saturation.
-    let fused = crate::analyze::fused_last(&run.model);
+    let fused = super::predict::fused_last(&run.model);
     run.layers
         .iter()
         .enumerate()

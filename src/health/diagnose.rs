@@ -2,7 +2,7 @@
 //! non-finite values), the evidence (numbers, steps, layers), and remedies from the literature
 //! as concrete edits of the user's file, with line numbers.
 
-use super::lint::{flat_layers, layer_act};
+use super::lint::layer_act;
 use super::status::{LayerHealth, Status};
 use crate::model::Activation;
 use crate::report::run::{col, Run, StepRow};
@@ -94,7 +94,9 @@ fn vanishing(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
         bottom.name, bottom.grad_w, top.name, top.grad_w
     ));
     let line = first.line;
-    let act = flat_layers(&run.model)
+    let act = run
+        .model
+        .flat_layers()
         .get(
             health
                 .iter()

@@ -28,21 +28,6 @@ pub fn across_depth(model: &Model) -> Vec<Diagnostic> {
     diags
 }
 
-/// The layers in the order the probes record them (a residual's body before the residual).
-pub fn flat_layers(model: &Model) -> Vec<&Layer> {
-    fn walk<'m>(layers: &'m [Layer], out: &mut Vec<&'m Layer>) {
-        for layer in layers {
-            if let LayerKind::Residual { body, .. } = &layer.kind {
-                walk(body, out);
-            }
-            out.push(layer);
-        }
-    }
-    let mut out = Vec::new();
-    walk(&model.layers, &mut out);
-    out
-}
-
 /// The activation a layer ends with, if any.
 pub fn layer_act(layer: &Layer) -> Option<Activation> {
     match &layer.kind {
@@ -77,7 +62,7 @@ pub fn saturating_stack(model: &Model) -> Vec<Diagnostic> {
         }
         run.clear();
     };
-    for layer in flat_layers(model) {
+    for layer in model.flat_layers() {
         match &layer.kind {
             LayerKind::Dense {
                 act: Activation::Sigmoid | Activation::Tanh,
@@ -114,7 +99,7 @@ fn stack_warning(first: &Layer, last: &Layer, n: usize) -> Diagnostic {
 pub fn relu_with_xavier(model: &Model) -> Vec<Diagnostic> {
     let mut seen: Vec<Span> = Vec::new();
     let mut diags = Vec::new();
-    for layer in flat_layers(model) {
+    for layer in model.flat_layers() {
         let LayerKind::Dense { act, init, .. } = &layer.kind else {
             continue;
         };
@@ -179,7 +164,7 @@ pub fn clip_far_from_norms(model: &Model, grad_norms: &[f64]) -> Option<Diagnost
 /// Layers whose optimizer update exceeded UPDATE_RATIO_MAX times their weights' norm, given
 /// `(layer, step, ratio)` of each layer's worst step: one warning at the worst layer.
 pub fn updates_exceed_weights(model: &Model, worst: &[(String, u64, f64)]) -> Option<Diagnostic> {
-    let layers = flat_layers(model);
+    let layers = model.flat_layers();
     let lr = model.train.optimizer.lr();
     let over: Vec<&(String, u64, f64)> = worst
         .iter()

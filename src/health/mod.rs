@@ -79,3 +79,33 @@ pub fn measured_profile(run: &Run) -> Vec<f64> {
         .map(|i| run.probe(s0, i, col::GRAD_A).unwrap_or(f64::NAN) / top)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::lower::{self, LowerOptions};
+
+    /// The walk over the layers lists them in the order lowering records their probes, with a
+    /// residual's body one level deeper and before the residual.
+    #[test]
+    fn the_walk_is_the_probe_order_with_nesting() {
+        let src = include_str!("../../examples/residual.net");
+        let model = crate::sema::check_source("residual.net", src, &[])
+            .model
+            .expect("the example checks");
+        let walk = model.layers_in_probe_order();
+        let probed: Vec<String> = lower::lower(&model, &LowerOptions::eval(1))
+            .layers
+            .into_iter()
+            .map(|l| l.name)
+            .collect();
+        let walked: Vec<String> = walk.iter().map(|n| n.layer.name.clone()).collect();
+        assert_eq!(walked, probed);
+        let depth_of = |i: usize| walk[i].depth;
+        // stem, then the first residual's three body layers, then the residual itself
+        assert_eq!((0..5).map(depth_of).collect::<Vec<_>>(), [0, 1, 1, 1, 0]);
+        assert!(matches!(
+            walk[4].layer.kind,
+            crate::model::LayerKind::Residual { .. }
+        ));
+    }
+}

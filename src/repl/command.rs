@@ -1,7 +1,7 @@
 //! What a line typed at the prompt means: a `:command` with its arguments, or a statement of
 //! the language. Pure parsing, no IO; a bad command is an error with a span into the line.
 
-pub use super::plot::Picture;
+pub use super::picture::Picture;
 use std::ops::Range;
 
 /// One line of input, understood.

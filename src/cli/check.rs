@@ -48,12 +48,12 @@ pub fn run(args: CheckArgs) -> ExitCode {
                 if let Some(model) = &checked.model {
                     // The gradient-health lints and the predicted depth profile of issue 6:
                     // `netc analyze` has the full table.
-                    diags.extend(crate::analyze::lint::check(model));
+                    diags.extend(crate::health::lint::check(model));
                     if args.format == Format::Human {
-                        let p = crate::analyze::predict(model);
+                        let p = crate::health::predict(model);
                         println!(
                             "{name}: predicted gradient flow across depth: {}",
-                            crate::analyze::describe(&p).trim_end()
+                            crate::report::describe_prediction(&p).trim_end()
                         );
                     }
                 }

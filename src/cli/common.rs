@@ -98,7 +98,13 @@ pub fn load_with(file: &Path, overrides: &[Override]) -> Result<Loaded, ()> {
         }
     };
     let name = file.display().to_string();
-    let checked = sema::check_source(&name, &src, overrides);
+    let mut checked = sema::check_source(&name, &src, overrides);
+    // The bound through time was the checker's warning before it moved to `health`; every
+    // command that loads a model keeps showing it.
+    if let Some(model) = &checked.model {
+        let through_time = crate::health::lint::vanishing_through_time(model);
+        checked.diagnostics.extend(through_time);
+    }
     if !checked.diagnostics.is_empty() {
         eprint!(
             "{}",

@@ -4,9 +4,10 @@
 
 use super::common::ModelArgs;
 use super::train::TrainArgs;
+use crate::health::Diagnosis;
 use crate::report::plot::{LinePlot, Plot};
 use crate::report::run::col;
-use crate::report::{self, Diagnosis, Run};
+use crate::report::{self, Run};
 use crate::runtime::exec::Backend;
 use crate::runtime::train::{self, Observer, TrainOptions};
 use crate::sema::Override;
@@ -257,7 +258,7 @@ fn train_one(v: &Variant, dir: &Path, backend: Backend) -> Result<Outcome, Strin
     train::train(&model, &v.base_dir, &opts, &mut Silent)
         .map_err(|e| format!("{}: {e}", v.label))?;
     let run = report::read_run(dir).map_err(|e| format!("{}: {e}", v.label))?;
-    let diagnosis = report::diagnose(&run);
+    let diagnosis = crate::health::diagnose(&run);
     Ok(Outcome {
         label: v.label.clone(),
         run,

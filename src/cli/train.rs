@@ -327,7 +327,7 @@ fn print_report(dir: &std::path::Path) {
             return;
         }
     };
-    let d = crate::report::diagnose(&run);
+    let d = crate::health::diagnose(&run);
     println!();
     print!("{}", super::report::text(&run, &d));
     match super::report::write_plots(&run, &d, dir) {

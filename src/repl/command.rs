@@ -4,7 +4,7 @@
 use super::command_args::{
     parse_amount, parse_insert, parse_plot, parse_seed, parse_set, parse_stage, parse_wrap, Rest,
 };
-pub use super::plot::Picture;
+pub use super::picture::Picture;
 use std::ops::Range;
 
 /// One line of input, understood.

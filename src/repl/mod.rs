@@ -13,7 +13,7 @@ mod command_args;
 pub mod complete;
 pub mod edit;
 pub mod engine;
-pub mod plot;
+pub mod picture;
 pub mod view;
 pub mod workspace;
 
@@ -400,14 +400,14 @@ impl Repl {
         }
     }
 
-    fn plot(&self, path: &Path, picture: plot::Picture, io: &mut Io) -> Outcome {
-        let Some(lines) = plot::lines(&self.runs, picture) else {
+    fn plot(&self, path: &Path, picture: picture::Picture, io: &mut Io) -> Outcome {
+        let Some(lines) = picture::lines(&self.runs, picture) else {
             return fail(io, "no run yet; `:train` first");
         };
         let svg = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("svg"));
-        let bytes = match plot::render(lines, svg) {
+        let bytes = match picture::render(lines, svg) {
             Ok(bytes) => bytes,
             Err(e) => return fail(io, &e),
         };

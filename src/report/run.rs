@@ -142,10 +142,7 @@ impl Run {
         if let Some(probes) = probes_from_config(config) {
             model.train.probes = probes;
         }
-        let layers: Vec<String> = crate::analyze::lint::flat_layers(&model)
-            .iter()
-            .map(|l| l.name.clone())
-            .collect();
+        let layers: Vec<String> = model.flat_layers().iter().map(|l| l.name.clone()).collect();
         let (steps, epochs) = parse_metrics(metrics)?;
         let probes = parse_probes(probes, &layers)?;
         Ok(Run {

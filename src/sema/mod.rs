@@ -64,7 +64,6 @@ pub fn check_file(
     lint::unused_blocks(diags, file, &blocks);
     lint::softmax_not_last(diags, &expanded.layers);
     lint::duplicate_names(diags, &expanded.layers);
-    lint::vanishing_through_time(diags, &expanded.layers);
     let train_def = match train_item {
         Some(Item::Train(t)) => Some(t),
         _ => {

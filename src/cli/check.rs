@@ -1,4 +1,4 @@
-//! `netc check FILE... [--format human|json] [--set key=value]`: parse and check files,
+//! `netc check FILE... [--json | --format human|json] [--set key=value]`: parse and check files,
 //! report every diagnostic; exit 0 when no file has an error.
 
 use super::common::{read_source, stderr_color};
@@ -15,6 +15,9 @@ pub struct CheckArgs {
     /// How to print diagnostics: `human` (to stderr) or `json` (an array, to stdout).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// Print diagnostics as JSON (the same as `--format json`).
+    #[arg(long)]
+    pub json: bool,
     /// Override a train setting, e.g. `--set optimizer.lr=0.01` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
@@ -26,7 +29,10 @@ pub enum Format {
     Json,
 }
 
-pub fn run(args: CheckArgs) -> ExitCode {
+pub fn run(mut args: CheckArgs) -> ExitCode {
+    if args.json {
+        args.format = Format::Json;
+    }
     let mut overrides = Vec::new();
     for text in &args.set {
         match Override::parse(text) {

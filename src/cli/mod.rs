@@ -14,6 +14,7 @@ mod fmt;
 mod gradcheck;
 mod ir;
 mod live;
+mod out;
 mod params;
 mod repl;
 mod report;

@@ -270,7 +270,11 @@ fn ctrl_c_stops_cleanly_with_a_checkpoint() {
         .expect("kill runs");
     assert!(kill.success());
     let out = child.wait_with_output().expect("netc ends");
-    assert!(out.status.success(), "an interrupted run exits 0");
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "an interrupted run exits 130 (issue 15)"
+    );
     let ck = netc::runtime::checkpoint::load(dir.path()).expect("a checkpoint was saved");
     assert!(
         ck.step > 0 && ck.step < 1_000_000,

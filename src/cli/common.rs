@@ -90,39 +90,109 @@ pub fn load(args: &ModelArgs) -> Result<Loaded, ()> {
 }
 
 pub fn load_with(file: &Path, overrides: &[Override]) -> Result<Loaded, ()> {
-    let src = match std::fs::read_to_string(file) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", file.display());
+    let source = match read_source(file) {
+        Ok(source) => source,
+        Err(message) => {
+            eprintln!("error: {message}");
             return Err(());
         }
     };
     let name = file.display().to_string();
-    let mut checked = sema::check_source(&name, &src, overrides);
+    let mut checked = sema::check_source(&name, &source.text, overrides);
     // The bound through time was the checker's warning before it moved to `health`; every
     // command that loads a model keeps showing it.
     if let Some(model) = &checked.model {
         let through_time = crate::health::lint::vanishing_through_time(model);
         checked.diagnostics.extend(through_time);
     }
-    if !checked.diagnostics.is_empty() {
+    let mut diags: Vec<diag::Diagnostic> = source.encoding.into_iter().collect();
+    diags.extend(checked.diagnostics);
+    if !diags.is_empty() {
         eprint!(
             "{}",
-            diag::render(
-                &checked.diagnostics,
-                &name,
-                &src,
-                std::io::stderr().is_terminal()
-            )
+            diag::render(&diags, &name, &source.text, stderr_color())
         );
     }
-    let model = checked.model.ok_or(())?;
+    let model = checked
+        .model
+        .filter(|_| !diags.iter().any(diag::Diagnostic::is_error));
+    let model = model.ok_or(())?;
     let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
     Ok(Loaded {
         model,
         base_dir,
-        src,
+        src: source.text,
     })
+}
+
+/// A `.net` file as every command reads it.
+pub struct Source {
+    /// The text; bytes that are not UTF-8 are replaced by U+FFFD.
+    pub text: String,
+    /// The error for the first byte that is not UTF-8, at its byte offset.
+    pub encoding: Option<diag::Diagnostic>,
+}
+
+/// Reads a `.net` file: the one way every command does it, so a file that one command accepts
+/// no other refuses. `Err` is a message for a file that cannot be read at all.
+pub fn read_source(path: &Path) -> Result<Source, String> {
+    let bytes =
+        std::fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Source {
+            text,
+            encoding: None,
+        }),
+        Err(err) => {
+            let at = err.utf8_error().valid_up_to();
+            let byte = err.as_bytes().get(at).copied().unwrap_or(0);
+            let text = String::from_utf8_lossy(err.as_bytes()).into_owned();
+            // The text before the bad byte is unchanged by the replacement, so `at` is also
+            // its offset in `text`.
+            let encoding = diag::Diagnostic::error(
+                "netc::io::utf8",
+                crate::span::Span::new(at, at),
+                format!("this file is not valid UTF-8: byte {at} is 0x{byte:02X}"),
+            )
+            .with_label("not UTF-8 here")
+            .with_help("save the file as UTF-8");
+            Ok(Source {
+                text,
+                encoding: Some(encoding),
+            })
+        }
+    }
+}
+
+/// [`read_source`] for the commands that check the text later: prints why a file cannot be
+/// used (unreadable, or not UTF-8) to stderr and gives `Err` then.
+pub fn read_text(path: &Path) -> Result<String, ()> {
+    match read_source(path) {
+        Ok(Source {
+            text,
+            encoding: None,
+        }) => Ok(text),
+        Ok(Source {
+            text,
+            encoding: Some(encoding),
+        }) => {
+            let name = path.display().to_string();
+            eprint!(
+                "{}",
+                diag::render(&[encoding], &name, &text, stderr_color())
+            );
+            Err(())
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            Err(())
+        }
+    }
+}
+
+/// Whether diagnostics on stderr are drawn in color: a terminal, and `NO_COLOR` unset.
+pub fn stderr_color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
 /// Prints a runtime error (a miette diagnostic) to stderr.

@@ -51,8 +51,7 @@ pub struct Outcome {
 pub fn run(args: CompareArgs) -> ExitCode {
     let mut variants = Vec::new();
     for file in &args.files {
-        let Ok(src) = std::fs::read_to_string(file) else {
-            eprintln!("error: cannot read {}", file.display());
+        let Ok(src) = super::common::read_text(file) else {
             return ExitCode::FAILURE;
         };
         let label = file.file_stem().map_or_else(
@@ -90,8 +89,7 @@ pub fn run(args: CompareArgs) -> ExitCode {
 /// `netc train FILE --vary ...`: every combination of the varied values.
 pub fn run_vary(args: &TrainArgs) -> ExitCode {
     let ModelArgs { file, set, backend } = &args.model;
-    let Ok(src) = std::fs::read_to_string(file) else {
-        eprintln!("error: cannot read {}", file.display());
+    let Ok(src) = super::common::read_text(file) else {
         return ExitCode::FAILURE;
     };
     let Ok(mut set) = parse_overrides(set) else {

@@ -18,6 +18,9 @@ pub struct EvalArgs {
     /// The trained weights (a run folder's weights.safetensors).
     #[arg(long, value_name = "W.safetensors")]
     pub weights: PathBuf,
+    /// Print the results as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -34,6 +37,9 @@ pub struct PredictArgs {
     /// Where to write the predictions (default: stdout).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Write the predictions as JSON lines (`{"outputs": [...], "class": ...}`) instead of CSV.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -104,17 +110,26 @@ fn eval(loaded: &Loaded, args: &EvalArgs) -> Result<(), TrainError> {
         ("valid", Some(&splits.valid)),
         ("test", splits.test.as_ref()),
     ];
+    let mut results = Vec::new();
     for (name, set) in sets {
         let Some(set) = set else { continue };
         let (loss, accuracy) = evaluate(prog.as_mut(), set, model.train.batch)?;
+        let loss_text = super::out::metric(loss, 5);
         match accuracy {
+            _ if args.json => {}
             Some(a) => println!(
-                "{name}: loss {loss:.5}  accuracy {:.2}%  ({} rows)",
+                "{name}: loss {loss_text}  accuracy {:.2}%  ({} rows)",
                 a * 100.0,
                 set.len()
             ),
-            None => println!("{name}: loss {loss:.5}  ({} rows)", set.len()),
+            None => println!("{name}: loss {loss_text}  ({} rows)", set.len()),
         }
+        results.push(serde_json::json!({
+            "set": name, "loss": loss, "accuracy": accuracy, "rows": set.len(),
+        }));
+    }
+    if args.json {
+        println!("{}", serde_json::json!({ "sets": results }));
     }
     Ok(())
 }
@@ -133,14 +148,13 @@ fn predict(loaded: &Loaded, args: &PredictArgs) -> Result<(), TrainError> {
     let width = splits.train.input_width();
     let k: usize = model.output_shape.iter().product();
     let rows = features.shape[0];
+    let classes = splits.train.classes.as_deref();
     let mut text = String::new();
-    let header: Vec<String> = (0..k).map(|j| format!("output{j}")).collect();
-    text.push_str(&header.join(","));
-    text.push_str(if splits.train.labels.is_some() {
-        ",class\n"
-    } else {
-        "\n"
-    });
+    if !args.json {
+        let header: Vec<String> = (0..k).map(|j| format!("output{j}")).collect();
+        text.push_str(&header.join(","));
+        text.push_str(if classes.is_some() { ",class\n" } else { "\n" });
+    }
     let mut x = vec![0.0; batch * width];
     for start in (0..rows).step_by(batch) {
         let n = batch.min(rows - start);
@@ -149,16 +163,12 @@ fn predict(loaded: &Loaded, args: &PredictArgs) -> Result<(), TrainError> {
         prog.set_leaf(crate::lower::INPUT_X, &x)?;
         prog.run()?;
         let out = prog.output(1);
-        for r in 0..n {
-            let row = &out[r * k..(r + 1) * k];
-            let cells: Vec<String> = row.iter().map(|v| v.to_string()).collect();
-            text.push_str(&cells.join(","));
-            if let Some(classes) = &splits.train.classes {
-                let c = train::predicted_class(row);
-                text.push(',');
-                text.push_str(classes.get(c).map_or("?", String::as_str));
-            }
-            text.push('\n');
+        for row in out[..n * k].chunks(k) {
+            let class = classes.map(|c| {
+                c.get(train::predicted_class(row))
+                    .map_or("?", String::as_str)
+            });
+            text.push_str(&prediction_line(row, class, args.json));
         }
     }
     match &args.out {
@@ -169,6 +179,20 @@ fn predict(loaded: &Loaded, args: &PredictArgs) -> Result<(), TrainError> {
         None => print!("{text}"),
     }
     Ok(())
+}
+
+/// One row of `netc predict`'s output: CSV cells, or a JSON object.
+fn prediction_line(outputs: &[f32], class: Option<&str>, json: bool) -> String {
+    if json {
+        let line = match class {
+            Some(class) => serde_json::json!({ "outputs": outputs, "class": class }),
+            None => serde_json::json!({ "outputs": outputs }),
+        };
+        return format!("{line}\n");
+    }
+    let mut cells: Vec<String> = outputs.iter().map(|v| v.to_string()).collect();
+    cells.extend(class.map(str::to_string));
+    format!("{}\n", cells.join(","))
 }
 
 fn grad(loaded: &Loaded, args: &GradArgs) -> Result<(), TrainError> {

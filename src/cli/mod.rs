@@ -15,6 +15,7 @@ mod fmt;
 mod gradcheck;
 mod ir;
 mod live;
+mod out;
 mod params;
 mod repl;
 mod report;

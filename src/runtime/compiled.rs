@@ -379,7 +379,13 @@ pub fn initial_params(model: &Model, specs: &[ParamSpec]) -> ParamStore {
             &mut rng,
         );
         if let (Some(radius), [rows, cols]) = (p.extras.radius, p.shape.as_slice()) {
-            crate::health::spectral::rescale_blocks(&mut t.data, *rows, *cols, p.extras.blocks, radius);
+            crate::health::spectral::rescale_blocks(
+                &mut t.data,
+                *rows,
+                *cols,
+                p.extras.blocks,
+                radius,
+            );
         }
         if let Some((range, value)) = &p.extras.fill {
             if let Some(slice) = t.data.get_mut(range.clone()) {

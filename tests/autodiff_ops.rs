@@ -123,6 +123,8 @@ fn every_unary_op() {
         (Abs, 0.1, 2.0, true),
         (Square, -2.0, 2.0, false),
         (Erf, -2.0, 2.0, false),
+        (Relu, 0.1, 2.0, true),
+        (Softplus, -4.0, 4.0, false),
         // A 0/1 flag: its gradient is zero, and so are the finite differences.
         (IsNonFinite, -2.0, 2.0, false),
     ] {

@@ -54,6 +54,8 @@ pub fn unary_name(op: UnaryOp) -> &'static str {
         UnaryOp::Abs => "abs",
         UnaryOp::Square => "square",
         UnaryOp::Erf => "erf",
+        UnaryOp::Relu => "relu",
+        UnaryOp::Softplus => "softplus",
         UnaryOp::IsNonFinite => "is_nonfinite",
     }
 }

@@ -54,6 +54,10 @@ pub struct GradArgs {
     /// Where to write the gradients, named like the parameters.
     #[arg(long, value_name = "G.safetensors")]
     pub out: PathBuf,
+    /// Compute in f64 on the reference interpreter (whatever `--backend` says), to compare
+    /// with a float64 reference; the file still stores f32.
+    #[arg(long)]
+    pub f64: bool,
 }
 
 pub fn run_eval(args: EvalArgs) -> ExitCode {
@@ -206,49 +210,107 @@ fn grad(loaded: &Loaded, args: &GradArgs) -> Result<(), TrainError> {
         });
     }
     let (graph, params) = step::build_grad(model, batch);
-    let mut prog = exec::compile_with(&graph, args.threads.exec(&args.model))?;
     let store = match &args.load {
         Some(path) => train::load_params(path, &params)?,
         None => train::initial_params(model, &params),
     };
-    for (name, t) in store.iter() {
-        prog.set_leaf(name, &t.data)?;
-    }
-    // The first batch in file order: no shuffle, no update.
+    // The first batch of the training split, which at `split = 1` is the file's order: no
+    // shuffle, no update.
     let (width, k) = (splits.train.input_width(), splits.train.target_width());
-    let (mut x, mut y, mut mask) = (
-        vec![0.0; batch * width],
-        vec![0.0; batch * k],
-        vec![0.0; batch],
-    );
+    let mut rows = GradBatch {
+        x: vec![0.0; batch * width],
+        y: vec![0.0; batch * k],
+        mask: vec![0.0; batch],
+    };
     let first: Vec<usize> = (0..batch).collect();
-    splits.train.gather(&first, &mut x, &mut y, &mut mask);
-    prog.set_leaf(crate::lower::INPUT_X, &x)?;
-    prog.set_leaf(crate::lower::INPUT_Y, &y)?;
-    prog.set_leaf(crate::lower::INPUT_MASK, &mask)?;
-    prog.run()?;
+    splits
+        .train
+        .gather(&first, &mut rows.x, &mut rows.y, &mut rows.mask);
+    let (loss, values) = if args.f64 {
+        run_grad_f64(&graph, &store, &rows)?
+    } else {
+        let exec = args.threads.exec(&args.model);
+        run_grad_f32(&graph, exec, &store, &rows)?
+    };
     let mut grads = ParamStore::new();
-    for (i, out) in graph.outputs.iter().enumerate().skip(1) {
+    for (out, data) in graph.outputs.iter().zip(values).skip(1) {
         let shape = graph.shape(out.value).to_vec();
-        grads.insert(
-            out.name.clone(),
-            crate::ir::Tensor::new(shape, prog.output(i).to_vec()),
-        );
+        grads.insert(out.name.clone(), crate::ir::Tensor::new(shape, data));
     }
     // The batch itself goes along, so PyTorch can compute the same gradients on the same rows.
     let x_shape: Vec<usize> = std::iter::once(batch)
         .chain(model.input.kind.shape())
         .collect();
-    grads.insert("input.x", crate::ir::Tensor::new(x_shape, x));
-    grads.insert("input.y", crate::ir::Tensor::new(vec![batch, k], y));
+    grads.insert("input.x", crate::ir::Tensor::new(x_shape, rows.x));
+    grads.insert("input.y", crate::ir::Tensor::new(vec![batch, k], rows.y));
     let mut meta = std::collections::BTreeMap::new();
-    meta.insert("loss".to_owned(), prog.output(0)[0].to_string());
+    meta.insert("loss".to_owned(), loss.to_string());
     grads.save_safetensors(&args.out, &meta)?;
     println!(
-        "loss {}  ({} gradients written to {})",
-        prog.output(0)[0],
+        "loss {loss}  ({} gradients written to {})",
         grads.len() - 2,
         args.out.display()
     );
     Ok(())
+}
+
+/// The rows `netc grad` differentiates at.
+struct GradBatch {
+    x: Vec<f32>,
+    y: Vec<f32>,
+    mask: Vec<f32>,
+}
+
+/// The loss and every output of the gradient program, run by `exec`'s backend in f32.
+fn run_grad_f32(
+    graph: &crate::ir::Graph,
+    exec: exec::ExecOptions,
+    store: &ParamStore,
+    rows: &GradBatch,
+) -> Result<(f64, Vec<Vec<f32>>), TrainError> {
+    let mut prog = exec::compile_with(graph, exec)?;
+    for (name, t) in store.iter() {
+        prog.set_leaf(name, &t.data)?;
+    }
+    prog.set_leaf(crate::lower::INPUT_X, &rows.x)?;
+    prog.set_leaf(crate::lower::INPUT_Y, &rows.y)?;
+    prog.set_leaf(crate::lower::INPUT_MASK, &rows.mask)?;
+    prog.run()?;
+    let values: Vec<Vec<f32>> = (0..graph.outputs.len())
+        .map(|i| prog.output(i).to_vec())
+        .collect();
+    Ok((f64::from(prog.output(0)[0]), values))
+}
+
+/// The same, on the reference interpreter in f64 from the f32 weights and rows; the results
+/// are rounded to f32 once, at the end.
+fn run_grad_f64(
+    graph: &crate::ir::Graph,
+    store: &ParamStore,
+    rows: &GradBatch,
+) -> Result<(f64, Vec<Vec<f32>>), TrainError> {
+    let widen = |shape: &[usize], data: &[f32]| {
+        crate::ir::Tensor::new(shape.to_vec(), data.iter().map(|&v| f64::from(v)).collect())
+    };
+    let mut env: std::collections::HashMap<String, crate::ir::Tensor<f64>> = (store.iter())
+        .map(|(name, t)| (name.to_owned(), widen(&t.shape, &t.data)))
+        .collect();
+    for (name, shape) in graph.inputs() {
+        let tensor = match name {
+            crate::lower::INPUT_X => widen(shape, &rows.x),
+            crate::lower::INPUT_Y => widen(shape, &rows.y),
+            crate::lower::INPUT_MASK => widen(shape, &rows.mask),
+            // Inputs a gradient program reads but `netc grad` does not set (the step counter)
+            // start at zero, as the backends' own leaves do.
+            _ => crate::ir::Tensor::full(shape.to_vec(), 0.0),
+        };
+        env.insert(name.to_owned(), tensor);
+    }
+    let outputs =
+        crate::ir::interp::run(graph, &env).map_err(|e| exec::ExecError::Run(e.to_string()))?;
+    let loss = outputs.first().and_then(|t| t.data.first()).copied();
+    let values = (outputs.iter())
+        .map(|t| t.data.iter().map(|&v| v as f32).collect())
+        .collect();
+    Ok((loss.unwrap_or(f64::NAN), values))
 }

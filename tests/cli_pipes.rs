@@ -2,15 +2,11 @@
 //! `.net` file the same way (invalid UTF-8 is one diagnostic with the byte offset).
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-fn netc() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_netc"));
-    command
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1");
-    command
-}
+mod common;
+
+use common::netc_cli as netc;
 
 /// Runs `args` with stdout a pipe whose reading end is closed after `keep` bytes were read.
 fn with_closed_stdout(args: &[&str], keep: usize) -> (Option<i32>, String) {

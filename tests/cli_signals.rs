@@ -5,13 +5,9 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-fn netc() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_netc"));
-    command
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1");
-    command
-}
+mod common;
+
+use common::netc_cli as netc;
 
 fn run(args: &[&str]) -> Output {
     netc().args(args).output().expect("netc runs")

@@ -2,6 +2,8 @@
 //! deterministic, a resumed run equals an uninterrupted one, and a diverging run stops with the
 //! last good checkpoint kept.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -326,14 +328,7 @@ const POISONED: &str =
     batch = 8\n    epochs = 6\n    seed = 2\n    on_nonfinite = skip_step\n}\n";
 
 fn write_poisoned(dir: &Path) -> std::path::PathBuf {
-    let mut csv = String::from("x0,x1,y\n");
-    for i in 0..64 {
-        let (a, b) = ((i % 8) as f32 / 8.0, (i / 8) as f32 / 8.0);
-        let a = if i == 17 { 3e38 } else { a };
-        let y = if i == 17 { 0.0 } else { a - b };
-        csv.push_str(&format!("{a},{b},{y}\n"));
-    }
-    std::fs::write(dir.join("poisoned.csv"), csv).unwrap();
+    common::data::write_poisoned_csv(dir);
     let file = dir.join("poisoned.net");
     std::fs::write(&file, POISONED).unwrap();
     file

@@ -88,7 +88,7 @@ fn class(py: &mut Python, model: &Model, params: &[ParamSpec]) {
     py.block(format!("class {name}(nn.Module):"), |py| {
         py.block("def __init__(self):", |py| {
             py.line("super().__init__()");
-            for layer in flat(&model.layers) {
+            for layer in model.flat_layers() {
                 declare(py, layer);
             }
             py.line("self.reset_parameters()");
@@ -125,18 +125,6 @@ fn class(py: &mut Python, model: &Model, params: &[ParamSpec]) {
     });
     py.line("");
     py.line("");
-}
-
-/// Every layer in order, the bodies of residual blocks inlined after the block itself.
-fn flat(layers: &[Layer]) -> Vec<&Layer> {
-    let mut out = Vec::new();
-    for layer in layers {
-        out.push(layer);
-        if let LayerKind::Residual { body, .. } = &layer.kind {
-            out.extend(flat(body));
-        }
-    }
-    out
 }
 
 fn declare(py: &mut Python, layer: &Layer) {
@@ -333,21 +321,11 @@ fn init_param(py: &mut Python, p: &ParamSpec) {
     if blocks > 1 && p.shape.first().is_some_and(|rows| rows % blocks == 0) {
         py.block(format!("for block in {target}.chunk({blocks}):"), |py| {
             py.line(init_call(&p.init, "block", p.fan_in, p.fan_out));
-            if let Some(radius) = p.extras.radius {
-                py.line(format!(
-                    "block.mul_({} / torch.linalg.matrix_norm(block, ord=2))",
-                    float(radius)
-                ));
-            }
+            rescale(py, "block", p.extras.radius);
         });
     } else {
         py.line(init_call(&p.init, &target, p.fan_in, p.fan_out));
-        if let Some(radius) = p.extras.radius {
-            py.line(format!(
-                "{target}.mul_({} / torch.linalg.matrix_norm({target}, ord=2))",
-                float(radius)
-            ));
-        }
+        rescale(py, &target, p.extras.radius);
     }
     if let Some((range, value)) = &p.extras.fill {
         py.line(format!(
@@ -355,6 +333,16 @@ fn init_param(py: &mut Python, p: &ParamSpec) {
             range.start,
             range.end,
             float(*value)
+        ));
+    }
+}
+
+/// Rescales `t` so its largest singular value is `radius` (netc's `radius = r`).
+fn rescale(py: &mut Python, t: &str, radius: Option<f64>) {
+    if let Some(radius) = radius {
+        py.line(format!(
+            "{t}.mul_({} / torch.linalg.matrix_norm({t}, ord=2))",
+            float(radius)
         ));
     }
 }

@@ -16,6 +16,15 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
 
+/// The netc binary, run from the crate root without colour.
+pub fn netc_cli() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_netc"));
+    command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1");
+    command
+}
+
 pub fn dense(name: &str, inp: usize, units: usize, act: Activation) -> Layer {
     let init = Init::XavierNormal { gain: 1.0 };
     let bias_init = Init::Normal {

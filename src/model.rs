@@ -169,6 +169,8 @@ pub enum Activation {
     Gelu,
     Softplus,
     Softsign,
+    /// PyTorch's hardswish: x·relu6(x + 3)/6.
+    Hardswish,
     /// Over the last axis.
     Softmax,
 }

@@ -310,6 +310,7 @@ fn activation(act: &Activation, z: &str, slope: &str) -> String {
         Activation::Gelu => format!("F.gelu({z})"),
         Activation::Softplus => format!("F.softplus({z})"),
         Activation::Softsign => format!("F.softsign({z})"),
+        Activation::Hardswish => format!("F.hardswish({z})"),
         Activation::Softmax => format!("torch.softmax({z}, dim=-1)"),
     }
 }

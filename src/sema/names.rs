@@ -21,6 +21,7 @@ pub const LAYERS: &[&str] = &[
     "gelu",
     "softplus",
     "softsign",
+    "hardswish",
     "softmax",
 ];
 
@@ -42,6 +43,7 @@ pub const ACTIVATIONS: &[&str] = &[
     "gelu",
     "softplus",
     "softsign",
+    "hardswish",
     "softmax",
 ];
 

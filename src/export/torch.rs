@@ -582,6 +582,22 @@ fn optimizer(opt: &Optimizer) -> String {
             f(eps),
             f(weight_decay)
         ),
+        Optimizer::NAdam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            momentum_decay,
+            weight_decay,
+        } => format!(
+            "torch.optim.NAdam(model.parameters(), lr={}, betas=({}, {}), eps={}, weight_decay={}, momentum_decay={})",
+            f(lr),
+            f(beta1),
+            f(beta2),
+            f(eps),
+            f(weight_decay),
+            f(momentum_decay)
+        ),
     }
 }
 

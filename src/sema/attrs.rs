@@ -2,19 +2,15 @@
 //! `normal(0, 1)`, `he_normal(mode = fan_out)`) to the model's enums.
 
 use super::args::{bind, float_arg, head, type_error, unknown, Range};
-use super::names::{ACTIVATIONS, INITS};
+use super::names::INITS;
 use crate::diag::Diagnostic;
 use crate::model::{Activation, FanMode, Init};
 use crate::span::Span;
 use crate::syntax::ast::{Arg, Expr, ExprKind};
 
-/// The parameters each activation takes, in order.
+/// The parameters an activation layer or value takes, in order (none for an unknown name).
 pub fn activation_params(name: &str) -> &'static [&'static str] {
-    match name {
-        "leaky_relu" | "elu" => &["alpha"],
-        "prelu" => &["init"],
-        _ => &[],
-    }
+    Activation::from_name(name).map_or(&[], |act| act.params())
 }
 
 /// An activation given as a value: `relu`, `leaky_relu(alpha = 0.1)`.
@@ -26,80 +22,49 @@ pub fn activation_value(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<Acti
     activation(diags, name, span, args)
 }
 
-/// An activation from its name and arguments (a layer statement or a value).
+/// An activation from its name and arguments (a layer statement or a value). The name picks
+/// the variant with its defaults from [`Activation::ALL`]; the match fills in the arguments.
 pub fn activation(
     diags: &mut Vec<Diagnostic>,
     name: &str,
     span: Span,
     args: &[Arg],
 ) -> Option<Activation> {
-    if !ACTIVATIONS.contains(&name) {
+    let Some(default) = Activation::from_name(name) else {
         diags.push(unknown(
             "netc::name::unknown_activation",
             "activation",
             name,
             span,
-            ACTIVATIONS,
+            &Activation::names(),
         ));
         return None;
-    }
-    let bound = bind(diags, name, span, args, activation_params(name));
-    let act = match name {
-        "identity" => Activation::Identity,
-        "sigmoid" => Activation::Sigmoid,
-        "tanh" => Activation::Tanh,
-        "relu" => Activation::Relu,
-        "leaky_relu" => Activation::LeakyRelu {
-            alpha: float_arg(diags, &bound, "alpha", Some(0.01), Range::NonNegative)?,
+    };
+    let bound = bind(diags, name, span, args, default.params());
+    let act = match default {
+        Activation::LeakyRelu { alpha } => Activation::LeakyRelu {
+            alpha: float_arg(diags, &bound, "alpha", Some(alpha), Range::NonNegative)?,
         },
-        "prelu" => Activation::Prelu {
-            init: float_arg(diags, &bound, "init", Some(0.25), Range::Any)?,
+        Activation::Prelu { init } => Activation::Prelu {
+            init: float_arg(diags, &bound, "init", Some(init), Range::Any)?,
         },
-        "elu" => Activation::Elu {
-            alpha: float_arg(diags, &bound, "alpha", Some(1.0), Range::Positive)?,
+        Activation::Elu { alpha } => Activation::Elu {
+            alpha: float_arg(diags, &bound, "alpha", Some(alpha), Range::Positive)?,
         },
-        "selu" => Activation::Selu,
-        "swish" | "silu" => Activation::Swish,
-        "mish" => Activation::Mish,
-        "gelu" => Activation::Gelu,
-        "softplus" => Activation::Softplus,
-        "softsign" => Activation::Softsign,
-        "hardswish" => Activation::Hardswish,
-        "softmax" => Activation::Softmax,
-        // A name in ACTIVATIONS that this match forgot must not become another activation.
-        other => {
-            diags.push(unknown(
-                "netc::name::unknown_activation",
-                "activation",
-                other,
-                span,
-                ACTIVATIONS,
-            ));
-            return None;
-        }
+        Activation::Identity
+        | Activation::Sigmoid
+        | Activation::Tanh
+        | Activation::Relu
+        | Activation::Selu
+        | Activation::Swish
+        | Activation::Mish
+        | Activation::Gelu
+        | Activation::Softplus
+        | Activation::Softsign
+        | Activation::Hardswish
+        | Activation::Softmax => default,
     };
     Some(act)
-}
-
-/// The canonical name of an activation, used for default layer names (`relu1`).
-pub fn activation_name(act: &Activation) -> &'static str {
-    match act {
-        Activation::Identity => "identity",
-        Activation::Sigmoid => "sigmoid",
-        Activation::Tanh => "tanh",
-        Activation::Relu => "relu",
-        Activation::LeakyRelu { .. } => "leaky_relu",
-        Activation::Prelu { .. } => "prelu",
-        Activation::Elu { .. } => "elu",
-        Activation::Selu => "selu",
-        Activation::Swish => "swish",
-        Activation::Mish => "mish",
-        Activation::Gelu => "gelu",
-        Activation::Softplus => "softplus",
-        Activation::Softsign => "softsign",
-        Activation::Hardswish => "hardswish",
-        Activation::Softmax => "softmax",
-    }
 }
 
 /// The parameters each initializer takes, in order.

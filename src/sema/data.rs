@@ -150,7 +150,7 @@ fn synthetic_kind(
                 facts(bits, Target::Classes(2)),
             )
         }
-        _ => {
+        "teacher" => {
             let dim = int_arg(diags, b, "dim", Some(8), (1, 4096));
             let depth = int_arg(diags, b, "depth", Some(2), (1, 64));
             let width = int_arg(diags, b, "width", Some(32), (1, 4096));
@@ -168,6 +168,17 @@ fn synthetic_kind(
                 outputs,
             };
             (kind, facts(dim, Target::Regression(outputs)))
+        }
+        // A name in DATA that this match forgot must not build another data set.
+        other => {
+            diags.push(unknown(
+                "netc::name::unknown_data",
+                "data set",
+                other,
+                b.span,
+                DATA,
+            ));
+            return None;
         }
     };
     Some(kind)
@@ -195,7 +206,18 @@ fn sequence_kind(
             6,
             Target::Classes(4),
         ),
-        _ => (SyntheticKind::NoisySine { steps }, 1, Target::Regression(1)),
+        "noisy_sine" => (SyntheticKind::NoisySine { steps }, 1, Target::Regression(1)),
+        // A name in DATA that this match forgot must not build another data set.
+        other => {
+            diags.push(unknown(
+                "netc::name::unknown_data",
+                "data set",
+                other,
+                b.span,
+                DATA,
+            ));
+            return None;
+        }
     };
     let facts = DataFacts {
         features: Some(features),

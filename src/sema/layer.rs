@@ -4,7 +4,7 @@
 use super::args::{
     bind, bool_arg, float_arg, int_arg, int_in_bounds, int_value, type_error, unknown, Range,
 };
-use super::attrs::{activation, activation_name, activation_value, init_value};
+use super::attrs::{activation, activation_value, init_value};
 use super::layers::{Expander, Scope, MAX_UNITS};
 use super::names::{LAYERS, RECURRENT};
 use crate::diag::Diagnostic;
@@ -178,7 +178,7 @@ impl Expander<'_> {
             }
             other => {
                 let act = activation(self.diags, other, span, args)?;
-                Some((LayerKind::Activation(act), activation_name(&act)))
+                Some((LayerKind::Activation(act), act.name()))
             }
         }
     }

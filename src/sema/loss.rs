@@ -190,7 +190,7 @@ fn check_output(
             Diagnostic::warning(
                 "netc::lint::squashed_logits",
                 act_span,
-                format!("cross_entropy applies softmax to the raw outputs, but the last layer squashes them with {}", super::attrs::activation_name(&act)),
+                format!("cross_entropy applies softmax to the raw outputs, but the last layer squashes them with {}", act.name()),
             )
             .with_label("this activation limits the logits")
             .with_related(span, "cross_entropy chosen here")

@@ -17,6 +17,7 @@ mod overrides;
 mod recurrent;
 mod settings;
 mod train;
+pub mod words;
 
 pub use layer::layer_params;
 pub use layers::{MAX_LAYERS, MAX_PARAMS, MAX_UNITS};

@@ -1,8 +1,9 @@
 //! `rnn N`, `lstm N` and `gru N`: their arguments, defaults and the sequence shape they need.
 
 use super::args::{bind, bool_arg, float_arg, int_arg, type_error, unknown, Bound, Range};
-use super::attrs::{activation_name, activation_value, init_value};
+use super::attrs::{activation_value, init_value};
 use super::layers::{Expander, MAX_UNITS};
+use super::names::RECURRENT;
 use crate::diag::Diagnostic;
 use crate::model::{Activation, Cell, Init, LayerKind, Recurrent, Returns};
 use crate::span::Span;
@@ -40,7 +41,18 @@ impl Expander<'_> {
             "rnn" => self.rnn_act(&b).map(|act| Cell::Rnn { act }),
             "lstm" => float_arg(self.diags, &b, "forget_bias", Some(1.0), Range::Any)
                 .map(|forget_bias| Cell::Lstm { forget_bias }),
-            _ => Some(Cell::Gru),
+            "gru" => Some(Cell::Gru),
+            // A name in RECURRENT that this match forgot must not build another cell.
+            other => {
+                self.diags.push(unknown(
+                    "netc::name::unknown_layer",
+                    "layer",
+                    other,
+                    span,
+                    RECURRENT,
+                ));
+                None
+            }
         };
         let units = units? as usize;
         // PyTorch's default for every recurrent tensor: U(-1/√N, 1/√N).
@@ -84,7 +96,7 @@ impl Expander<'_> {
                         format!(
                             "an `rnn` cell supports {}, not `{}`",
                             RNN_ACTIVATIONS.join(", "),
-                            activation_name(&other)
+                            other.name()
                         ),
                     )
                     .with_label("not a recurrent activation")

@@ -5,29 +5,14 @@ use super::args::{
     bind, bool_arg, float_arg, float_value, head, in_range, int_arg, int_in_bounds, int_value,
     type_error, unknown, Range,
 };
-use super::names::{CLIPS, LOSSES, OPTIMIZERS, SCHEDULES};
+use super::names::{CLIPS, LOSSES, SCHEDULES};
 use crate::diag::Diagnostic;
 use crate::model::{Clip, Loss, OnNonFinite, Optimizer, ProbeConfig, Schedule};
 use crate::syntax::ast::{Expr, ExprKind};
 
-/// The parameters of each optimizer, in positional order.
+/// The parameters of an optimizer, in positional order (none for an unknown name).
 pub fn optimizer_params(name: &str) -> &'static [&'static str] {
-    match name {
-        "sgd" => &["lr", "momentum", "nesterov"],
-        "rmsprop" => &["lr", "alpha", "eps", "momentum"],
-        "adagrad" => &["lr", "eps"],
-        "adam" => &["lr", "beta1", "beta2", "eps"],
-        "adamw" => &["lr", "beta1", "beta2", "eps", "weight_decay"],
-        "nadam" => &[
-            "lr",
-            "beta1",
-            "beta2",
-            "eps",
-            "momentum_decay",
-            "weight_decay",
-        ],
-        _ => &[],
-    }
+    Optimizer::from_name(name).map_or(&[], |opt| opt.params())
 }
 
 /// The parameters of each schedule and clip rule, in positional order.
@@ -79,6 +64,8 @@ pub fn loss(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<Loss> {
     Some(loss)
 }
 
+/// An optimizer from its name and arguments. The name picks the variant with its defaults
+/// from [`Optimizer::ALL`]; the match fills in the arguments, checking each one's range.
 pub fn optimizer(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<Optimizer> {
     let Some((name, span, args)) = head(expr) else {
         diags.push(type_error(
@@ -88,98 +75,109 @@ pub fn optimizer(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<Optimizer> 
         ));
         return None;
     };
-    if !OPTIMIZERS.contains(&name) {
+    let Some(default) = Optimizer::from_name(name) else {
         diags.push(unknown(
             "netc::name::unknown_optimizer",
             "optimizer",
             name,
             span,
-            OPTIMIZERS,
+            &Optimizer::names(),
         ));
         return None;
-    }
-    let b = bind(diags, name, span, args, optimizer_params(name));
+    };
+    let b = bind(diags, name, span, args, default.params());
     let d = diags;
-    let opt = match name {
-        "sgd" => {
-            let lr = float_arg(d, &b, "lr", Some(0.01), Range::Positive);
-            let momentum = float_arg(d, &b, "momentum", Some(0.0), Range::ProbabilityBelowOne);
-            let nesterov = bool_arg(d, &b, "nesterov", false);
+    let lr = |d: &mut Vec<Diagnostic>, v| float_arg(d, &b, "lr", Some(v), Range::Positive);
+    let eps = |d: &mut Vec<Diagnostic>, v| float_arg(d, &b, "eps", Some(v), Range::Positive);
+    let unit = |d: &mut Vec<Diagnostic>, key, v| {
+        float_arg(d, &b, key, Some(v), Range::ProbabilityBelowOne)
+    };
+    let non_negative =
+        |d: &mut Vec<Diagnostic>, key, v| float_arg(d, &b, key, Some(v), Range::NonNegative);
+    let opt = match default {
+        Optimizer::Sgd {
+            lr: l,
+            momentum,
+            nesterov,
+        } => {
+            let (l, m) = (lr(d, l), unit(d, "momentum", momentum));
+            let nesterov = bool_arg(d, &b, "nesterov", nesterov);
             Optimizer::Sgd {
-                lr: lr?,
-                momentum: momentum?,
+                lr: l?,
+                momentum: m?,
                 nesterov: nesterov?,
             }
         }
-        "rmsprop" => {
-            let lr = float_arg(d, &b, "lr", Some(1e-3), Range::Positive);
-            let alpha = float_arg(d, &b, "alpha", Some(0.99), Range::ProbabilityBelowOne);
-            let eps = float_arg(d, &b, "eps", Some(1e-8), Range::Positive);
-            let momentum = float_arg(d, &b, "momentum", Some(0.0), Range::ProbabilityBelowOne);
+        Optimizer::RmsProp {
+            lr: l,
+            alpha,
+            eps: e,
+            momentum,
+        } => {
+            let (l, a) = (lr(d, l), unit(d, "alpha", alpha));
+            let (e, m) = (eps(d, e), unit(d, "momentum", momentum));
             Optimizer::RmsProp {
-                lr: lr?,
-                alpha: alpha?,
-                eps: eps?,
-                momentum: momentum?,
+                lr: l?,
+                alpha: a?,
+                eps: e?,
+                momentum: m?,
             }
         }
-        "adagrad" => {
-            let lr = float_arg(d, &b, "lr", Some(1e-2), Range::Positive);
-            let eps = float_arg(d, &b, "eps", Some(1e-10), Range::Positive);
-            Optimizer::AdaGrad { lr: lr?, eps: eps? }
+        Optimizer::AdaGrad { lr: l, eps: e } => {
+            let (l, e) = (lr(d, l), eps(d, e));
+            Optimizer::AdaGrad { lr: l?, eps: e? }
         }
-        "adam" => {
-            let lr = float_arg(d, &b, "lr", Some(1e-3), Range::Positive);
-            let beta1 = float_arg(d, &b, "beta1", Some(0.9), Range::ProbabilityBelowOne);
-            let beta2 = float_arg(d, &b, "beta2", Some(0.999), Range::ProbabilityBelowOne);
-            let eps = float_arg(d, &b, "eps", Some(1e-8), Range::Positive);
+        Optimizer::Adam {
+            lr: l,
+            beta1,
+            beta2,
+            eps: e,
+        } => {
+            let (l, b1, b2) = (lr(d, l), unit(d, "beta1", beta1), unit(d, "beta2", beta2));
+            let e = eps(d, e);
             Optimizer::Adam {
-                lr: lr?,
-                beta1: beta1?,
-                beta2: beta2?,
-                eps: eps?,
+                lr: l?,
+                beta1: b1?,
+                beta2: b2?,
+                eps: e?,
             }
         }
-        "nadam" => {
-            let lr = float_arg(d, &b, "lr", Some(2e-3), Range::Positive);
-            let beta1 = float_arg(d, &b, "beta1", Some(0.9), Range::ProbabilityBelowOne);
-            let beta2 = float_arg(d, &b, "beta2", Some(0.999), Range::ProbabilityBelowOne);
-            let eps = float_arg(d, &b, "eps", Some(1e-8), Range::Positive);
-            let psi = float_arg(d, &b, "momentum_decay", Some(4e-3), Range::NonNegative);
-            let wd = float_arg(d, &b, "weight_decay", Some(0.0), Range::NonNegative);
+        Optimizer::AdamW {
+            lr: l,
+            beta1,
+            beta2,
+            eps: e,
+            weight_decay,
+        } => {
+            let (l, b1, b2) = (lr(d, l), unit(d, "beta1", beta1), unit(d, "beta2", beta2));
+            let (e, wd) = (eps(d, e), non_negative(d, "weight_decay", weight_decay));
+            Optimizer::AdamW {
+                lr: l?,
+                beta1: b1?,
+                beta2: b2?,
+                eps: e?,
+                weight_decay: wd?,
+            }
+        }
+        Optimizer::NAdam {
+            lr: l,
+            beta1,
+            beta2,
+            eps: e,
+            momentum_decay,
+            weight_decay,
+        } => {
+            let (l, b1, b2) = (lr(d, l), unit(d, "beta1", beta1), unit(d, "beta2", beta2));
+            let psi = non_negative(d, "momentum_decay", momentum_decay);
+            let (e, wd) = (eps(d, e), non_negative(d, "weight_decay", weight_decay));
             Optimizer::NAdam {
-                lr: lr?,
-                beta1: beta1?,
-                beta2: beta2?,
-                eps: eps?,
+                lr: l?,
+                beta1: b1?,
+                beta2: b2?,
+                eps: e?,
                 momentum_decay: psi?,
                 weight_decay: wd?,
             }
-        }
-        "adamw" => {
-            let lr = float_arg(d, &b, "lr", Some(1e-3), Range::Positive);
-            let beta1 = float_arg(d, &b, "beta1", Some(0.9), Range::ProbabilityBelowOne);
-            let beta2 = float_arg(d, &b, "beta2", Some(0.999), Range::ProbabilityBelowOne);
-            let eps = float_arg(d, &b, "eps", Some(1e-8), Range::Positive);
-            let wd = float_arg(d, &b, "weight_decay", Some(1e-2), Range::NonNegative);
-            Optimizer::AdamW {
-                lr: lr?,
-                beta1: beta1?,
-                beta2: beta2?,
-                eps: eps?,
-                weight_decay: wd?,
-            }
-        }
-        // A name in OPTIMIZERS that this match forgot must not build another optimizer.
-        other => {
-            d.push(unknown(
-                "netc::name::unknown_optimizer",
-                "optimizer",
-                other,
-                span,
-                OPTIMIZERS,
-            ));
-            return None;
         }
     };
     Some(opt)
@@ -214,7 +212,7 @@ pub fn schedule(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<Schedule> {
         "cosine" => Schedule::Cosine {
             min_factor: float_arg(diags, &b, "min_factor", Some(0.0), Range::UnitInterval)?,
         },
-        _ => {
+        "warmup" => {
             let steps = int_arg(diags, &b, "steps", None, (1, u32::MAX as u64));
             let then = match b.get("then") {
                 Some(expr) => schedule(diags, expr),
@@ -224,6 +222,17 @@ pub fn schedule(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<Schedule> {
                 steps: steps? as usize,
                 then: Box::new(then?),
             }
+        }
+        // A name in SCHEDULES that this match forgot must not build another schedule.
+        other => {
+            diags.push(unknown(
+                "netc::name::unknown_schedule",
+                "schedule",
+                other,
+                b.span,
+                SCHEDULES,
+            ));
+            return None;
         }
     };
     Some(schedule)
@@ -275,13 +284,24 @@ pub fn clip(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<Clip> {
                 Clip::GlobalNorm(max)
             })
         }
-        _ => Some(Clip::Value(float_arg(
+        "value" => Some(Clip::Value(float_arg(
             diags,
             &b,
             "max",
             None,
             Range::Positive,
         )?)),
+        // A name in CLIPS that this match forgot must not build another clipping rule.
+        other => {
+            diags.push(unknown(
+                "netc::name::unknown_clip",
+                "clipping rule",
+                other,
+                b.span,
+                CLIPS,
+            ));
+            None
+        }
     }
 }
 

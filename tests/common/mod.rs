@@ -145,23 +145,7 @@ pub fn to_f32(env: &HashMap<String, Tensor<f64>>) -> HashMap<String, Tensor<f32>
 
 /// Every activation of the language.
 pub fn all_activations() -> Vec<Activation> {
-    vec![
-        Activation::Identity,
-        Activation::Sigmoid,
-        Activation::Tanh,
-        Activation::Relu,
-        Activation::LeakyRelu { alpha: 0.1 },
-        Activation::Prelu { init: 0.25 },
-        Activation::Elu { alpha: 1.0 },
-        Activation::Selu,
-        Activation::Swish,
-        Activation::Mish,
-        Activation::Gelu,
-        Activation::Softplus,
-        Activation::Softsign,
-        Activation::Hardswish,
-        Activation::Softmax,
-    ]
+    Activation::ALL.to_vec()
 }
 
 /// Runs `steps` steps of the same program on both backends from the same start and compares

@@ -1,6 +1,6 @@
 //! The language's word families round-trip: every variant of each family's own list parses
-//! back from its name (and aliases) to itself, `fmt` keeps the name, docs/language.md's table
-//! lists it with its parameters, and every optimizer trains on both backends.
+//! back from its name (and aliases) to itself, `fmt` keeps the name, docs/language.md lists
+//! it (with its parameters), and every optimizer trains on both backends.
 
 mod common;
 
@@ -121,5 +121,40 @@ fn every_optimizer_trains_on_both_backends() {
         let mut m = model(3, layers, Loss::CrossEntropy);
         m.train.optimizer = opt;
         compare_backends(&m, 4, 3);
+    }
+}
+
+/// A model whose data and output width suit `loss`.
+fn loss_source(loss: &str, outputs: usize) -> String {
+    format!(
+        "model words {{\n    input x: [2]\n    dense 4, act = tanh\n    dense {outputs}\n}}\n\n\
+         train {{\n    data = moons(n = 20)\n    loss = {loss}\n}}\n"
+    )
+}
+
+#[test]
+fn every_loss_round_trips() {
+    let section = doc_section("### Loss");
+    for loss in Loss::ALL {
+        let item = format!("- `{}`:", loss.name());
+        assert!(
+            section.contains(&item),
+            "docs/language.md's Loss list has no {item}"
+        );
+        let outputs = match loss {
+            Loss::Mse | Loss::CrossEntropy => 2,
+            Loss::BinaryCrossEntropy => 1,
+        };
+        let names = std::iter::once(loss.name()).chain(loss.aliases().iter().copied());
+        for name in names {
+            let src = loss_source(name, outputs);
+            assert_eq!(checked(&src).train.loss, loss, "`loss = {name}`");
+            let formatted = format_source(&src).expect("formats");
+            assert!(
+                formatted.contains(&format!("loss = {name}\n")),
+                "{formatted}"
+            );
+            assert_eq!(checked(&formatted).train.loss, loss, "{name} after fmt");
+        }
     }
 }

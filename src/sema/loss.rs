@@ -30,14 +30,6 @@ pub fn final_activation(layers: &[Layer]) -> Option<(Activation, Span)> {
     }
 }
 
-fn loss_name(loss: Loss) -> &'static str {
-    match loss {
-        Loss::Mse => "mse",
-        Loss::CrossEntropy => "cross_entropy",
-        Loss::BinaryCrossEntropy => "binary_cross_entropy",
-    }
-}
-
 /// Settles the loss (given or inferred) and checks it; `None` after an error.
 pub fn settle(
     diags: &mut Vec<Diagnostic>,
@@ -210,7 +202,7 @@ fn check_targets(
     cx: &LossContext<'_>,
 ) {
     let last_span = cx.layers.last().map_or(span, |l| l.span);
-    let name = loss_name(loss);
+    let name = loss.name();
     let wanted = match (target, loss) {
         (Target::Classes(k), Loss::CrossEntropy) => k,
         (Target::Classes(2), Loss::BinaryCrossEntropy) => 1,

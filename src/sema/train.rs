@@ -5,7 +5,7 @@ use super::args::{
     bind, bool_arg, float_arg, float_value, head, in_range, int_arg, int_in_bounds, int_value,
     type_error, unknown, Range,
 };
-use super::names::{CLIPS, LOSSES, SCHEDULES};
+use super::names::{CLIPS, SCHEDULES};
 use crate::diag::Diagnostic;
 use crate::model::{Clip, Loss, OnNonFinite, Optimizer, ProbeConfig, Schedule};
 use crate::syntax::ast::{Expr, ExprKind};
@@ -45,20 +45,15 @@ pub fn loss(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<Loss> {
         diags.push(type_error(expr, "`loss`", "a loss name like `mse`"));
         return None;
     };
-    let loss = match name {
-        "mse" => Loss::Mse,
-        "cross_entropy" => Loss::CrossEntropy,
-        "binary_cross_entropy" | "bce" => Loss::BinaryCrossEntropy,
-        _ => {
-            diags.push(unknown(
-                "netc::name::unknown_loss",
-                "loss",
-                name,
-                span,
-                LOSSES,
-            ));
-            return None;
-        }
+    let Some(loss) = Loss::from_name(name) else {
+        diags.push(unknown(
+            "netc::name::unknown_loss",
+            "loss",
+            name,
+            span,
+            &Loss::names(),
+        ));
+        return None;
     };
     bind(diags, name, span, args, &[]);
     Some(loss)

@@ -4,7 +4,7 @@
 //! print `name()`, and the round-trip tests iterate over `ALL`, so a new variant is named by
 //! the compiler (the exhaustive matches below and in each parse) or by a test.
 
-use crate::model::{Activation, Optimizer};
+use crate::model::{Activation, Loss, Optimizer};
 
 impl Activation {
     /// Every activation, with its parameters at the language's defaults.
@@ -187,16 +187,51 @@ impl Optimizer {
     }
 }
 
+impl Loss {
+    /// Every loss.
+    pub const ALL: [Loss; 3] = [Loss::Mse, Loss::CrossEntropy, Loss::BinaryCrossEntropy];
+
+    /// The canonical name, as `fmt`, diagnostics and run folders write it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Loss::Mse => "mse",
+            Loss::CrossEntropy => "cross_entropy",
+            Loss::BinaryCrossEntropy => "binary_cross_entropy",
+        }
+    }
+
+    /// Other names that parse to the same loss.
+    pub fn aliases(&self) -> &'static [&'static str] {
+        match self {
+            Loss::BinaryCrossEntropy => &["bce"],
+            Loss::Mse | Loss::CrossEntropy => &[],
+        }
+    }
+
+    /// The loss a name or alias stands for.
+    pub fn from_name(name: &str) -> Option<Loss> {
+        Loss::ALL
+            .into_iter()
+            .find(|l| l.name() == name || l.aliases().contains(&name))
+    }
+
+    /// The canonical names, in `ALL`'s order (what "did you mean" offers).
+    pub fn names() -> Vec<&'static str> {
+        Loss::ALL.iter().map(Loss::name).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::names::{ACTIVATIONS, LAYERS, OPTIMIZERS};
-    use crate::model::{Activation, Optimizer};
+    use super::super::names::{ACTIVATIONS, LAYERS, LOSSES, OPTIMIZERS};
+    use crate::model::{Activation, Loss, Optimizer};
 
     /// The completion lists in `names` must hold exactly the family's names, in order.
     #[test]
     fn name_lists_are_the_families() {
         assert_eq!(ACTIVATIONS, Activation::names().as_slice());
         assert_eq!(OPTIMIZERS, Optimizer::names().as_slice());
+        assert_eq!(LOSSES, Loss::names().as_slice());
         for name in Activation::names() {
             assert!(LAYERS.contains(&name), "`{name}` is not a layer kind");
         }

@@ -5,6 +5,9 @@
 mod common;
 mod ir_common;
 
+// The architecture's invariants, as greps over src/.
+mod invariants;
+
 // The front end: parse, check, format, diagnostics.
 mod frontend_cascade;
 mod frontend_cli;

@@ -3,7 +3,7 @@
 //! enough and nothing overflows. A program is built from a list of small numbers that proptest
 //! generates and shrinks.
 
-#![allow(dead_code)] // each test binary uses part of this module
+#![allow(dead_code)] // the property-test modules each use part of it
 
 use netc::ir::{BinaryOp, Graph, ReduceOp, Shape, Tensor, UnaryOp, ValueId};
 use proptest::prelude::*;

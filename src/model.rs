@@ -169,6 +169,8 @@ pub enum Activation {
     Gelu,
     Softplus,
     Softsign,
+    /// PyTorch's hardswish: x·relu6(x + 3)/6.
+    Hardswish,
     /// Over the last axis.
     Softmax,
 }
@@ -405,6 +407,16 @@ pub enum Optimizer {
         eps: f64,
         weight_decay: f64,
     },
+    /// Adam with Nesterov momentum and Dozat's momentum schedule (PyTorch's NAdam);
+    /// `weight_decay` is added to the gradient (L2), not decoupled.
+    NAdam {
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+        momentum_decay: f64,
+        weight_decay: f64,
+    },
 }
 
 impl Optimizer {
@@ -414,7 +426,8 @@ impl Optimizer {
             | Optimizer::RmsProp { lr, .. }
             | Optimizer::AdaGrad { lr, .. }
             | Optimizer::Adam { lr, .. }
-            | Optimizer::AdamW { lr, .. } => lr,
+            | Optimizer::AdamW { lr, .. }
+            | Optimizer::NAdam { lr, .. } => lr,
         }
     }
 }

@@ -310,6 +310,7 @@ fn activation(act: &Activation, z: &str, slope: &str) -> String {
         Activation::Gelu => format!("F.gelu({z})"),
         Activation::Softplus => format!("F.softplus({z})"),
         Activation::Softsign => format!("F.softsign({z})"),
+        Activation::Hardswish => format!("F.hardswish({z})"),
         Activation::Softmax => format!("torch.softmax({z}, dim=-1)"),
     }
 }
@@ -580,6 +581,22 @@ fn optimizer(opt: &Optimizer) -> String {
             f(beta2),
             f(eps),
             f(weight_decay)
+        ),
+        Optimizer::NAdam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            momentum_decay,
+            weight_decay,
+        } => format!(
+            "torch.optim.NAdam(model.parameters(), lr={}, betas=({}, {}), eps={}, weight_decay={}, momentum_decay={})",
+            f(lr),
+            f(beta1),
+            f(beta2),
+            f(eps),
+            f(weight_decay),
+            f(momentum_decay)
         ),
     }
 }

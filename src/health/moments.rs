@@ -112,6 +112,11 @@ pub fn value_and_slope(act: Activation, z: f64, width: usize) -> (f64, f64) {
         }
         Activation::Softplus => (softplus(z), sigmoid(z)),
         Activation::Softsign => (z / (1.0 + z.abs()), 1.0 / (1.0 + z.abs()).powi(2)),
+        Activation::Hardswish => match z {
+            z if z < -3.0 => (0.0, 0.0),
+            z if z > 3.0 => (z, 1.0),
+            z => (z * (z + 3.0) / 6.0, z / 3.0 + 0.5),
+        },
         // Mean-field view of a softmax over `width` similar logits: each output ≈ 1/width and
         // its own slope p(1 − p) ≈ 1/width; a rough figure, and only a hidden softmax uses it.
         Activation::Softmax => {

@@ -121,6 +121,7 @@ pub fn derivative_bound(act: Activation) -> Option<f64> {
         | Activation::Gelu
         | Activation::Softplus
         | Activation::Softsign
+        | Activation::Hardswish
         | Activation::Softmax => None,
     }
 }

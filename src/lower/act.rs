@@ -52,8 +52,27 @@ pub fn apply(g: &mut Graph, act: Activation, x: ValueId, slope: Option<ValueId>)
             let denom = g.offset(abs, 1.0);
             g.div(x, denom)
         }
+        Activation::Hardswish => hardswish(g, x),
         Activation::Softmax => softmax(g, x),
     }
+}
+
+/// x·relu6(x + 3)/6 as three pieces chosen by select: 0 below −3, x above 3, x(x + 3)/6 in
+/// between, the middle piece closed at both ends. Select passes the gradient to the chosen
+/// piece only, so the derivative is PyTorch's hardswish_backward everywhere, at the kinks
+/// too: (2x + 3)/6 = −0.5 at x = −3 and 1.5 at x = 3. A product x·clamp(x + 3, 0, 6)/6
+/// would take the clamp's one-sided slopes there instead.
+fn hardswish(g: &mut Graph, x: ValueId) -> ValueId {
+    let low = g.scalar(-3.0);
+    let high = g.scalar(3.0);
+    let zero = g.scalar(0.0);
+    let shifted = g.offset(x, 3.0);
+    let product = g.mul(x, shifted);
+    let middle = g.scale(product, 1.0 / 6.0);
+    let above = g.compare(CmpOp::Gt, x, high);
+    let upper = g.select(above, x, middle);
+    let below = g.compare(CmpOp::Lt, x, low);
+    g.select(below, zero, upper)
 }
 
 /// max(x, 0), one op whose gradient is PyTorch's (0 at x = 0).

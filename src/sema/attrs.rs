@@ -64,6 +64,7 @@ pub fn activation(
         "gelu" => Activation::Gelu,
         "softplus" => Activation::Softplus,
         "softsign" => Activation::Softsign,
+        "hardswish" => Activation::Hardswish,
         "softmax" => Activation::Softmax,
         // A name in ACTIVATIONS that this match forgot must not become another activation.
         other => {
@@ -96,6 +97,7 @@ pub fn activation_name(act: &Activation) -> &'static str {
         Activation::Gelu => "gelu",
         Activation::Softplus => "softplus",
         Activation::Softsign => "softsign",
+        Activation::Hardswish => "hardswish",
         Activation::Softmax => "softmax",
     }
 }

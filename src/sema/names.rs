@@ -21,6 +21,7 @@ pub const LAYERS: &[&str] = &[
     "gelu",
     "softplus",
     "softsign",
+    "hardswish",
     "softmax",
 ];
 
@@ -42,6 +43,7 @@ pub const ACTIVATIONS: &[&str] = &[
     "gelu",
     "softplus",
     "softsign",
+    "hardswish",
     "softmax",
 ];
 
@@ -82,7 +84,7 @@ pub const SETTINGS: &[&str] = &[
 ];
 
 pub const LOSSES: &[&str] = &["mse", "cross_entropy", "binary_cross_entropy"];
-pub const OPTIMIZERS: &[&str] = &["sgd", "rmsprop", "adagrad", "adam", "adamw"];
+pub const OPTIMIZERS: &[&str] = &["sgd", "rmsprop", "adagrad", "adam", "adamw", "nadam"];
 pub const SCHEDULES: &[&str] = &["constant", "step", "cosine", "warmup"];
 pub const CLIPS: &[&str] = &["none", "norm", "value"];
 pub const DATA: &[&str] = &[

@@ -18,6 +18,14 @@ pub fn optimizer_params(name: &str) -> &'static [&'static str] {
         "adagrad" => &["lr", "eps"],
         "adam" => &["lr", "beta1", "beta2", "eps"],
         "adamw" => &["lr", "beta1", "beta2", "eps", "weight_decay"],
+        "nadam" => &[
+            "lr",
+            "beta1",
+            "beta2",
+            "eps",
+            "momentum_decay",
+            "weight_decay",
+        ],
         _ => &[],
     }
 }
@@ -132,7 +140,23 @@ pub fn optimizer(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<Optimizer> 
                 eps: eps?,
             }
         }
-        _ => {
+        "nadam" => {
+            let lr = float_arg(d, &b, "lr", Some(2e-3), Range::Positive);
+            let beta1 = float_arg(d, &b, "beta1", Some(0.9), Range::ProbabilityBelowOne);
+            let beta2 = float_arg(d, &b, "beta2", Some(0.999), Range::ProbabilityBelowOne);
+            let eps = float_arg(d, &b, "eps", Some(1e-8), Range::Positive);
+            let psi = float_arg(d, &b, "momentum_decay", Some(4e-3), Range::NonNegative);
+            let wd = float_arg(d, &b, "weight_decay", Some(0.0), Range::NonNegative);
+            Optimizer::NAdam {
+                lr: lr?,
+                beta1: beta1?,
+                beta2: beta2?,
+                eps: eps?,
+                momentum_decay: psi?,
+                weight_decay: wd?,
+            }
+        }
+        "adamw" => {
             let lr = float_arg(d, &b, "lr", Some(1e-3), Range::Positive);
             let beta1 = float_arg(d, &b, "beta1", Some(0.9), Range::ProbabilityBelowOne);
             let beta2 = float_arg(d, &b, "beta2", Some(0.999), Range::ProbabilityBelowOne);
@@ -145,6 +169,17 @@ pub fn optimizer(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<Optimizer> 
                 eps: eps?,
                 weight_decay: wd?,
             }
+        }
+        // A name in OPTIMIZERS that this match forgot must not build another optimizer.
+        other => {
+            d.push(unknown(
+                "netc::name::unknown_optimizer",
+                "optimizer",
+                other,
+                span,
+                OPTIMIZERS,
+            ));
+            return None;
         }
     };
     Some(opt)

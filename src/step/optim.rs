@@ -101,6 +101,17 @@ pub(crate) fn apply(
                 let decayed = g.sub(p, decay);
                 adam(g, &mut up, pg, decayed, lr, t, [beta1, beta2, eps])
             }
+            Optimizer::NAdam {
+                beta1,
+                beta2,
+                eps,
+                momentum_decay,
+                weight_decay,
+                ..
+            } => {
+                let args = [beta1, beta2, eps, momentum_decay, weight_decay];
+                nadam(g, &mut up, pg, lr, t, args)
+            }
         };
         up.new_params.push((pg.spec.name.clone(), new_p));
     }
@@ -137,6 +148,74 @@ fn adam(
     step(g, p, lr, dir)
 }
 
+/// PyTorch's NAdam, step t: with μₜ = β₁(1 − ½·0.96^(t·ψ)) and Πₜ = μ₁···μₜ,
+/// m ← β₁m + (1 − β₁)g; v ← β₂v + (1 − β₂)g²; d = √(v/(1 − β₂ᵗ)) + ε;
+/// p ← p − lr(1 − μₜ)/(1 − Πₜ)·g/d − lr·μₜ₊₁/(1 − Πₜ·μₜ₊₁)·m/d.
+/// The product is kept as its complement 1 − Πₜ, so that the state starts at zero like every
+/// other state (Π₀ = 1) and is the very quantity the update divides by.
+fn nadam(
+    g: &mut Graph,
+    up: &mut Updates,
+    pg: &ParamGrad,
+    lr: ValueId,
+    t: ValueId,
+    [beta1, beta2, eps, momentum_decay, weight_decay]: [f64; 5],
+) -> ValueId {
+    let p = pg.spec.value;
+    let grad = if weight_decay == 0.0 {
+        pg.grad
+    } else {
+        let decay = g.scale(p, weight_decay);
+        g.add(pg.grad, decay)
+    };
+    let m = state(g, up, pg, "exp_avg");
+    let v = state(g, up, pg, "exp_avg_sq");
+    let rest = scalar_state(g, up, pg, "one_minus_mu_product");
+    let new_m = ema(g, m, grad, beta1);
+    let grad_sq = square(g, grad);
+    let new_v = ema(g, v, grad_sq, beta2);
+    let mu = nadam_mu(g, t, beta1, momentum_decay);
+    let t_next = g.offset(t, 1.0);
+    let mu_next = nadam_mu(g, t_next, beta1, momentum_decay);
+    // 1 − Πₜ = 1 − (1 − rest)·μₜ, and 1 − Πₜ·μₜ₊₁ likewise from it.
+    let new_rest = complement_times(g, rest, mu);
+    let rest_next = complement_times(g, new_rest, mu_next);
+    set_state(up, pg, "exp_avg", new_m);
+    set_state(up, pg, "exp_avg_sq", new_v);
+    set_state(up, pg, "one_minus_mu_product", new_rest);
+    let bc2 = bias_correction(g, beta2, t);
+    let v_hat = g.div(new_v, bc2);
+    let root = g.unary(UnaryOp::Sqrt, v_hat);
+    let denom = g.offset(root, eps);
+    let neg_mu = g.unary(UnaryOp::Neg, mu);
+    let one_minus_mu = g.offset(neg_mu, 1.0);
+    let grad_weight = g.div(one_minus_mu, new_rest);
+    let momentum_weight = g.div(mu_next, rest_next);
+    let grad_part = g.mul(grad, grad_weight);
+    let momentum_part = g.mul(new_m, momentum_weight);
+    let numerator = g.add(grad_part, momentum_part);
+    let dir = g.div(numerator, denom);
+    step(g, p, lr, dir)
+}
+
+/// NAdam's momentum at step t: β₁(1 − ½·0.96^(t·ψ)), the power as e^(t·ψ·ln 0.96).
+fn nadam_mu(g: &mut Graph, t: ValueId, beta1: f64, momentum_decay: f64) -> ValueId {
+    let exponent = g.scale(t, momentum_decay * 0.96f64.ln());
+    let pow = g.unary(UnaryOp::Exp, exponent);
+    let half = g.scale(pow, -0.5);
+    let factor = g.offset(half, 1.0);
+    g.scale(factor, beta1)
+}
+
+/// 1 − (1 − c)·μ: the complement of a product gaining the factor μ.
+fn complement_times(g: &mut Graph, c: ValueId, mu: ValueId) -> ValueId {
+    let neg_c = g.unary(UnaryOp::Neg, c);
+    let product = g.offset(neg_c, 1.0);
+    let scaled = g.mul(product, mu);
+    let neg = g.unary(UnaryOp::Neg, scaled);
+    g.offset(neg, 1.0)
+}
+
 /// 1 − βᵗ = 1 − e^(t·ln β).
 fn bias_correction(g: &mut Graph, beta: f64, t: ValueId) -> ValueId {
     let exponent = g.scale(t, beta.ln());
@@ -162,17 +241,34 @@ fn step(g: &mut Graph, p: ValueId, lr: ValueId, direction: ValueId) -> ValueId {
     g.sub(p, scaled)
 }
 
-/// Declares (once) and reads the optimizer state tensor `<param>.<what>`.
+/// Declares (once) and reads the optimizer state tensor `<param>.<what>`, shaped like the
+/// parameter.
 fn state(g: &mut Graph, up: &mut Updates, pg: &ParamGrad, what: &str) -> ValueId {
+    declare_state(g, up, pg, what, pg.spec.shape.clone())
+}
+
+/// Declares (once) and reads a scalar state `<param>.<what>` (one number per parameter, as
+/// PyTorch's per-parameter `step` or `mu_product`).
+fn scalar_state(g: &mut Graph, up: &mut Updates, pg: &ParamGrad, what: &str) -> ValueId {
+    declare_state(g, up, pg, what, Vec::new())
+}
+
+fn declare_state(
+    g: &mut Graph,
+    up: &mut Updates,
+    pg: &ParamGrad,
+    what: &str,
+    shape: Vec<usize>,
+) -> ValueId {
     let name = state_name(&pg.spec.name, what);
     if !up.state.iter().any(|s| s.name == name) {
         up.state.push(StateSpec {
             name: name.clone(),
-            shape: pg.spec.shape.clone(),
+            shape: shape.clone(),
             param: pg.spec.name.clone(),
         });
     }
-    g.param(name, pg.spec.shape.clone())
+    g.param(name, shape)
 }
 
 fn set_state(up: &mut Updates, pg: &ParamGrad, what: &str, value: ValueId) {

@@ -155,6 +155,7 @@ fn saturation(g: &mut Graph, act: Option<Activation>, a: ValueId) -> Option<Valu
         | Activation::Gelu
         | Activation::Softplus
         | Activation::Softsign
+        | Activation::Hardswish
         | Activation::Softmax => None,
     }
 }

@@ -92,6 +92,8 @@ fn at_zero(act: Activation) -> Option<(f64, f64)> {
         Activation::Softplus => (ln2, 0.5),
         // d/dx x/(1 + |x|) = 1/(1 + |x|)² = 1 at 0
         Activation::Softsign => (0.0, 1.0),
+        // d/dx x(x + 3)/6 = x/3 + ½ = ½ at 0
+        Activation::Hardswish => (0.0, 0.5),
         // not elementwise: its own case below
         Activation::Softmax => return None,
     })
@@ -121,6 +123,29 @@ fn every_activation_at_zero() {
         ];
         let y = [(value - 0.5) as f32];
         let what = format!("{act:?}");
+        assert_gradient(&m, &set, (&[0.0], &y), "hidden.bias", &[slope, 0.0], &what);
+    }
+}
+
+/// Hardswish at its kinks and at 0, with the hidden pre-activation set by the bias: PyTorch's
+/// hardswish_backward takes the middle piece x/3 + ½ on the closed interval [−3, 3], so
+/// φ′(−3) = −1 + ½ = −½, φ′(0) = ½, φ′(3) = 1 + ½ = 3/2; and φ(−3) = 0, φ(0) = 0,
+/// φ(3) = 3·6/6 = 3. With the target φ(b) − ½, ∂L/∂out = 1 and ∂L/∂hidden.bias = [φ′(b), 0].
+#[test]
+fn hardswish_at_its_kinks() {
+    let layers = vec![
+        dense("hidden", 1, 2, Activation::Hardswish),
+        dense("out", 2, 1, Activation::Identity),
+    ];
+    let m = model(1, layers, Loss::Mse);
+    for (b, value, slope) in [(-3.0, 0.0, -0.5), (0.0, 0.0, 0.5), (3.0, 3.0, 1.5)] {
+        let set = [
+            ("hidden.bias", vec![b, 0.0]),
+            ("out.weight", vec![1.0, 0.0]),
+            ("out.bias", vec![0.0]),
+        ];
+        let y = [value - 0.5];
+        let what = format!("hardswish at {b}");
         assert_gradient(&m, &set, (&[0.0], &y), "hidden.bias", &[slope, 0.0], &what);
     }
 }

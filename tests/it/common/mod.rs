@@ -159,6 +159,7 @@ pub fn all_activations() -> Vec<Activation> {
         Activation::Gelu,
         Activation::Softplus,
         Activation::Softsign,
+        Activation::Hardswish,
         Activation::Softmax,
     ]
 }

@@ -40,6 +40,7 @@ mod init_formulas;
 mod kinks;
 mod kinks_torch;
 mod lowering_gradcheck;
+mod optimizers;
 mod recurrent;
 mod step_programs;
 

@@ -1,7 +1,7 @@
 //! Optimizers on both backends: NAdam against PyTorch's rule worked out by hand, and every
 //! optimizer of the language taking a training step on the interpreter and the JIT alike.
 
-mod common;
+use crate::common;
 
 use common::*;
 use netc::model::*;

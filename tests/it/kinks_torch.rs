@@ -7,7 +7,7 @@ use netc::params::ParamStore;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const CASES: [&str; 18] = [
+const CASES: [&str; 19] = [
     "act_identity",
     "act_sigmoid",
     "act_tanh",
@@ -22,6 +22,7 @@ const CASES: [&str; 18] = [
     "act_softplus",
     "act_softsign",
     "act_softmax",
+    "act_hardswish",
     "bce_fused",
     "bce_raw",
     "ce_fused",

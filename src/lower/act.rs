@@ -57,11 +57,11 @@ pub fn apply(g: &mut Graph, act: Activation, x: ValueId, slope: Option<ValueId>)
     }
 }
 
-/// x·relu6(x + 3)/6 as three pieces chosen by select: 0 below −3, x above 3, x(x + 3)/6 in
-/// between, the middle piece closed at both ends. Select passes the gradient to the chosen
-/// piece only, so the derivative is PyTorch's hardswish_backward everywhere, at the kinks
-/// too: (2x + 3)/6 = −0.5 at x = −3 and 1.5 at x = 3. A product x·clamp(x + 3, 0, 6)/6
-/// would take the clamp's one-sided slopes there instead.
+/// x·relu6(x + 3)/6 as three pieces chosen by select: 0 at and below −3, x at and above 3,
+/// x(x + 3)/6 strictly between. Select passes the gradient to the chosen piece only, so the
+/// derivative is PyTorch's hardswish_backward everywhere, at the kinks too, where PyTorch
+/// takes the outer pieces: 0 at x = −3 and 1 at x = 3 (the middle piece would give −0.5 and
+/// 1.5; tests/it/kinks_torch.rs caught that against torch 2.15).
 fn hardswish(g: &mut Graph, x: ValueId) -> ValueId {
     let low = g.scalar(-3.0);
     let high = g.scalar(3.0);
@@ -69,9 +69,9 @@ fn hardswish(g: &mut Graph, x: ValueId) -> ValueId {
     let shifted = g.offset(x, 3.0);
     let product = g.mul(x, shifted);
     let middle = g.scale(product, 1.0 / 6.0);
-    let above = g.compare(CmpOp::Gt, x, high);
+    let above = g.compare(CmpOp::Ge, x, high);
     let upper = g.select(above, x, middle);
-    let below = g.compare(CmpOp::Lt, x, low);
+    let below = g.compare(CmpOp::Le, x, low);
     g.select(below, zero, upper)
 }
 

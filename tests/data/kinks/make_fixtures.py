@@ -39,7 +39,12 @@ ACTIVATIONS = {
     "softplus": ("softplus", F.softplus),
     "softsign": ("softsign", F.softsign),
     "softmax": ("softmax", lambda z: torch.softmax(z, dim=-1)),
+    "hardswish": ("hardswish", F.hardswish),
 }
+
+# hardswish has its kinks at -3 and 3, not 0: biases (3, -3, 0) put the zero row's units at
+# 3, -3 and 0, and the first unit (weights [1, -1]) stays at 3 on the rows with equal inputs.
+HARDSWISH_B1 = np.array([3.0, -3.0, 0.0])
 
 
 def net_file(name, layers, loss, target, batch):
@@ -88,6 +93,8 @@ def activation_cases():
         params = {"hidden.weight": W1, "hidden.bias": B1, "out.weight": W2, "out.bias": B2}
         if name == "prelu":
             params["hidden.slope"] = np.full(3, 0.25)
+        if name == "hardswish":
+            params["hidden.bias"] = HARDSWISH_B1
 
         def loss_fn(t, fn=fn, name=name):
             z = x @ t["hidden.weight"].T + t["hidden.bias"]

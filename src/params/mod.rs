@@ -16,6 +16,8 @@
 
 pub mod names;
 
+pub use names::{read_name_map, WeightsFile};
+
 use crate::ir::Tensor;
 use miette::Diagnostic;
 use names::{NameMap, NameMapError, Origins};
@@ -381,45 +383,6 @@ impl ParamStore {
             Err(ParamsError::Mismatch { file: None, report })
         }
     }
-}
-
-/// A weights file and how its tensors' names become the model's (`--load W.safetensors`
-/// with `--rename` and `--name-map`).
-#[derive(Debug, Clone)]
-pub struct WeightsFile {
-    pub path: PathBuf,
-    pub names: NameMap,
-}
-
-impl WeightsFile {
-    /// A file whose names are the model's (PyTorch's recurrent `_l0` aside).
-    pub fn plain(path: impl Into<PathBuf>) -> WeightsFile {
-        WeightsFile {
-            path: path.into(),
-            names: NameMap::default(),
-        }
-    }
-}
-
-/// The name map of `--rename` rules and a `--name-map` JSON file, read and checked.
-pub fn read_name_map(rules: &[String], map_file: Option<&Path>) -> Result<NameMap, ParamsError> {
-    let mut names = NameMap::default();
-    if let Some(path) = map_file {
-        let json = std::fs::read_to_string(path).map_err(|source| ParamsError::Io {
-            action: "read",
-            path: path.to_path_buf(),
-            source,
-        })?;
-        names = names
-            .with_json(&json)
-            .map_err(|source| ParamsError::BadNameMap {
-                path: path.to_path_buf(),
-                source,
-            })?;
-    }
-    names
-        .with_rules(rules)
-        .map_err(|source| ParamsError::BadRule { source })
 }
 
 /// Writes `bytes` to `path` so that a crash at any moment leaves either the old file or the

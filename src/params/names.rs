@@ -5,10 +5,12 @@
 //! pairs from `--name-map map.json`, and always PyTorch's recurrent suffix `_l0`.
 //! [`propose`] finds the map itself from the order and shapes of the tensors
 //! (`netc params FILE --like W.safetensors`), and refuses when that is not clear-cut.
+//! [`read_name_map`] reads the flags' rules and map file into a [`NameMap`].
 
-use super::ParamStore;
+use super::{ParamStore, ParamsError};
 use regex::Regex;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 /// How a loaded file's names become the model's names.
@@ -108,6 +110,45 @@ impl NameMap {
         origin.retain(|target, name| target != name);
         Ok((out, origin))
     }
+}
+
+/// A weights file and how its tensors' names become the model's (`--load W.safetensors`
+/// with `--rename` and `--name-map`).
+#[derive(Debug, Clone)]
+pub struct WeightsFile {
+    pub path: PathBuf,
+    pub names: NameMap,
+}
+
+impl WeightsFile {
+    /// A file whose names are the model's (PyTorch's recurrent `_l0` aside).
+    pub fn plain(path: impl Into<PathBuf>) -> WeightsFile {
+        WeightsFile {
+            path: path.into(),
+            names: NameMap::default(),
+        }
+    }
+}
+
+/// The name map of `--rename` rules and a `--name-map` JSON file, read and checked.
+pub fn read_name_map(rules: &[String], map_file: Option<&Path>) -> Result<NameMap, ParamsError> {
+    let mut names = NameMap::default();
+    if let Some(path) = map_file {
+        let json = std::fs::read_to_string(path).map_err(|source| ParamsError::Io {
+            action: "read",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        names = names
+            .with_json(&json)
+            .map_err(|source| ParamsError::BadNameMap {
+                path: path.to_path_buf(),
+                source,
+            })?;
+    }
+    names
+        .with_rules(rules)
+        .map_err(|source| ParamsError::BadRule { source })
 }
 
 /// netc's name of PyTorch's one-layer recurrent tensors: `lstm1.weight_ih_l0` →

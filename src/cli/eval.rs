@@ -1,12 +1,13 @@
 //! `netc eval`, `netc predict` and `netc grad`: run a trained model's programs on data.
 
+use super::args::NameArgs;
 use super::common::{self, Loaded, ModelArgs, ThreadArgs};
 use crate::data;
-use crate::params::ParamStore;
+use crate::params::{ParamStore, WeightsFile};
 use crate::runtime::exec::{self, Program};
 use crate::runtime::train::{self, evaluate, TrainError};
 use crate::step;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
@@ -15,9 +16,11 @@ pub struct EvalArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub threads: ThreadArgs,
-    /// The trained weights (a run folder's weights.safetensors).
-    #[arg(long, value_name = "W.safetensors")]
+    /// The trained weights (a run folder's weights.safetensors, or PyTorch's with a name map).
+    #[arg(long, visible_alias = "load", value_name = "W.safetensors")]
     pub weights: PathBuf,
+    #[command(flatten)]
+    pub names: NameArgs,
     /// Print the results as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -29,8 +32,11 @@ pub struct PredictArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub threads: ThreadArgs,
-    #[arg(long, value_name = "W.safetensors")]
+    /// The trained weights (a run folder's weights.safetensors, or PyTorch's with a name map).
+    #[arg(long, visible_alias = "load", value_name = "W.safetensors")]
     pub weights: PathBuf,
+    #[command(flatten)]
+    pub names: NameArgs,
     /// A CSV of features (same columns as the training data, without the target).
     #[arg(long, value_name = "X.csv")]
     pub data: PathBuf,
@@ -51,6 +57,8 @@ pub struct GradArgs {
     /// Parameters to differentiate at (default: the initializers with the file's seed).
     #[arg(long, value_name = "W.safetensors")]
     pub load: Option<PathBuf>,
+    #[command(flatten)]
+    pub names: NameArgs,
     /// Where to write the gradients, named like the parameters.
     #[arg(long, value_name = "G.safetensors")]
     pub out: PathBuf,
@@ -94,7 +102,7 @@ fn finish(result: Result<(), TrainError>) -> ExitCode {
 /// The eval program with the given weights loaded.
 fn eval_program(
     loaded: &Loaded,
-    weights: &Path,
+    weights: &WeightsFile,
     exec: exec::ExecOptions,
 ) -> Result<Box<dyn Program>, TrainError> {
     let (graph, params) = step::build_eval(&loaded.model, loaded.model.train.batch);
@@ -109,11 +117,16 @@ fn eval_program(
 fn eval(loaded: &Loaded, args: &EvalArgs) -> Result<(), TrainError> {
     let model = &loaded.model;
     let splits = loaded.load_data()?;
-    let mut prog = eval_program(loaded, &args.weights, args.threads.exec(&args.model))?;
-    let sets = [
-        ("valid", Some(&splits.valid)),
-        ("test", splits.test.as_ref()),
-    ];
+    let weights = args.names.weights(&args.weights)?;
+    let mut prog = eval_program(loaded, &weights, args.threads.exec(&args.model))?;
+    // At `split = 1` nothing is held out, and the loss on the training rows is the one to
+    // compare (with PyTorch's on the same file, say).
+    let first = if splits.valid.is_empty() {
+        ("train", Some(&splits.train))
+    } else {
+        ("valid", Some(&splits.valid))
+    };
+    let sets = [first, ("test", splits.test.as_ref())];
     let mut results = Vec::new();
     for (name, set) in sets {
         let Some(set) = set else { continue };
@@ -147,7 +160,8 @@ fn predict(loaded: &Loaded, args: &PredictArgs) -> Result<(), TrainError> {
         splits.train.input_width(),
         splits.scaler.as_ref(),
     )?;
-    let mut prog = eval_program(loaded, &args.weights, args.threads.exec(&args.model))?;
+    let weights = args.names.weights(&args.weights)?;
+    let mut prog = eval_program(loaded, &weights, args.threads.exec(&args.model))?;
     let batch = model.train.batch;
     let width = splits.train.input_width();
     let k: usize = model.output_shape.iter().product();
@@ -210,8 +224,11 @@ fn grad(loaded: &Loaded, args: &GradArgs) -> Result<(), TrainError> {
         });
     }
     let (graph, params) = step::build_grad(model, batch);
-    let store = match &args.load {
-        Some(path) => train::load_params(path, &params)?,
+    let store = match args
+        .names
+        .optional_weights(args.load.as_deref(), "--load")?
+    {
+        Some(weights) => train::load_params(&weights, &params)?,
         None => train::initial_params(model, &params),
     };
     // The first batch of the training split, which at `split = 1` is the file's order: no

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod analyze;
+mod args;
 mod bench;
 mod check;
 mod common;
@@ -44,7 +45,8 @@ pub enum Command {
     Fmt(fmt::FmtArgs),
     /// Train a model: progress, per-layer gradient probes, checkpoints, a run folder.
     Train(train::TrainArgs),
-    /// Loss and accuracy of trained weights on the validation (and test) data.
+    /// Loss and accuracy of trained weights on the validation (and test) data, or on the
+    /// training data when nothing is held out.
     Eval(eval::EvalArgs),
     /// Predictions of trained weights on a CSV of features.
     Predict(eval::PredictArgs),

@@ -1,5 +1,6 @@
 //! `netc train FILE`: train a model, showing progress and the per-layer gradient picture.
 
+use super::args::NameArgs;
 use super::common::{self, ModelArgs, ThreadArgs};
 use super::out;
 use crate::runtime::record::{EpochRecord, StepRecord};
@@ -27,6 +28,8 @@ pub struct TrainArgs {
     /// Start from these parameters (safetensors, PyTorch names and layouts).
     #[arg(long, value_name = "W.safetensors")]
     pub load: Option<PathBuf>,
+    #[command(flatten)]
+    pub names: NameArgs,
     /// Train this many steps (shortcut for `--set steps=N`).
     #[arg(long)]
     pub steps: Option<usize>,
@@ -66,6 +69,14 @@ pub fn run(mut args: TrainArgs) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let model = &loaded.model;
+    // A resumed run reads its own checkpoint, under netc's names: only `--load` is renamed.
+    let load = match args.names.optional_weights(args.load.as_deref(), "--load") {
+        Ok(load) => load,
+        Err(e) => {
+            common::report(e);
+            return ExitCode::FAILURE;
+        }
+    };
     let out_dir = args
         .resume
         .clone()
@@ -87,7 +98,7 @@ pub fn run(mut args: TrainArgs) -> ExitCode {
         threads: usize::from(args.threads.threads),
         out_dir: out_dir.clone(),
         resume: args.resume.is_some(),
-        load: args.load.clone(),
+        load,
         probes: !args.no_probes,
         interrupt,
         pause_at: args.pause_at,

@@ -5,12 +5,20 @@
 //!
 //! The layer walk here mirrors `lower`: whatever a layer computes there, its line here
 //! computes in PyTorch's words. tests/export_torch.rs runs the file against netc's own loss
-//! and gradients where torch is installed.
+//! and gradients where torch is installed. The initializers (`init.rs`), the Python writer and
+//! names (`python.rs`) and the helpers every file ends with (`loader.rs`) live beside it.
+
+mod init;
+mod loader;
+mod python;
+
+use init::init_param;
+use loader::LOADER;
+use python::{attr, class_name, float, param_path_from, py_bool, Python};
 
 use crate::lower::{self, LowerOptions, ParamKind, ParamSpec};
 use crate::model::{
-    Activation, Cell, Clip, FanMode, Init, Layer, LayerKind, Loss, Model, Optimizer, Returns,
-    Schedule,
+    Activation, Cell, Clip, Layer, LayerKind, Loss, Model, Optimizer, Returns, Schedule,
 };
 
 /// Where the model came from, for the file's header.
@@ -30,31 +38,6 @@ pub fn module(model: &Model, origin: &Origin<'_>) -> String {
     training(&mut py, model, &params);
     py.text.push_str(LOADER);
     py.text
-}
-
-/// Python text with an indentation level.
-#[derive(Default)]
-struct Python {
-    text: String,
-    indent: usize,
-}
-
-impl Python {
-    fn line(&mut self, line: impl AsRef<str>) {
-        let line = line.as_ref();
-        if !line.is_empty() {
-            self.text.push_str(&"    ".repeat(self.indent));
-        }
-        self.text.push_str(line);
-        self.text.push('\n');
-    }
-
-    fn block(&mut self, head: impl AsRef<str>, body: impl FnOnce(&mut Python)) {
-        self.line(head);
-        self.indent += 1;
-        body(self);
-        self.indent -= 1;
-    }
 }
 
 fn header(py: &mut Python, model: &Model, origin: &Origin<'_>) {
@@ -315,94 +298,6 @@ fn activation(act: &Activation, z: &str, slope: &str) -> String {
     }
 }
 
-/// One parameter's initializer, as netc draws it (the numbers differ, the distribution not).
-fn init_param(py: &mut Python, p: &ParamSpec) {
-    let target = param_path(&p.name);
-    let blocks = p.extras.blocks.max(1);
-    if blocks > 1 && p.shape.first().is_some_and(|rows| rows % blocks == 0) {
-        py.block(format!("for block in {target}.chunk({blocks}):"), |py| {
-            py.line(init_call(&p.init, "block", p.fan_in, p.fan_out));
-            rescale(py, "block", p.extras.radius);
-        });
-    } else {
-        py.line(init_call(&p.init, &target, p.fan_in, p.fan_out));
-        rescale(py, &target, p.extras.radius);
-    }
-    if let Some((range, value)) = &p.extras.fill {
-        py.line(format!(
-            "{target}[{}:{}].fill_({})",
-            range.start,
-            range.end,
-            float(*value)
-        ));
-    }
-}
-
-/// Rescales `t` so its largest singular value is `radius` (netc's `radius = r`).
-fn rescale(py: &mut Python, t: &str, radius: Option<f64>) {
-    if let Some(radius) = radius {
-        py.line(format!(
-            "{t}.mul_({} / torch.linalg.matrix_norm({t}, ord=2))",
-            float(radius)
-        ));
-    }
-}
-
-/// `init` of the tensor `t` with netc's formulas, the fans given explicitly.
-fn init_call(init: &Init, t: &str, fan_in: usize, fan_out: usize) -> String {
-    let (fan_in, fan_out) = (fan_in.max(1) as f64, fan_out.max(1) as f64);
-    let fan = |mode: FanMode| match mode {
-        FanMode::FanIn => fan_in,
-        FanMode::FanOut => fan_out,
-    };
-    let uniform = |bound: f64, what: &str| {
-        format!(
-            "nn.init.uniform_({t}, -{b}, {b})  # {what}",
-            b = float(bound)
-        )
-    };
-    let normal =
-        |std: f64, what: &str| format!("nn.init.normal_({t}, 0.0, {})  # {what}", float(std));
-    match *init {
-        Init::Zeros => format!("nn.init.zeros_({t})"),
-        Init::Constant(v) => format!("nn.init.constant_({t}, {})", float(v)),
-        Init::Normal { mean, std } => {
-            format!("nn.init.normal_({t}, {}, {})", float(mean), float(std))
-        }
-        Init::Uniform { low, high } => {
-            format!("nn.init.uniform_({t}, {}, {})", float(low), float(high))
-        }
-        Init::XavierUniform { gain } => uniform(
-            gain * (6.0 / (fan_in + fan_out)).sqrt(),
-            &format!("xavier_uniform(gain = {gain}): fan_in {fan_in}, fan_out {fan_out}"),
-        ),
-        Init::XavierNormal { gain } => normal(
-            gain * (2.0 / (fan_in + fan_out)).sqrt(),
-            &format!("xavier_normal(gain = {gain}): fan_in {fan_in}, fan_out {fan_out}"),
-        ),
-        Init::HeUniform { mode } => uniform(
-            (6.0 / fan(mode)).sqrt(),
-            &format!("he_uniform: fan {}", fan(mode)),
-        ),
-        Init::HeNormal { mode } => normal(
-            (2.0 / fan(mode)).sqrt(),
-            &format!("he_normal: fan {}", fan(mode)),
-        ),
-        Init::LecunNormal => normal(
-            (1.0 / fan_in).sqrt(),
-            &format!("lecun_normal: fan_in {fan_in}"),
-        ),
-        Init::LecunUniform => uniform(
-            (3.0 / fan_in).sqrt(),
-            &format!("lecun_uniform: fan_in {fan_in}"),
-        ),
-        Init::Orthogonal { gain } => format!("nn.init.orthogonal_({t}, gain={})", float(gain)),
-        Init::Identity { scale } => {
-            format!("nn.init.eye_({t}).mul_({})  # identity", float(scale))
-        }
-    }
-}
-
 /// The loss, the L2 penalty, clipping, the optimizer and its schedule, and one training step.
 fn training(py: &mut Python, model: &Model, params: &[ParamSpec]) {
     let train = &model.train;
@@ -633,182 +528,5 @@ fn schedule_lines(py: &mut Python, schedule: &Schedule, step: &str, total: &str,
             ));
             schedule_lines(py, then, &inner_step, &inner_total, depth + 1);
         }
-    }
-}
-
-/// `self.dense1.weight` for `dense1.weight`.
-fn param_path(name: &str) -> String {
-    param_path_from(name, "self")
-}
-
-fn param_path_from(name: &str, root: &str) -> String {
-    let (layer, tensor) = name.split_once('.').unwrap_or((name, ""));
-    let tensor = torch_tensor_name(tensor);
-    format!("{}.{tensor}", attr_from(layer, root))
-}
-
-/// PyTorch's name of a layer's tensor: recurrent modules number their layers (`_l0`).
-fn torch_tensor_name(tensor: &str) -> String {
-    match tensor {
-        "weight_ih" | "weight_hh" | "bias_ih" | "bias_hh" => format!("{tensor}_l0"),
-        other => other.to_owned(),
-    }
-}
-
-fn attr(layer: &str) -> String {
-    attr_from(layer, "self")
-}
-
-/// `root.name`, or `getattr(root, "name")` where the name is a Python keyword.
-fn attr_from(layer: &str, root: &str) -> String {
-    if PYTHON_KEYWORDS.contains(&layer) {
-        format!("getattr({root}, \"{layer}\")")
-    } else {
-        format!("{root}.{layer}")
-    }
-}
-
-const PYTHON_KEYWORDS: &[&str] = &[
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
-    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
-    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
-    "with", "yield",
-];
-
-/// `deep_sigmoid` → `DeepSigmoid`.
-fn class_name(model: &str) -> String {
-    let mut out = String::new();
-    for part in model.split('_').filter(|p| !p.is_empty()) {
-        let mut chars = part.chars();
-        if let Some(first) = chars.next() {
-            out.extend(first.to_uppercase());
-            out.push_str(chars.as_str());
-        }
-    }
-    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
-        out.insert_str(0, "Net");
-    }
-    out
-}
-
-fn py_bool(b: bool) -> &'static str {
-    if b {
-        "True"
-    } else {
-        "False"
-    }
-}
-
-/// A Python float literal that reads back to the same f64.
-fn float(v: f64) -> String {
-    let mut s = format!("{v:?}");
-    if s == "inf" {
-        s = "math.inf".to_owned();
-    } else if s == "-inf" {
-        s = "-math.inf".to_owned();
-    } else if s == "NaN" {
-        s = "math.nan".to_owned();
-    }
-    s
-}
-
-/// Helpers every exported file carries: PReLU over the last axis, an Elman RNN for
-/// activations `nn.RNN` lacks, and netc's safetensors loader (no dependency but torch).
-const LOADER: &str = r#"def prelu(z, slope):
-    """PReLU with one slope per unit of the last axis (netc's `prelu`)."""
-    return torch.where(z >= 0, z, slope * z)
-
-
-_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16,
-           "BF16": torch.bfloat16, "I64": torch.int64, "I32": torch.int32}
-
-
-def read_safetensors(path):
-    """The tensors of a safetensors file, by name."""
-    with open(path, "rb") as f:
-        data = f.read()
-    size = int.from_bytes(data[:8], "little")
-    header = json.loads(data[8:8 + size])
-    body = memoryview(data)[8 + size:]
-    tensors = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        start, end = info["data_offsets"]
-        dtype = _DTYPES[info["dtype"]]
-        flat = torch.frombuffer(bytearray(body[start:end]), dtype=dtype)
-        tensors[name] = flat.reshape(info["shape"])
-    return tensors
-
-
-class ElmanRNN(nn.Module):
-    """`nn.RNN` (the same parameter names and layouts) with any activation."""
-
-    def __init__(self, input_size, hidden_size, bias=True, batch_first=True, act=torch.tanh):
-        super().__init__()
-        assert batch_first, "netc's sequences are [batch, time, features]"
-        self.act = act
-        self.weight_ih_l0 = nn.Parameter(torch.empty(hidden_size, input_size))
-        self.weight_hh_l0 = nn.Parameter(torch.empty(hidden_size, hidden_size))
-        if bias:
-            self.bias_ih_l0 = nn.Parameter(torch.empty(hidden_size))
-            self.bias_hh_l0 = nn.Parameter(torch.empty(hidden_size))
-        else:
-            self.register_parameter("bias_ih_l0", None)
-            self.register_parameter("bias_hh_l0", None)
-
-    def forward(self, x):
-        h = x.new_zeros(x.shape[0], self.weight_hh_l0.shape[0])
-        steps = []
-        for t in range(x.shape[1]):
-            z = F.linear(x[:, t], self.weight_ih_l0, self.bias_ih_l0)
-            h = self.act(z + F.linear(h, self.weight_hh_l0, self.bias_hh_l0))
-            steps.append(h)
-        return torch.stack(steps, 1), h[None]
-
-
-def load_netc(model, path):
-    """Loads a netc weights file (`weights.safetensors` of a run folder) into `model`."""
-    own = model.state_dict()
-    state = {}
-    for name, tensor in read_safetensors(path).items():
-        layer, _, what = name.partition(".")
-        if what in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            what += "_l0"
-        key = f"{layer}.{what}"
-        if key in own and own[key].numel() == tensor.numel():
-            tensor = tensor.reshape(own[key].shape)
-        state[key] = tensor.to(torch.float32)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [m for m in missing if not m.endswith("num_batches_tracked")]
-    if missing or unexpected:
-        raise KeyError(f"{path}: missing {missing}, unexpected {unexpected}")
-    return model
-"#;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn class_names_are_python_identifiers() {
-        assert_eq!(class_name("deep_sigmoid"), "DeepSigmoid");
-        assert_eq!(class_name("xor"), "Xor");
-        assert_eq!(class_name("3layers"), "Net3layers");
-    }
-
-    #[test]
-    fn floats_read_back_exactly() {
-        assert_eq!(float(0.1), "0.1");
-        assert_eq!(float(1.0), "1.0");
-        assert_eq!(float(1e-8), "1e-8");
-        assert_eq!(float(f64::INFINITY), "math.inf");
-    }
-
-    #[test]
-    fn recurrent_tensors_take_pytorchs_layer_suffix() {
-        assert_eq!(param_path("lstm1.weight_ih"), "self.lstm1.weight_ih_l0");
-        assert_eq!(param_path("dense1.weight"), "self.dense1.weight");
-        assert_eq!(param_path("lambda.bias"), "getattr(self, \"lambda\").bias");
     }
 }

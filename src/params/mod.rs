@@ -16,9 +16,11 @@
 
 pub mod names;
 
+pub use names::{read_name_map, WeightsFile};
+
 use crate::ir::Tensor;
 use miette::Diagnostic;
-use names::{NameMap, NameMapError};
+use names::{NameMap, NameMapError, Origins};
 use safetensors::{Dtype, SafeTensorError, SafeTensors, View};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -69,17 +71,38 @@ pub enum ParamsError {
         dtype: String,
     },
 
-    #[error("cannot rename the tensors of {}: {source}", path.display())]
+    #[error("cannot rename the tensors of {}", path.display())]
     #[diagnostic(
         code(netc::params::rename),
         help("`netc params FILE --like W.safetensors` proposes a map from the file's order and shapes")
     )]
     Rename { path: PathBuf, source: NameMapError },
 
+    #[error("a `--rename` rule cannot be used")]
+    #[diagnostic(
+        code(netc::params::rule),
+        help("a rule is a regular expression and its replacement: `--rename '^0\\.=dense1.'`")
+    )]
+    BadRule { source: NameMapError },
+
+    #[error("--rename and --name-map rename the tensors of a weights file, and none was given")]
+    #[diagnostic(
+        code(netc::params::nothing_to_rename),
+        help("give the file with `{flag} W.safetensors`")
+    )]
+    NothingToRename { flag: &'static str },
+
+    #[error("cannot use the name map {}", path.display())]
+    #[diagnostic(
+        code(netc::params::name_map),
+        help("`netc params FILE --like W.safetensors --json` writes a map to start from")
+    )]
+    BadNameMap { path: PathBuf, source: NameMapError },
+
     #[error("{} do not match the model:\n{report}", source_name(file))]
     #[diagnostic(
         code(netc::params::mismatch),
-        help("`netc params FILE` lists the model's parameter names and shapes; dense weights are [out, in] as in PyTorch")
+        help("`netc params FILE` lists the model's parameter names and shapes (with `--like W.safetensors`, it proposes a name map for a file another tool named); dense weights are [out, in] as in PyTorch")
     )]
     Mismatch {
         file: Option<PathBuf>,
@@ -117,11 +140,22 @@ pub struct MismatchReport {
     pub unexpected: Vec<(String, Vec<usize>)>,
     /// (name, expected shape, shape found).
     pub wrong_shape: Vec<(String, Vec<usize>, Vec<usize>)>,
+    /// The file's own name of every tensor a name map renamed, by the name it was given.
+    pub renamed_from: Origins,
 }
 
 impl MismatchReport {
     pub fn is_empty(&self) -> bool {
         self.missing.is_empty() && self.unexpected.is_empty() && self.wrong_shape.is_empty()
+    }
+}
+
+impl MismatchReport {
+    /// " (`0.weight` in the file)" for a renamed tensor, so the user sees which name to fix.
+    fn origin_note(&self, name: &str) -> String {
+        self.renamed_from
+            .get(name)
+            .map_or(String::new(), |file| format!(" (`{file}` in the file)"))
     }
 }
 
@@ -132,11 +166,13 @@ impl std::fmt::Display for MismatchReport {
             lines.push(format!("  missing:     {name} {shape:?}"));
         }
         for (name, shape) in &self.unexpected {
-            lines.push(format!("  unexpected:  {name} {shape:?}"));
+            let from = self.origin_note(name);
+            lines.push(format!("  unexpected:  {name} {shape:?}{from}"));
         }
         for (name, expected, found) in &self.wrong_shape {
+            let from = self.origin_note(name);
             lines.push(format!(
-                "  wrong shape: {name} is {found:?}, the model needs {expected:?}"
+                "  wrong shape: {name}{from} is {found:?}, the model needs {expected:?}"
             ));
         }
         write!(f, "{}", lines.join("\n"))
@@ -295,12 +331,21 @@ impl ParamStore {
         names: &NameMap,
     ) -> Result<(ParamStore, BTreeMap<String, String>), ParamsError> {
         let (store, metadata) = ParamStore::load_safetensors(path)?;
-        let store = names.apply(store).map_err(|source| ParamsError::Rename {
+        let (store, origins) = names.apply(store).map_err(|source| ParamsError::Rename {
             path: path.to_path_buf(),
             source,
         })?;
-        store.check_against(expected).map_err(|e| e.in_file(path))?;
-        Ok((store, metadata))
+        match store.check_against(expected) {
+            Ok(()) => Ok((store, metadata)),
+            Err(ParamsError::Mismatch { mut report, .. }) => {
+                report.renamed_from = origins;
+                Err(ParamsError::Mismatch {
+                    file: Some(path.to_path_buf()),
+                    report,
+                })
+            }
+            Err(other) => Err(other),
+        }
     }
 
     /// Checks that the store holds exactly the `expected` (name, shape) pairs. Every missing,

@@ -5,10 +5,12 @@
 //! pairs from `--name-map map.json`, and always PyTorch's recurrent suffix `_l0`.
 //! [`propose`] finds the map itself from the order and shapes of the tensors
 //! (`netc params FILE --like W.safetensors`), and refuses when that is not clear-cut.
+//! [`read_name_map`] reads the flags' rules and map file into a [`NameMap`].
 
-use super::ParamStore;
+use super::{ParamStore, ParamsError};
 use regex::Regex;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 /// How a loaded file's names become the model's names.
@@ -37,7 +39,12 @@ pub enum NameMapError {
         second: String,
         target: String,
     },
+    #[error("the name map names tensors the file does not have: {}", .0.join(", "))]
+    NotInFile(Vec<String>),
 }
+
+/// The model's name of each tensor a [`NameMap`] renamed, and the file's name it came from.
+pub type Origins = BTreeMap<String, String>;
 
 impl NameMap {
     /// Rules from `--rename` arguments (`0\.=dense1.`, `^fc(\d+)=dense$1`).
@@ -76,8 +83,17 @@ impl NameMap {
         strip_layer_index(&out).unwrap_or(out)
     }
 
-    /// `store` under the model's names. Two tensors that land on one name are an error.
-    pub fn apply(&self, store: ParamStore) -> Result<ParamStore, NameMapError> {
+    /// `store` under the model's names, with the file's name of every tensor that changed.
+    /// Two tensors that land on one name are an error, and so is a `--name-map` entry for a
+    /// name the file does not have (a typo would otherwise surface as a missing tensor).
+    pub fn apply(&self, store: ParamStore) -> Result<(ParamStore, Origins), NameMapError> {
+        let absent: Vec<String> = (self.exact.keys())
+            .filter(|name| store.get(name).is_none())
+            .cloned()
+            .collect();
+        if !absent.is_empty() {
+            return Err(NameMapError::NotInFile(absent));
+        }
         let mut out = ParamStore::new();
         let mut origin: BTreeMap<String, String> = BTreeMap::new();
         for (name, tensor) in store.tensors {
@@ -91,8 +107,48 @@ impl NameMap {
             }
             out.insert(target, tensor);
         }
-        Ok(out)
+        origin.retain(|target, name| target != name);
+        Ok((out, origin))
     }
+}
+
+/// A weights file and how its tensors' names become the model's (`--load W.safetensors`
+/// with `--rename` and `--name-map`).
+#[derive(Debug, Clone)]
+pub struct WeightsFile {
+    pub path: PathBuf,
+    pub names: NameMap,
+}
+
+impl WeightsFile {
+    /// A file whose names are the model's (PyTorch's recurrent `_l0` aside).
+    pub fn plain(path: impl Into<PathBuf>) -> WeightsFile {
+        WeightsFile {
+            path: path.into(),
+            names: NameMap::default(),
+        }
+    }
+}
+
+/// The name map of `--rename` rules and a `--name-map` JSON file, read and checked.
+pub fn read_name_map(rules: &[String], map_file: Option<&Path>) -> Result<NameMap, ParamsError> {
+    let mut names = NameMap::default();
+    if let Some(path) = map_file {
+        let json = std::fs::read_to_string(path).map_err(|source| ParamsError::Io {
+            action: "read",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        names = names
+            .with_json(&json)
+            .map_err(|source| ParamsError::BadNameMap {
+                path: path.to_path_buf(),
+                source,
+            })?;
+    }
+    names
+        .with_rules(rules)
+        .map_err(|source| ParamsError::BadRule { source })
 }
 
 /// netc's name of PyTorch's one-layer recurrent tensors: `lstm1.weight_ih_l0` →
@@ -119,8 +175,8 @@ pub struct Matched {
     pub shape: Vec<usize>,
 }
 
-/// Why no map could be proposed.
-#[derive(Debug, Error, PartialEq)]
+/// Why a layer or a tensor of the file could not be placed.
+#[derive(Debug, Clone, Error, PartialEq)]
 pub enum ProposeError {
     #[error("no group of tensors in the file matches layer `{layer}` ({wants})")]
     NoMatch { layer: String, wants: String },
@@ -137,58 +193,103 @@ pub enum ProposeError {
     Unexpected(Vec<String>),
 }
 
+/// A proposed map: every pair it is sure of, and why the rest could not be placed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Proposal {
+    pub matched: Vec<Matched>,
+    pub unplaced: Vec<ProposeError>,
+}
+
+impl Proposal {
+    /// The matched pairs as the JSON object `--name-map` reads, one pair a line in the
+    /// model's order (so the map can be edited by hand and passed back).
+    pub fn to_json(&self) -> String {
+        let lines: Vec<String> = (self.matched.iter())
+            .map(|m| {
+                format!(
+                    "  {}: {}",
+                    json_string(&m.file_name),
+                    json_string(&m.model_name)
+                )
+            })
+            .collect();
+        if lines.is_empty() {
+            return "{}\n".to_owned();
+        }
+        format!("{{\n{}\n}}\n", lines.join(",\n"))
+    }
+}
+
+fn json_string(text: &str) -> String {
+    serde_json::Value::String(text.to_owned()).to_string()
+}
+
 /// A map from `loaded`'s names to the model's, matching whole layers: the tensors of one
 /// module (`0.weight`, `0.bias`) go to one netc layer with the same tensor names and shapes.
 /// A layer whose shapes only one module has takes that module; layers with equal shapes take
 /// the modules in the order their numbered names give (`nn.Sequential`'s `0`, `2`, `10`), and
-/// are refused as ambiguous when the names have no numbers to order them by.
-pub fn propose(
-    loaded: &ParamStore,
-    expected: &[Expected<'_>],
-) -> Result<Vec<Matched>, ProposeError> {
+/// are left unplaced as ambiguous when the names have no numbers to order them by. The
+/// proposal goes on past a layer it cannot place, so it names every problem at once.
+pub fn propose(loaded: &ParamStore, expected: &[Expected<'_>]) -> Proposal {
     let mut modules = file_modules(loaded);
-    let mut out = Vec::new();
+    let mut proposal = Proposal::default();
+    let mut contested: Vec<String> = Vec::new();
     for (layer, wants) in model_layers(expected) {
         let candidates: Vec<usize> = (0..modules.len())
             .filter(|&i| modules[i].signature == wants)
             .collect();
         let chosen = match candidates.as_slice() {
-            [] => {
-                return Err(ProposeError::NoMatch {
-                    layer: layer.to_owned(),
-                    wants: describe(&wants),
-                })
-            }
-            [one] => *one,
-            [first, ..] if candidates.iter().all(|&i| modules[i].numbered) => *first,
-            _ => {
-                return Err(ProposeError::Ambiguous {
-                    layer: layer.to_owned(),
-                    wants: describe(&wants),
-                    candidates: candidates
-                        .iter()
-                        .map(|&i| modules[i].prefix.clone())
-                        .collect(),
-                })
-            }
+            [] => None,
+            [one] => Some(*one),
+            [first, ..] if candidates.iter().all(|&i| modules[i].numbered) => Some(*first),
+            _ => None,
+        };
+        let Some(chosen) = chosen else {
+            let prefixes: Vec<String> = (candidates.iter())
+                .map(|&i| modules[i].prefix.clone())
+                .collect();
+            contested.extend(prefixes.iter().cloned());
+            proposal
+                .unplaced
+                .push(unplaced_layer(layer, &wants, prefixes));
+            continue;
         };
         let module = modules.remove(chosen);
         for ((tensor, shape), file_name) in module.signature.into_iter().zip(module.names) {
-            out.push(Matched {
+            proposal.matched.push(Matched {
                 file_name,
                 model_name: format!("{layer}.{tensor}"),
                 shape,
             });
         }
     }
-    if !modules.is_empty() {
-        let left = modules
-            .iter()
-            .flat_map(|m| m.names.iter().cloned())
-            .collect();
-        return Err(ProposeError::Unexpected(left));
+    // Modules an ambiguous layer could take are already named by its error.
+    let left: Vec<String> = (modules.iter())
+        .filter(|m| !contested.contains(&m.prefix))
+        .flat_map(|m| m.names.iter().cloned())
+        .collect();
+    if !left.is_empty() {
+        proposal.unplaced.push(ProposeError::Unexpected(left));
     }
-    Ok(out)
+    proposal
+}
+
+/// Why `layer` was not placed: no module fits, or several do with nothing to order them.
+fn unplaced_layer(
+    layer: &str,
+    wants: &[(String, Vec<usize>)],
+    candidates: Vec<String>,
+) -> ProposeError {
+    let (layer, wants) = (layer.to_owned(), describe(wants));
+    if candidates.is_empty() {
+        ProposeError::NoMatch { layer, wants }
+    } else {
+        ProposeError::Ambiguous {
+            layer,
+            wants,
+            candidates,
+        }
+    }
 }
 
 /// What a module or layer holds: (tensor name as netc names it, shape), sorted.
@@ -357,9 +458,9 @@ mod tests {
             ("out.weight", &[3, 8][..]),
             ("out.bias", &[3][..]),
         ];
-        let matched = propose(&file, &expected(&model)).expect("proposed");
-        let pairs: Vec<(&str, &str)> = matched
-            .iter()
+        let proposal = propose(&file, &expected(&model));
+        assert_eq!(proposal.unplaced, []);
+        let pairs: Vec<(&str, &str)> = (proposal.matched.iter())
             .map(|m| (m.file_name.as_str(), m.model_name.as_str()))
             .collect();
         assert!(pairs.contains(&("2.weight", "dense2.weight")), "{pairs:?}");
@@ -372,19 +473,35 @@ mod tests {
     fn unordered_twins_are_ambiguous_and_strays_are_named() {
         let file = store(&[("enc.weight", &[4, 4]), ("dec.weight", &[4, 4])]);
         let model = [("a.weight", &[4usize, 4][..]), ("b.weight", &[4, 4][..])];
-        let e = propose(&file, &expected(&model));
-        assert!(matches!(e, Err(ProposeError::Ambiguous { .. })), "{e:?}");
+        let e = propose(&file, &expected(&model)).unplaced;
+        assert!(
+            matches!(
+                e.as_slice(),
+                [
+                    ProposeError::Ambiguous { .. },
+                    ProposeError::Ambiguous { .. }
+                ]
+            ),
+            "{e:?}"
+        );
         let file = store(&[("0.weight", &[4, 4]), ("9.weight", &[2, 2])]);
         let model = [("a.weight", &[4usize, 4][..])];
+        let proposal = propose(&file, &expected(&model));
+        assert_eq!(proposal.matched.len(), 1);
         assert_eq!(
-            propose(&file, &expected(&model)),
-            Err(ProposeError::Unexpected(vec!["9.weight".to_owned()]))
+            proposal.unplaced,
+            [ProposeError::Unexpected(vec!["9.weight".to_owned()])]
         );
-        let model = [("a.weight", &[5usize, 4][..])];
-        assert!(matches!(
-            propose(&file, &expected(&model)),
-            Err(ProposeError::NoMatch { .. })
-        ));
+        let model = [("a.weight", &[5usize, 4][..]), ("b.weight", &[2, 2][..])];
+        let proposal = propose(&file, &expected(&model));
+        assert_eq!(proposal.matched[0].file_name, "9.weight");
+        assert!(
+            matches!(
+                proposal.unplaced.as_slice(),
+                [ProposeError::NoMatch { .. }, ProposeError::Unexpected(_)]
+            ),
+            "{proposal:?}"
+        );
     }
 
     #[test]
@@ -399,9 +516,53 @@ mod tests {
             ("lstm1.weight_hh", &[64, 16][..]),
             ("dense1.weight", &[1, 16][..]),
         ];
-        let matched = propose(&file, &expected(&model)).expect("proposed");
+        let matched = propose(&file, &expected(&model)).matched;
         assert_eq!(matched[0].file_name, "0.weight_hh_l0");
         assert_eq!(matched[0].model_name, "lstm1.weight_hh");
+    }
+
+    #[test]
+    fn apply_reports_what_it_renamed_and_map_entries_the_file_lacks() {
+        let map = NameMap::default()
+            .with_json(r#"{"0.weight": "dense1.weight"}"#)
+            .expect("map");
+        let (renamed, origins) = map
+            .apply(store(&[("0.weight", &[2]), ("dense2.bias", &[2])]))
+            .expect("applied");
+        assert_eq!(
+            renamed.names().collect::<Vec<_>>(),
+            ["dense1.weight", "dense2.bias"]
+        );
+        assert_eq!(
+            origins.len(),
+            1,
+            "unchanged names have no origin: {origins:?}"
+        );
+        assert_eq!(origins["dense1.weight"], "0.weight");
+        assert_eq!(
+            map.apply(store(&[("1.weight", &[2])])).err(),
+            Some(NameMapError::NotInFile(vec!["0.weight".to_owned()]))
+        );
+    }
+
+    #[test]
+    fn a_proposal_as_json_is_a_map_the_loader_reads() {
+        let file = store(&[("0.weight", &[3, 2]), ("0.bias", &[3]), ("x\"y", &[1])]);
+        let model = [
+            ("dense1.weight", &[3usize, 2][..]),
+            ("dense1.bias", &[3][..]),
+        ];
+        let proposal = propose(&file, &expected(&model));
+        let map = NameMap::default()
+            .with_json(&proposal.to_json())
+            .expect("valid JSON");
+        assert_eq!(map.rename("0.bias"), "dense1.bias");
+        assert_eq!(map.rename("0.weight"), "dense1.weight");
+        assert_eq!(
+            proposal.unplaced,
+            [ProposeError::Unexpected(vec!["x\"y".to_owned()])]
+        );
+        assert_eq!(Proposal::default().to_json(), "{}\n");
     }
 
     #[test]

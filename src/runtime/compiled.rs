@@ -9,10 +9,10 @@ use crate::data::{self, Batcher, Dataset};
 use crate::ir::{ProbeStat, Role, Tensor};
 use crate::lower::ParamSpec;
 use crate::model::Model;
-use crate::params::ParamStore;
+use crate::params::{ParamStore, WeightsFile};
 use crate::span::Span;
 use crate::step::{self, StepOptions, StepProgram};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum TrainError {
@@ -352,17 +352,18 @@ impl Feed {
     }
 }
 
-/// Parameters from a safetensors file, which must hold exactly the tensors `specs` names, with
-/// their shapes (every missing, unexpected or mis-shaped one is reported, naming the file).
+/// Parameters from a safetensors file, renamed by its name map, which must then hold exactly
+/// the tensors `specs` names, with their shapes (every missing, unexpected or mis-shaped one
+/// is reported, naming the file). Every command that loads weights comes through here.
 pub fn load_params(
-    path: &Path,
+    weights: &WeightsFile,
     specs: &[ParamSpec],
 ) -> Result<ParamStore, crate::params::ParamsError> {
     let expected: Vec<(&str, &[usize])> = specs
         .iter()
         .map(|p| (p.name.as_str(), p.shape.as_slice()))
         .collect();
-    Ok(ParamStore::load_expecting(path, &expected)?.0)
+    Ok(ParamStore::load_renamed(&weights.path, &expected, &weights.names)?.0)
 }
 
 /// Initial parameters from the model's initializers, each from its own seeded stream.

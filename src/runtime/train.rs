@@ -32,8 +32,9 @@ pub struct TrainOptions {
     pub out_dir: PathBuf,
     /// Continue from the checkpoint in `out_dir`.
     pub resume: bool,
-    /// Start from these parameters (safetensors) instead of the initializers.
-    pub load: Option<PathBuf>,
+    /// Start from these parameters (safetensors, renamed by its map) instead of the
+    /// initializers.
+    pub load: Option<crate::params::WeightsFile>,
     /// Compile the probes in (off only to measure their cost).
     pub probes: bool,
     /// Set from another thread (Ctrl-C) to stop after the current step, saving a checkpoint.

@@ -56,6 +56,7 @@ mod jit_vs_interp;
 // The runtime: training runs, checkpoints, parameters, non-finite steps, probes.
 mod checkpoint_atomic;
 mod nonfinite_policies;
+mod params_names;
 mod params_safetensors;
 mod probe_ring;
 mod recurrent_train;

@@ -4,7 +4,7 @@
 //! the file's metadata; colliding, unmatched and ambiguous names are errors that say which.
 //! None of this needs torch: the fixtures are committed.
 
-mod common;
+use crate::common;
 
 use common::netc_cli;
 use netc::ir::Tensor;

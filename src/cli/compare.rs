@@ -5,6 +5,7 @@
 use super::common::ModelArgs;
 use super::train::TrainArgs;
 use crate::health::Diagnosis;
+use crate::params::WeightsFile;
 use crate::report::plot::{LinePlot, Plot};
 use crate::report::run::col;
 use crate::report::{self, Run};
@@ -83,7 +84,7 @@ pub fn run(args: CompareArgs) -> ExitCode {
         }
     }
     let out = args.out.clone().unwrap_or_else(|| default_dir("compare"));
-    finish(train_all(&variants, &out, args.backend), &out)
+    finish(train_all(&variants, &out, args.backend, None), &out)
 }
 
 /// `netc train FILE --vary ...`: every combination of the varied values.
@@ -123,8 +124,16 @@ pub fn run_vary(args: &TrainArgs) -> ExitCode {
             }
         }
     }
+    // Every variant starts from the same `--load` weights, renamed as the flags say.
+    let load = match args.names.optional_weights(args.load.as_deref(), "--load") {
+        Ok(load) => load,
+        Err(e) => {
+            super::common::report(e);
+            return ExitCode::FAILURE;
+        }
+    };
     let out = args.out.clone().unwrap_or_else(|| default_dir("vary"));
-    finish(train_all(&variants, &out, *backend), &out)
+    finish(train_all(&variants, &out, *backend, load.as_ref()), &out)
 }
 
 fn parse_overrides(set: &[String]) -> Result<Vec<Override>, ()> {
@@ -188,11 +197,13 @@ pub fn split_top_level(s: &str) -> Vec<String> {
     parts.into_iter().filter(|p| !p.is_empty()).collect()
 }
 
-/// Trains every variant, at most one per core at a time; each gets `out/<i>-<label>`.
+/// Trains every variant, at most one per core at a time, each from `load` when given (else
+/// its initializers); each gets `out/<i>-<label>`.
 pub fn train_all(
     variants: &[Variant],
     out: &Path,
     backend: Backend,
+    load: Option<&WeightsFile>,
 ) -> Vec<Result<Outcome, String>> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let next = AtomicUsize::new(0);
@@ -204,7 +215,7 @@ pub fn train_all(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(v) = variants.get(i) else { break };
                 let dir = out.join(format!("{i}-{}", sanitize(&v.label)));
-                let result = train_one(v, &dir, backend);
+                let result = train_one(v, &dir, backend, load);
                 if let Ok(mut r) = results.lock() {
                     r[i] = Some(result);
                 }
@@ -234,7 +245,12 @@ fn sanitize(label: &str) -> String {
 struct Silent;
 impl Observer for Silent {}
 
-fn train_one(v: &Variant, dir: &Path, backend: Backend) -> Result<Outcome, String> {
+fn train_one(
+    v: &Variant,
+    dir: &Path,
+    backend: Backend,
+    load: Option<&WeightsFile>,
+) -> Result<Outcome, String> {
     let checked = crate::sema::check_source(&v.label, &v.src, &v.overrides);
     let model = checked.model.ok_or_else(|| {
         let text = crate::diag::render(&checked.diagnostics, &v.label, &v.src, false);
@@ -248,7 +264,7 @@ fn train_one(v: &Variant, dir: &Path, backend: Backend) -> Result<Outcome, Strin
         threads: 1,
         out_dir: dir.to_path_buf(),
         resume: false,
-        load: None,
+        load: load.cloned(),
         probes: true,
         interrupt: Arc::new(AtomicBool::new(false)),
         pause_at: None,

@@ -3,7 +3,7 @@
 //! as concrete edits of the user's file, with line numbers.
 
 use super::lint::layer_act;
-use super::status::{LayerHealth, Status};
+use super::status::{LayerHealth, Status, VANISHING_REL};
 use crate::model::Activation;
 use crate::report::run::{col, Run, StepRow};
 use serde::Serialize;
@@ -12,6 +12,10 @@ use serde::Serialize;
 pub enum FindingKind {
     Vanishing,
     Exploding,
+    /// ‖∂L/∂h_t‖ of a recurrent layer falls toward t = 0 (Pascanu et al. 2013).
+    VanishingThroughTime,
+    /// ‖∂L/∂h_t‖ of a recurrent layer grows toward t = 0.
+    ExplodingThroughTime,
     Saturated,
     Dead,
     NonFinite,
@@ -24,14 +28,51 @@ pub struct Finding {
     /// The layers involved, in probe order.
     pub layers: Vec<String>,
     pub summary: String,
+    /// Whether the finding is a problem to fix, or held in check by a setting of the run.
+    pub severity: Severity,
+    /// The rule that fired: its statistic, value and threshold, and the steps it held over.
+    pub rule: Option<Rule>,
     pub evidence: Vec<String>,
     pub remedies: Vec<String>,
+}
+
+/// A problem to fix, or a condition the run's own settings already contain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Severity {
+    Problem,
+    /// E.g. gradients that explode through time while clipping bounds every step and the run
+    /// stays finite: the picture is worth knowing, the run is healthy.
+    Contained,
+}
+
+/// The statistic a finding rests on, judged against its threshold over a window of steps.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rule {
+    pub statistic: String,
+    /// The statistic's value (a median over the window unless the statistic says otherwise).
+    pub value: f64,
+    pub threshold: f64,
+    /// The first and last recorded step at which the statistic was past its threshold.
+    pub first_step: u64,
+    pub last_step: u64,
+    /// At how many of the `of` recorded steps of the window it was past the threshold.
+    pub held: usize,
+    pub of: usize,
 }
 
 /// All findings of a run, most fundamental first.
 pub fn findings(run: &Run, health: &[LayerHealth]) -> Vec<Finding> {
     let mut out = Vec::new();
-    out.extend(exploding(run, health));
+    let through_time = super::through_time::findings(run);
+    // A recurrent layer exploding through time is the origin: the layers after it only pass
+    // its blown-up gradient on, so a depth finding would blame the wrong layer.
+    let in_time = through_time
+        .iter()
+        .any(|f| f.kind == FindingKind::ExplodingThroughTime);
+    out.extend(through_time);
+    if !in_time {
+        out.extend(exploding(run, health));
+    }
     out.extend(non_finite(run, health));
     out.extend(vanishing(run, health));
     out.extend(unit_problem(run, health, Status::Saturated));
@@ -50,7 +91,7 @@ pub fn range(names: &[String]) -> String {
 
 /// 1-based line of the first source line that starts with `key` (e.g. `optimizer`), or of
 /// the train section.
-fn setting_line(run: &Run, key: &str) -> usize {
+pub(super) fn setting_line(run: &Run, key: &str) -> usize {
     run.src
         .lines()
         .position(|l| l.trim_start().starts_with(key))
@@ -89,10 +130,25 @@ fn vanishing(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
             "at step {s0}{when} the ratio first/last layer was {r0:.1e}"
         ));
     }
+    let moving = if bottom.update_ratio < SLOW_UPDATE {
+        "the first layers barely move"
+    } else {
+        "the first layers still move, driven by the optimizer's normalization, not by a strong signal"
+    };
     evidence.push(format!(
-        "‖∂L/∂W‖ of `{}` is {:.2e}, of `{}` {:.2e}: the first layers barely move",
-        bottom.name, bottom.grad_w, top.name, top.grad_w
+        "‖∂L/∂W‖ of `{}` is {:.2e}, of `{}` {:.2e}; `{}` changes by {:.1e} of its weights per step: {moving}",
+        bottom.name, bottom.grad_w, top.name, top.grad_w, bottom.name, bottom.update_ratio
     ));
+    let last_vanishing = layers.last()?;
+    let index = health.iter().position(|h| h.name == last_vanishing.name)?;
+    let rule = rel_rule(
+        run,
+        index,
+        health.len() - 1,
+        |r| r < VANISHING_REL,
+        last_vanishing.rel,
+        VANISHING_REL,
+    )?;
     let line = first.line;
     let act = run
         .model
@@ -125,8 +181,47 @@ fn vanishing(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
             range(&names(&layers)),
             -decades
         ),
+        severity: Severity::Problem,
+        rule: Some(rule),
         evidence,
         remedies,
+    })
+}
+
+/// An update below this fraction of the weights per step barely moves them (healthy ~1e-3).
+pub const SLOW_UPDATE: f64 = 1e-5;
+
+/// The rule "‖∂L/∂a‖ of `layer` over the last layer's is past `threshold`" over the window.
+fn rel_rule(
+    run: &Run,
+    layer: usize,
+    top: usize,
+    past: impl Fn(f64) -> bool,
+    value: f64,
+    threshold: f64,
+) -> Option<Rule> {
+    let window = super::status::window(run);
+    let held: Vec<u64> = window
+        .iter()
+        .copied()
+        .filter(|&s| {
+            let rel = run.probe(s, layer, col::GRAD_A).unwrap_or(f64::NAN)
+                / run.probe(s, top, col::GRAD_A).unwrap_or(f64::NAN);
+            past(rel)
+        })
+        .collect();
+    Some(Rule {
+        statistic: format!(
+            "‖∂L/∂a‖ of `{}` / ‖∂L/∂a‖ of `{}`",
+            run.layers.get(layer)?,
+            run.layers.get(top)?
+        ),
+        value,
+        threshold,
+        first_step: *held.first()?,
+        last_step: *held.last()?,
+        held: held.len(),
+        of: window.len(),
     })
 }
 
@@ -141,12 +236,15 @@ fn exploding(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
     let peak = finite
         .iter()
         .max_by(|a, b| a.grad_norm.total_cmp(&b.grad_norm))?;
-    let growth = peak.grad_norm / first.grad_norm;
+    let norms: Vec<f64> = finite.iter().map(|s| s.grad_norm).collect();
+    let growth = super::status::growth_of(&norms);
     let worst = health
         .iter()
         .filter_map(|h| h.worst_update.map(|(s, r)| (h, s, r)))
         .max_by(|a, b| a.2.total_cmp(&b.2));
-    let big_update = worst.filter(|w| w.2 > UPDATE_RATIO_EXPLODING);
+    // Adaptive optimizers normalize each update, so its size is not the gradient's.
+    let adaptive = super::status::adaptive(&run.model.train.optimizer);
+    let big_update = worst.filter(|w| !adaptive && w.2 > UPDATE_RATIO_EXPLODING);
     let diverged = run
         .steps
         .iter()
@@ -171,6 +269,30 @@ fn exploding(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
     if layers.is_empty() {
         layers = health.iter().map(|h| h.name.clone()).collect();
     }
+    let (statistic, value, threshold) = if by_depth {
+        (
+            "‖∂L/∂a‖ first / last layer at the first recorded step",
+            init_ratio,
+            EXPLODING_REL,
+        )
+    } else if let Some((_, _, r)) = big_update {
+        ("largest ‖ΔW‖ / ‖W‖ (plain SGD)", r, UPDATE_RATIO_EXPLODING)
+    } else {
+        (
+            "peak global gradient norm / its median over the first tenth of the run",
+            growth,
+            GROWTH_EXPLODING,
+        )
+    };
+    let rule = Rule {
+        statistic: statistic.to_owned(),
+        value,
+        threshold,
+        first_step: first.step,
+        last_step: peak.step,
+        held: 1,
+        of: finite.len(),
+    };
     let evidence = exploding_evidence(
         &Growth {
             first,
@@ -203,6 +325,8 @@ fn exploding(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
         kind: FindingKind::Exploding,
         summary: format!("exploding gradients: layers {}: {reason}", range(&layers)),
         layers,
+        severity: Severity::Problem,
+        rule: Some(rule),
         evidence,
         remedies: exploding_remedies(run, lr_line, lr, first_line),
     })
@@ -284,6 +408,8 @@ fn non_finite(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
             "non-finite values: first at step {step} in layer `{}` (line {}), {pass} pass",
             culprit.name, culprit.line
         ),
+        severity: Severity::Problem,
+        rule: None,
         evidence: vec![format!(
             "{} layers had a NaN or ±∞ at step {step}",
             at_step.len()
@@ -348,10 +474,35 @@ fn unit_problem(run: &Run, health: &[LayerHealth], status: Status) -> Option<Fin
             ],
         )
     };
+    let threshold = if status == Status::Dead {
+        super::status::DEAD_FRACTION
+    } else {
+        super::status::SATURATED_FRACTION
+    };
+    let window = super::status::window(run);
+    let rule = Rule {
+        statistic: format!(
+            "fraction of `{}`'s units {}",
+            first.name,
+            if status == Status::Dead {
+                "dead"
+            } else {
+                "saturated"
+            }
+        ),
+        value: first.saturation,
+        threshold,
+        first_step: window.first().copied().unwrap_or(0),
+        last_step: window.last().copied().unwrap_or(0),
+        held: window.len(),
+        of: window.len(),
+    };
     Some(Finding {
         kind,
         layers: names(&layers),
         summary,
+        severity: Severity::Problem,
+        rule: Some(rule),
         evidence,
         remedies,
     })

@@ -16,6 +16,8 @@ pub enum FindingKind {
     VanishingThroughTime,
     /// ‖∂L/∂h_t‖ of a recurrent layer grows toward t = 0.
     ExplodingThroughTime,
+    /// No layer moves and the loss is flat, with healthy gradients.
+    LearningRateTooSmall,
     Saturated,
     Dead,
     NonFinite,
@@ -77,6 +79,7 @@ pub fn findings(run: &Run, health: &[LayerHealth]) -> Vec<Finding> {
     out.extend(vanishing(run, health));
     out.extend(unit_problem(run, health, Status::Saturated));
     out.extend(unit_problem(run, health, Status::Dead));
+    out.extend(super::learning_rate::finding(run, health));
     out
 }
 
@@ -409,7 +412,15 @@ fn non_finite(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
             culprit.name, culprit.line
         ),
         severity: Severity::Problem,
-        rule: None,
+        rule: Some(Rule {
+            statistic: "layers with a NaN or ±∞ in a probe at the first such step".to_owned(),
+            value: at_step.len() as f64,
+            threshold: 0.0,
+            first_step: step,
+            last_step: step,
+            held: 1,
+            of: run.probe_steps().len(),
+        }),
         evidence: vec![format!(
             "{} layers had a NaN or ±∞ at step {step}",
             at_step.len()

@@ -8,6 +8,7 @@
 //! concludes about a run are "findings" ([`Finding`]).
 
 pub mod diagnose;
+pub mod learning_rate;
 pub mod lint;
 pub mod moments;
 pub mod predict;

@@ -182,6 +182,11 @@ fn every_labelled_case_is_diagnosed_as_labelled_by_the_library_and_the_json_repo
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        failures.extend(
+            lint_mismatches(&case, &labels)
+                .into_iter()
+                .map(|m| format!("{name} (netc check): {m}")),
+        );
         for (channel, d) in [("Diagnosis", &library), ("report --json", &json)] {
             for m in mismatches(&labels, d) {
                 failures.push(format!("{name} ({channel}): {m}"));
@@ -189,6 +194,32 @@ fn every_labelled_case_is_diagnosed_as_labelled_by_the_library_and_the_json_repo
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Where `netc check`'s lints through time disagree with the labels: a problem labelled
+/// through time needs its lint, and a case labelled healthy must have none.
+fn lint_mismatches(case: &Path, labels: &Labels) -> Vec<String> {
+    let o = common::netc_cli()
+        .arg("check")
+        .arg(case)
+        .output()
+        .expect("netc runs");
+    let out = String::from_utf8_lossy(&o.stderr).into_owned() + &String::from_utf8_lossy(&o.stdout);
+    let mut mismatches = Vec::new();
+    for e in labels.expected.iter().filter(|e| !e.contained) {
+        let code = match e.kind.as_str() {
+            "VanishingThroughTime" => "vanishing_through_time",
+            "ExplodingThroughTime" => "netc::lint::exploding_through_time",
+            _ => continue,
+        };
+        if !out.contains(code) {
+            mismatches.push(format!("no `{code}` lint for a {} case", e.kind));
+        }
+    }
+    if labels.healthy && out.contains("through_time") {
+        mismatches.push(format!("a lint through time on a healthy case: {out}"));
+    }
+    mismatches
 }
 
 #[test]

@@ -114,10 +114,16 @@ fn vanishing(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
     let (first, top) = (layers.first()?, health.last()?);
     let bottom = &health[0];
     let decades = (bottom.grad_a / top.grad_a).log10();
+    // A signal that underflowed to 0 in f32 has no finite number of decades to print.
+    let fall = if decades.is_finite() {
+        format!("falls 10^{:.0}", -decades)
+    } else {
+        "falls to 0 (below f32's range)".to_owned()
+    };
     let step = run.probe_steps().last().copied().unwrap_or(0);
     let mut evidence = vec![format!(
-        "around step {step}, ‖∂L/∂a‖ is {:.2e} at `{}` (the last layer) but {:.2e} at `{}`: it falls 10^{:.1} toward the input",
-        top.grad_a, top.name, bottom.grad_a, bottom.name, -decades
+        "around step {step}, ‖∂L/∂a‖ is {:.2e} at `{}` (the last layer) but {:.2e} at `{}`: it {fall} toward the input",
+        top.grad_a, top.name, bottom.grad_a, bottom.name
     )];
     if let Some(s0) = run.probe_steps().first() {
         let r0 = run.probe(*s0, 0, col::GRAD_A).unwrap_or(f64::NAN)
@@ -180,9 +186,8 @@ fn vanishing(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
         kind: FindingKind::Vanishing,
         layers: names(&layers),
         summary: format!(
-            "vanishing gradients: layers {}: ‖∂L/∂a‖ falls 10^{:.0} toward the input",
+            "vanishing gradients: layers {}: ‖∂L/∂a‖ {fall} toward the input",
             range(&names(&layers)),
-            -decades
         ),
         severity: Severity::Problem,
         rule: Some(rule),

@@ -182,6 +182,12 @@ fn every_labelled_case_is_diagnosed_as_labelled_by_the_library_and_the_json_repo
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let src = std::fs::read_to_string(&case).expect("the case reads");
+        failures.extend(
+            remedy_line_mismatches(&src, &library)
+                .into_iter()
+                .map(|m| format!("{name} (remedies): {m}")),
+        );
         failures.extend(
             lint_mismatches(&case, &labels)
                 .into_iter()
@@ -220,6 +226,35 @@ fn lint_mismatches(case: &Path, labels: &Labels) -> Vec<String> {
         mismatches.push(format!("a lint through time on a healthy case: {out}"));
     }
     mismatches
+}
+
+/// Remedies that edit an activation or init must point at a line that has one: never at a
+/// layernorm, batchnorm or dropout line.
+fn remedy_line_mismatches(src: &str, diagnosis: &Value) -> Vec<String> {
+    let lines: Vec<&str> = src.lines().collect();
+    let remedies = diagnosis["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|f| f["remedies"].as_array().cloned().unwrap_or_default());
+    remedies
+        .filter_map(|r| r.as_str().map(str::to_owned))
+        .filter(|r| r.contains("act = ") || r.contains("init = "))
+        .filter_map(|r| {
+            let n: usize = r
+                .split("at line ")
+                .nth(1)?
+                .split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()?;
+            let line = lines.get(n.checked_sub(1)?)?.trim();
+            let wrong = ["layernorm", "batchnorm", "dropout"]
+                .iter()
+                .any(|k| line.starts_with(k));
+            wrong.then(|| format!("`{r}` points at line {n}: `{line}`"))
+        })
+        .collect()
 }
 
 #[test]

@@ -113,6 +113,15 @@ fn vanishing(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
     let layers = with_status(health, Status::Vanishing);
     let (first, top) = (layers.first()?, health.last()?);
     let bottom = &health[0];
+    // The remedies edit a dense layer (its act and init); a normalization or dropout layer
+    // among the vanishing ones has neither, so they point at the first dense layer instead.
+    let flat = run.model.flat_layers();
+    let is_dense = |h: &&&LayerHealth| {
+        let i = health.iter().position(|x| x.name == h.name);
+        i.and_then(|i| flat.get(i))
+            .is_some_and(|l| matches!(l.kind, crate::model::LayerKind::Dense { .. }))
+    };
+    let first = layers.iter().find(is_dense).unwrap_or(first);
     let decades = (bottom.grad_a / top.grad_a).log10();
     // A signal that underflowed to 0 in f32 has no finite number of decades to print.
     let fall = if decades.is_finite() {
@@ -139,14 +148,14 @@ fn vanishing(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
             "at step {s0}{when} the ratio first/last layer was {r0:.1e}"
         ));
     }
-    let moving = if bottom.update_ratio < SLOW_UPDATE {
+    let moving = if first.update_ratio < SLOW_UPDATE {
         "the first layers barely move"
     } else {
         "the first layers still move, driven by the optimizer's normalization, not by a strong signal"
     };
     evidence.push(format!(
         "‖∂L/∂W‖ of `{}` is {:.2e}, of `{}` {:.2e}; `{}` changes by {:.1e} of its weights per step: {moving}",
-        bottom.name, bottom.grad_w, top.name, top.grad_w, bottom.name, bottom.update_ratio
+        first.name, first.grad_w, top.name, top.grad_w, first.name, first.update_ratio
     ));
     let last_vanishing = layers.last()?;
     let index = health.iter().position(|h| h.name == last_vanishing.name)?;

@@ -301,13 +301,27 @@ fn exploding(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
             GROWTH_EXPLODING,
         )
     };
+    // The steps the statistic was past its threshold: the first step for a depth profile, the
+    // worst update's step, or every step whose norm had grown past it.
+    let start = super::status::median(&norms[..norms.len().div_ceil(10)]);
+    let held: Vec<u64> = if by_depth {
+        vec![first.step]
+    } else if let Some((_, s, _)) = big_update {
+        vec![s]
+    } else {
+        finite
+            .iter()
+            .filter(|s| s.grad_norm / start > GROWTH_EXPLODING)
+            .map(|s| s.step)
+            .collect()
+    };
     let rule = Rule {
         statistic: statistic.to_owned(),
         value,
         threshold,
-        first_step: first.step,
-        last_step: peak.step,
-        held: 1,
+        first_step: held.first().copied().unwrap_or(first.step),
+        last_step: held.last().copied().unwrap_or(peak.step),
+        held: held.len(),
         of: finite.len(),
     };
     let evidence = exploding_evidence(
@@ -505,6 +519,17 @@ fn unit_problem(run: &Run, health: &[LayerHealth], status: Status) -> Option<Fin
         super::status::SATURATED_FRACTION
     };
     let window = super::status::window(run);
+    let index = health.iter().position(|h| h.name == first.name);
+    // The steps of the window at which the fraction itself was past the threshold.
+    let held: Vec<u64> = window
+        .iter()
+        .copied()
+        .filter(|&s| {
+            index
+                .and_then(|i| run.probe(s, i, col::SATURATION))
+                .is_some_and(|v| v >= threshold)
+        })
+        .collect();
     let rule = Rule {
         statistic: format!(
             "fraction of `{}`'s units {}",
@@ -517,9 +542,9 @@ fn unit_problem(run: &Run, health: &[LayerHealth], status: Status) -> Option<Fin
         ),
         value: first.saturation,
         threshold,
-        first_step: window.first().copied().unwrap_or(0),
-        last_step: window.last().copied().unwrap_or(0),
-        held: window.len(),
+        first_step: held.first().copied().unwrap_or(0),
+        last_step: held.last().copied().unwrap_or(0),
+        held: held.len(),
         of: window.len(),
     };
     Some(Finding {

@@ -102,7 +102,7 @@ pub fn load_with(file: &Path, overrides: &[Override]) -> Result<Loaded, ()> {
     // The bound through time was the checker's warning before it moved to `health`; every
     // command that loads a model keeps showing it.
     if let Some(model) = &checked.model {
-        let through_time = crate::health::lint::vanishing_through_time(model);
+        let through_time = crate::health::lint::through_time(model);
         checked.diagnostics.extend(through_time);
     }
     let mut diags: Vec<diag::Diagnostic> = source.encoding.into_iter().collect();

@@ -3,7 +3,7 @@
 //! as concrete edits of the user's file, with line numbers.
 
 use super::lint::layer_act;
-use super::status::{LayerHealth, Status};
+use super::status::{LayerHealth, Status, VANISHING_REL};
 use crate::model::Activation;
 use crate::report::run::{col, Run, StepRow};
 use serde::Serialize;
@@ -12,6 +12,12 @@ use serde::Serialize;
 pub enum FindingKind {
     Vanishing,
     Exploding,
+    /// ‖∂L/∂h_t‖ of a recurrent layer falls toward t = 0 (Pascanu et al. 2013).
+    VanishingThroughTime,
+    /// ‖∂L/∂h_t‖ of a recurrent layer grows toward t = 0.
+    ExplodingThroughTime,
+    /// No layer moves and the loss is flat, with healthy gradients.
+    LearningRateTooSmall,
     Saturated,
     Dead,
     NonFinite,
@@ -24,18 +30,56 @@ pub struct Finding {
     /// The layers involved, in probe order.
     pub layers: Vec<String>,
     pub summary: String,
+    /// Whether the finding is a problem to fix, or held in check by a setting of the run.
+    pub severity: Severity,
+    /// The rule that fired: its statistic, value and threshold, and the steps it held over.
+    pub rule: Option<Rule>,
     pub evidence: Vec<String>,
     pub remedies: Vec<String>,
+}
+
+/// A problem to fix, or a condition the run's own settings already contain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Severity {
+    Problem,
+    /// E.g. gradients that explode through time while clipping bounds every step and the run
+    /// stays finite: the picture is worth knowing, the run is healthy.
+    Contained,
+}
+
+/// The statistic a finding rests on, judged against its threshold over a window of steps.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rule {
+    pub statistic: String,
+    /// The statistic's value (a median over the window unless the statistic says otherwise).
+    pub value: f64,
+    pub threshold: f64,
+    /// The first and last recorded step at which the statistic was past its threshold.
+    pub first_step: u64,
+    pub last_step: u64,
+    /// At how many of the `of` recorded steps of the window it was past the threshold.
+    pub held: usize,
+    pub of: usize,
 }
 
 /// All findings of a run, most fundamental first.
 pub fn findings(run: &Run, health: &[LayerHealth]) -> Vec<Finding> {
     let mut out = Vec::new();
-    out.extend(exploding(run, health));
+    let through_time = super::through_time::findings(run);
+    // A recurrent layer exploding through time is the origin: the layers after it only pass
+    // its blown-up gradient on, so a depth finding would blame the wrong layer.
+    let in_time = through_time
+        .iter()
+        .any(|f| f.kind == FindingKind::ExplodingThroughTime);
+    out.extend(through_time);
+    if !in_time {
+        out.extend(exploding(run, health));
+    }
     out.extend(non_finite(run, health));
     out.extend(vanishing(run, health));
     out.extend(unit_problem(run, health, Status::Saturated));
     out.extend(unit_problem(run, health, Status::Dead));
+    out.extend(super::learning_rate::finding(run, health));
     out
 }
 
@@ -50,7 +94,7 @@ pub fn range(names: &[String]) -> String {
 
 /// 1-based line of the first source line that starts with `key` (e.g. `optimizer`), or of
 /// the train section.
-fn setting_line(run: &Run, key: &str) -> usize {
+pub(super) fn setting_line(run: &Run, key: &str) -> usize {
     run.src
         .lines()
         .position(|l| l.trim_start().starts_with(key))
@@ -69,11 +113,26 @@ fn vanishing(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
     let layers = with_status(health, Status::Vanishing);
     let (first, top) = (layers.first()?, health.last()?);
     let bottom = &health[0];
+    // The remedies edit a dense layer (its act and init); a normalization or dropout layer
+    // among the vanishing ones has neither, so they point at the first dense layer instead.
+    let flat = run.model.flat_layers();
+    let is_dense = |h: &&&LayerHealth| {
+        let i = health.iter().position(|x| x.name == h.name);
+        i.and_then(|i| flat.get(i))
+            .is_some_and(|l| matches!(l.kind, crate::model::LayerKind::Dense { .. }))
+    };
+    let first = layers.iter().find(is_dense).unwrap_or(first);
     let decades = (bottom.grad_a / top.grad_a).log10();
+    // A signal that underflowed to 0 in f32 has no finite number of decades to print.
+    let fall = if decades.is_finite() {
+        format!("falls 10^{:.0}", -decades)
+    } else {
+        "falls to 0 (below f32's range)".to_owned()
+    };
     let step = run.probe_steps().last().copied().unwrap_or(0);
     let mut evidence = vec![format!(
-        "around step {step}, ‖∂L/∂a‖ is {:.2e} at `{}` (the last layer) but {:.2e} at `{}`: it falls 10^{:.1} toward the input",
-        top.grad_a, top.name, bottom.grad_a, bottom.name, -decades
+        "around step {step}, ‖∂L/∂a‖ is {:.2e} at `{}` (the last layer) but {:.2e} at `{}`: it {fall} toward the input",
+        top.grad_a, top.name, bottom.grad_a, bottom.name
     )];
     if let Some(s0) = run.probe_steps().first() {
         let r0 = run.probe(*s0, 0, col::GRAD_A).unwrap_or(f64::NAN)
@@ -89,10 +148,25 @@ fn vanishing(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
             "at step {s0}{when} the ratio first/last layer was {r0:.1e}"
         ));
     }
+    let moving = if first.update_ratio < SLOW_UPDATE {
+        "the first layers barely move"
+    } else {
+        "the first layers still move, driven by the optimizer's normalization, not by a strong signal"
+    };
     evidence.push(format!(
-        "‖∂L/∂W‖ of `{}` is {:.2e}, of `{}` {:.2e}: the first layers barely move",
-        bottom.name, bottom.grad_w, top.name, top.grad_w
+        "‖∂L/∂W‖ of `{}` is {:.2e}, of `{}` {:.2e}; `{}` changes by {:.1e} of its weights per step: {moving}",
+        first.name, first.grad_w, top.name, top.grad_w, first.name, first.update_ratio
     ));
+    let last_vanishing = layers.last()?;
+    let index = health.iter().position(|h| h.name == last_vanishing.name)?;
+    let rule = rel_rule(
+        run,
+        index,
+        health.len() - 1,
+        |r| r < VANISHING_REL,
+        last_vanishing.rel,
+        VANISHING_REL,
+    )?;
     let line = first.line;
     let act = run
         .model
@@ -121,12 +195,50 @@ fn vanishing(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
         kind: FindingKind::Vanishing,
         layers: names(&layers),
         summary: format!(
-            "vanishing gradients: layers {}: ‖∂L/∂a‖ falls 10^{:.0} toward the input",
+            "vanishing gradients: layers {}: ‖∂L/∂a‖ {fall} toward the input",
             range(&names(&layers)),
-            -decades
         ),
+        severity: Severity::Problem,
+        rule: Some(rule),
         evidence,
         remedies,
+    })
+}
+
+/// An update below this fraction of the weights per step barely moves them (healthy ~1e-3).
+pub const SLOW_UPDATE: f64 = 1e-5;
+
+/// The rule "‖∂L/∂a‖ of `layer` over the last layer's is past `threshold`" over the window.
+fn rel_rule(
+    run: &Run,
+    layer: usize,
+    top: usize,
+    past: impl Fn(f64) -> bool,
+    value: f64,
+    threshold: f64,
+) -> Option<Rule> {
+    let window = super::status::window(run);
+    let held: Vec<u64> = window
+        .iter()
+        .copied()
+        .filter(|&s| {
+            let rel = run.probe(s, layer, col::GRAD_A).unwrap_or(f64::NAN)
+                / run.probe(s, top, col::GRAD_A).unwrap_or(f64::NAN);
+            past(rel)
+        })
+        .collect();
+    Some(Rule {
+        statistic: format!(
+            "‖∂L/∂a‖ of `{}` / ‖∂L/∂a‖ of `{}`",
+            run.layers.get(layer)?,
+            run.layers.get(top)?
+        ),
+        value,
+        threshold,
+        first_step: *held.first()?,
+        last_step: *held.last()?,
+        held: held.len(),
+        of: window.len(),
     })
 }
 
@@ -141,12 +253,15 @@ fn exploding(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
     let peak = finite
         .iter()
         .max_by(|a, b| a.grad_norm.total_cmp(&b.grad_norm))?;
-    let growth = peak.grad_norm / first.grad_norm;
+    let norms: Vec<f64> = finite.iter().map(|s| s.grad_norm).collect();
+    let growth = super::status::growth_of(&norms);
     let worst = health
         .iter()
         .filter_map(|h| h.worst_update.map(|(s, r)| (h, s, r)))
         .max_by(|a, b| a.2.total_cmp(&b.2));
-    let big_update = worst.filter(|w| w.2 > UPDATE_RATIO_EXPLODING);
+    // Adaptive optimizers normalize each update, so its size is not the gradient's.
+    let adaptive = super::status::adaptive(&run.model.train.optimizer);
+    let big_update = worst.filter(|w| !adaptive && w.2 > UPDATE_RATIO_EXPLODING);
     let diverged = run
         .steps
         .iter()
@@ -171,6 +286,44 @@ fn exploding(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
     if layers.is_empty() {
         layers = health.iter().map(|h| h.name.clone()).collect();
     }
+    let (statistic, value, threshold) = if by_depth {
+        (
+            "‖∂L/∂a‖ first / last layer at the first recorded step",
+            init_ratio,
+            EXPLODING_REL,
+        )
+    } else if let Some((_, _, r)) = big_update {
+        ("largest ‖ΔW‖ / ‖W‖ (plain SGD)", r, UPDATE_RATIO_EXPLODING)
+    } else {
+        (
+            "peak global gradient norm / its median over the first tenth of the run",
+            growth,
+            GROWTH_EXPLODING,
+        )
+    };
+    // The steps the statistic was past its threshold: the first step for a depth profile, the
+    // worst update's step, or every step whose norm had grown past it.
+    let start = super::status::median(&norms[..norms.len().div_ceil(10)]);
+    let held: Vec<u64> = if by_depth {
+        vec![first.step]
+    } else if let Some((_, s, _)) = big_update {
+        vec![s]
+    } else {
+        finite
+            .iter()
+            .filter(|s| s.grad_norm / start > GROWTH_EXPLODING)
+            .map(|s| s.step)
+            .collect()
+    };
+    let rule = Rule {
+        statistic: statistic.to_owned(),
+        value,
+        threshold,
+        first_step: held.first().copied().unwrap_or(first.step),
+        last_step: held.last().copied().unwrap_or(peak.step),
+        held: held.len(),
+        of: finite.len(),
+    };
     let evidence = exploding_evidence(
         &Growth {
             first,
@@ -203,6 +356,8 @@ fn exploding(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
         kind: FindingKind::Exploding,
         summary: format!("exploding gradients: layers {}: {reason}", range(&layers)),
         layers,
+        severity: Severity::Problem,
+        rule: Some(rule),
         evidence,
         remedies: exploding_remedies(run, lr_line, lr, first_line),
     })
@@ -284,6 +439,16 @@ fn non_finite(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
             "non-finite values: first at step {step} in layer `{}` (line {}), {pass} pass",
             culprit.name, culprit.line
         ),
+        severity: Severity::Problem,
+        rule: Some(Rule {
+            statistic: "layers with a NaN or ±∞ in a probe at the first such step".to_owned(),
+            value: at_step.len() as f64,
+            threshold: 0.0,
+            first_step: step,
+            last_step: step,
+            held: 1,
+            of: run.probe_steps().len(),
+        }),
         evidence: vec![format!(
             "{} layers had a NaN or ±∞ at step {step}",
             at_step.len()
@@ -348,10 +513,46 @@ fn unit_problem(run: &Run, health: &[LayerHealth], status: Status) -> Option<Fin
             ],
         )
     };
+    let threshold = if status == Status::Dead {
+        super::status::DEAD_FRACTION
+    } else {
+        super::status::SATURATED_FRACTION
+    };
+    let window = super::status::window(run);
+    let index = health.iter().position(|h| h.name == first.name);
+    // The steps of the window at which the fraction itself was past the threshold.
+    let held: Vec<u64> = window
+        .iter()
+        .copied()
+        .filter(|&s| {
+            index
+                .and_then(|i| run.probe(s, i, col::SATURATION))
+                .is_some_and(|v| v >= threshold)
+        })
+        .collect();
+    let rule = Rule {
+        statistic: format!(
+            "fraction of `{}`'s units {}",
+            first.name,
+            if status == Status::Dead {
+                "dead"
+            } else {
+                "saturated"
+            }
+        ),
+        value: first.saturation,
+        threshold,
+        first_step: held.first().copied().unwrap_or(0),
+        last_step: held.last().copied().unwrap_or(0),
+        held: held.len(),
+        of: window.len(),
+    };
     Some(Finding {
         kind,
         layers: names(&layers),
         summary,
+        severity: Severity::Problem,
+        rule: Some(rule),
         evidence,
         remedies,
     })

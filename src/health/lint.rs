@@ -17,7 +17,16 @@ pub const UPDATE_RATIO_MAX: f64 = 1.0;
 /// Every static gradient-health lint of `model`.
 pub fn check(model: &Model) -> Vec<Diagnostic> {
     let mut diags = across_depth(model);
-    diags.extend(vanishing_through_time(model));
+    diags.extend(through_time(model));
+    diags
+}
+
+/// Every static lint about gradients through time: the guaranteed vanishing, the edge of
+/// the bound where a saturating rnn vanishes in practice, and the necessary condition for
+/// exploding without a clip.
+pub fn through_time(model: &Model) -> Vec<Diagnostic> {
+    let mut diags = vanishing_through_time(model);
+    diags.extend(beyond_the_bound(model));
     diags
 }
 
@@ -234,6 +243,62 @@ pub fn vanishing_through_time(model: &Model) -> Vec<Diagnostic> {
                 bound = 1.0 / p.gamma
             )),
         );
+    }
+    diags
+}
+
+/// σ_max·γ below this (and ≥ 1): the edge, where Pascanu's bound says nothing but a saturating
+/// activation, whose slope is below γ wherever a unit is active, makes the gradient vanish.
+pub const EDGE: f64 = 1.5;
+/// Sequences at least this long give a gradient at the edge enough steps to vanish.
+pub const LONG_SEQUENCE: usize = 20;
+
+/// Plain `rnn` layers where the bound guarantees nothing: at the edge with a saturating
+/// activation over a long sequence (vanishing in practice, as the ‖∂L/∂h_t‖ probes measure),
+/// or beyond it without a clip (the necessary condition for exploding holds).
+pub fn beyond_the_bound(model: &Model) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    for layer in &model.layers {
+        let LayerKind::Recurrent(r) = &layer.kind else {
+            continue;
+        };
+        let Some(p) = predict_layer(r) else { continue };
+        let crate::model::Cell::Rnn { act } = r.cell else {
+            continue;
+        };
+        let steps = layer.in_shape.first().copied().unwrap_or(1);
+        let saturating = matches!(act, Activation::Tanh | Activation::Sigmoid);
+        let clipped = !matches!(model.train.clip, Clip::None);
+        if p.regime == Regime::MayExplode && p.factor < EDGE && saturating && steps >= LONG_SEQUENCE
+        {
+            diags.push(
+                Diagnostic::warning(
+                    "netc::lint::likely_vanishing_through_time",
+                    layer.span,
+                    format!(
+                        "gradients through time will likely vanish over {steps} steps: σ_max(W_hh)·γ ≈ {:.3} is at the edge of Pascanu's bound (≥ 1 guarantees nothing), and {}' is below {} wherever a unit is active, so every step back shrinks ‖∂L/∂h_t‖",
+                        p.factor,
+                        if act == Activation::Tanh { "tanh" } else { "sigmoid" },
+                        p.gamma
+                    ),
+                )
+                .with_label(format!("a plain rnn over {steps} steps"))
+                .with_help("use an `lstm` or `gru`, or shorter sequences; `netc report` measures ‖∂L/∂h_t‖ through time"),
+            );
+        } else if p.factor >= EDGE && !clipped {
+            diags.push(
+                Diagnostic::warning(
+                    "netc::lint::exploding_through_time",
+                    layer.span,
+                    format!(
+                        "gradients through time may explode: σ_max(W_hh)·γ ≈ {:.3} > 1, the necessary condition of Pascanu's bound, over {steps} steps, and the train section does not clip",
+                        p.factor
+                    ),
+                )
+                .with_label(format!("{:.3} per step over {steps} steps", p.factor))
+                .with_help("add `clip = norm(1.0)` to the train section, or start the recurrent weights at σ_max ≤ 1 (`init_rec = orthogonal(1.0)` without a larger `radius`)"),
+            );
+        }
     }
     diags
 }

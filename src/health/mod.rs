@@ -8,13 +8,15 @@
 //! concludes about a run are "findings" ([`Finding`]).
 
 pub mod diagnose;
+pub mod learning_rate;
 pub mod lint;
 pub mod moments;
 pub mod predict;
 pub mod spectral;
 pub mod status;
+pub mod through_time;
 
-pub use diagnose::{Finding, FindingKind};
+pub use diagnose::{Finding, FindingKind, Rule, Severity};
 pub use predict::{predict, Prediction, Trend};
 pub use status::{LayerHealth, Status};
 
@@ -39,9 +41,16 @@ impl Diagnosis {
         self.findings.iter().any(|f| f.kind == kind)
     }
 
-    /// No finding, on a run that recorded probes.
+    /// No problem found (contained findings aside), on a run that recorded probes.
     pub fn healthy(&self) -> bool {
-        self.findings.is_empty() && !self.measured_profile.is_empty()
+        self.problems().next().is_none() && !self.measured_profile.is_empty()
+    }
+
+    /// The findings that are problems to fix.
+    pub fn problems(&self) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Problem)
     }
 }
 

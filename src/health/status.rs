@@ -2,7 +2,7 @@
 //! documented thresholds (docs/gradient-health.md).
 
 use super::lint::layer_act;
-use crate::model::Activation;
+use crate::model::{Activation, Optimizer};
 use crate::report::run::{col, Run};
 use serde::Serialize;
 
@@ -65,17 +65,61 @@ pub struct LayerHealth {
     pub first_nonfinite: Option<u64>,
 }
 
+/// What the per-layer rules need to know about the whole run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunContext {
+    /// Adam, AdamW, RMSprop and AdaGrad divide each update by a running gradient scale, so
+    /// an update's size says nothing about the gradient's: the update-to-weight rule is off.
+    pub adaptive: bool,
+    /// The global gradient norm's peak over its median in the first tenth of the run. One
+    /// layer's ‖∂L/∂W‖ rising while the whole network's does not is a layer recovering from
+    /// vanishing, not an explosion.
+    pub global_growth: f64,
+}
+
+impl RunContext {
+    /// Plain SGD with unknown history: every rule on, as the live table during training sees it.
+    pub const SGD: RunContext = RunContext {
+        adaptive: false,
+        global_growth: f64::INFINITY,
+    };
+
+    /// The context of a recorded run.
+    pub fn of(run: &Run) -> RunContext {
+        let norms: Vec<f64> = run.steps.iter().map(|s| s.grad_norm).collect();
+        RunContext {
+            adaptive: adaptive(&run.model.train.optimizer),
+            global_growth: growth_of(&norms),
+        }
+    }
+}
+
+/// Whether the optimizer normalizes its updates by a running gradient scale.
+pub fn adaptive(optimizer: &Optimizer) -> bool {
+    match optimizer {
+        Optimizer::Sgd { .. } => false,
+        Optimizer::RmsProp { .. }
+        | Optimizer::AdaGrad { .. }
+        | Optimizer::Adam { .. }
+        | Optimizer::AdamW { .. } => true,
+    }
+}
+
+/// The status of one layer from its statistics, as during training (plain-SGD rules).
+pub fn classify(h: &LayerHealth, act: Option<Activation>) -> Status {
+    classify_in(h, act, RunContext::SGD)
+}
+
 /// The status of one layer from its statistics; the first matching rule wins:
 /// non-finite, exploding, vanishing, saturated or dead, ok.
-pub fn classify(h: &LayerHealth, act: Option<Activation>) -> Status {
+pub fn classify_in(h: &LayerHealth, act: Option<Activation>, run: RunContext) -> Status {
     if h.first_nonfinite.is_some() {
         return Status::NonFinite;
     }
     let worst_update = h.worst_update.map_or(0.0, |(_, r)| r);
-    if h.rel > EXPLODING_REL
-        || worst_update > UPDATE_RATIO_EXPLODING
-        || h.grad_w_growth > GROWTH_EXPLODING
-    {
+    let big_update = !run.adaptive && worst_update > UPDATE_RATIO_EXPLODING;
+    let grew = h.grad_w_growth > GROWTH_EXPLODING && run.global_growth > GROWTH_EXPLODING;
+    if h.rel > EXPLODING_REL || big_update || grew {
         return Status::Exploding;
     }
     if h.rel < VANISHING_REL {
@@ -90,12 +134,17 @@ pub fn classify(h: &LayerHealth, act: Option<Activation>) -> Status {
     }
 }
 
-/// Every layer's health over the last quarter of the recorded steps.
-pub fn layer_health(run: &Run) -> Vec<LayerHealth> {
+/// The recorded probe steps the statuses judge: the last quarter of them.
+pub fn window(run: &Run) -> Vec<u64> {
     let steps = run.probe_steps();
     let window_len =
         ((steps.len() as f64 * WINDOW_FRACTION).ceil() as usize).clamp(1, steps.len().max(1));
-    let window = &steps[steps.len().saturating_sub(window_len)..];
+    steps[steps.len().saturating_sub(window_len)..].to_vec()
+}
+
+/// Every layer's health over the last quarter of the recorded steps.
+pub fn layer_health(run: &Run) -> Vec<LayerHealth> {
+    let window = window(run);
     let top = run.layers.len().saturating_sub(1);
     let top_grad: Vec<f64> = window
         .iter()
@@ -105,6 +154,7 @@ pub fn layer_health(run: &Run) -> Vec<LayerHealth> {
     // A final softmax/sigmoid fused into the loss passes its gradient through the logits, not
     // through σ', so its confident (flat-tail) outputs are not saturation.
     let fused = super::predict::fused_last(&run.model);
+    let context = RunContext::of(run);
     run.layers
         .iter()
         .enumerate()
@@ -139,7 +189,7 @@ pub fn layer_health(run: &Run) -> Vec<LayerHealth> {
             let act = layer
                 .filter(|l| fused.as_ref() != Some(&l.name))
                 .and_then(|l| layer_act(l));
-            h.status = classify(&h, act);
+            h.status = classify_in(&h, act, context);
             h
         })
         .collect()
@@ -175,6 +225,11 @@ fn growth(run: &Run, layer: usize) -> f64 {
         .into_iter()
         .map(|(_, v)| v)
         .collect();
+    growth_of(&series)
+}
+
+/// A series' largest finite value over the median of its first tenth (1 when it starts at 0).
+pub fn growth_of(series: &[f64]) -> f64 {
     let early = &series[..series.len().div_ceil(10)];
     let start = median(early);
     let max = series

@@ -65,13 +65,17 @@ pub fn render_text(run: &Run, d: &Diagnosis) -> String {
     out.push('\n');
     if run.probes.is_empty() {
         out.push_str("diagnosis: none — no per-layer probes were recorded (trained with --no-probes, or `probes` off in the train section); only the prediction below applies\n");
-    } else if d.findings.is_empty() {
+    } else if d.problems().next().is_none() {
         out.push_str(
             "diagnosis: healthy — no layer vanishing, exploding, saturated, dead or non-finite\n",
         );
     }
     for f in &d.findings {
-        out.push_str(&format!("diagnosis: {}\n", f.summary));
+        let contained = match f.severity {
+            health::Severity::Problem => "",
+            health::Severity::Contained => " (contained, not a problem)",
+        };
+        out.push_str(&format!("diagnosis{contained}: {}\n", f.summary));
         for e in &f.evidence {
             out.push_str(&format!("  evidence: {e}\n"));
         }

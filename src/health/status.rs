@@ -101,7 +101,8 @@ pub fn adaptive(optimizer: &Optimizer) -> bool {
         Optimizer::RmsProp { .. }
         | Optimizer::AdaGrad { .. }
         | Optimizer::Adam { .. }
-        | Optimizer::AdamW { .. } => true,
+        | Optimizer::AdamW { .. }
+        | Optimizer::NAdam { .. } => true,
     }
 }
 

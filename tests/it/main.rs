@@ -63,6 +63,7 @@ mod recurrent_train;
 mod train_runs;
 
 // Gradient health and reports.
+mod diagnosis;
 mod diagnostics_cli;
 mod diagnostics_examples;
 mod examples_oracles;

@@ -1,4 +1,4 @@
-//! The labelled suite of gradient-health cases: every `tests/diagnosis/*.net` states its
+//! The labelled suite of gradient-health cases: every `tests/data/diagnosis/*.net` states its
 //! expected findings in `// expect:` lines; each is trained and its diagnosis checked against
 //! them, both the library's `Diagnosis` and `netc report --json` (docs/gradient-health.md).
 //!
@@ -6,7 +6,7 @@
 //! B]` (a finding of that kind, e.g. `vanishing_through_time in rnn1`, `vanishing from dense1
 //! to dense7`); `not KIND` (no finding of that kind). Every problem found must be labelled.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -128,9 +128,9 @@ fn mismatches(labels: &Labels, diagnosis: &Value) -> Vec<String> {
 }
 
 fn cases() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diagnosis");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/diagnosis");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("tests/diagnosis exists")
+        .expect("tests/data/diagnosis exists")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "net"))
         .collect();

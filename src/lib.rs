@@ -16,6 +16,7 @@ pub mod diag;
 pub mod init;
 pub mod model;
 pub mod params;
+pub mod probe;
 pub mod repl;
 pub mod report;
 pub mod runtime;

@@ -2,7 +2,8 @@
 
 use netc::autodiff::grad;
 use netc::ir::print::{print, print_with_source};
-use netc::ir::{BinaryOp, CmpOp, Graph, ProbeStat, ReduceOp, Role, UnaryOp};
+use netc::ir::{BinaryOp, CmpOp, Graph, ReduceOp, Role, UnaryOp};
+use netc::probe::ProbeStat;
 use netc::span::Span;
 
 const SOURCE: &str = "model tiny {\n  input x: [2, 3]\n  dense1 = dense(4, tanh)\n  loss mse\n}\n";

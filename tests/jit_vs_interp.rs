@@ -454,7 +454,7 @@ fn a_nan_made_in_layer_two_sets_only_layer_two_flag() {
     let y = g.unary(UnaryOp::Log, h);
     let f2 = g.unary(UnaryOp::IsNonFinite, y);
     let flag2 = g.reduce_all(ReduceOp::Max, f2);
-    let stat = netc::ir::ProbeStat::NonFiniteForward;
+    let stat = netc::probe::ProbeStat::NonFiniteForward;
     for (layer, v) in [("layer1", flag1), ("layer2", flag2)] {
         let role = Role::Probe {
             layer: layer.into(),

@@ -4,8 +4,8 @@
 
 use super::common::ModelArgs;
 use super::train::TrainArgs;
+use crate::probe::ProbeStat;
 use crate::report::plot::{LinePlot, Plot};
-use crate::report::run::col;
 use crate::report::{self, Diagnosis, Run};
 use crate::runtime::exec::Backend;
 use crate::runtime::train::{self, Observer, TrainOptions};
@@ -298,7 +298,7 @@ fn train_one(v: &Variant, dir: &Path, backend: Backend) -> Result<Outcome, Strin
         let text = crate::diag::render(&checked.diagnostics, &v.label, &v.src, false);
         format!("{}: the model does not check\n{text}", v.label)
     })?;
-    super::train::write_config(dir, &model, &v.src, false)
+    crate::runtime::run_folder::write_trained(dir, &model, &v.src, false)
         .map_err(|e| format!("{}: {e}", dir.display()))?;
     let opts = TrainOptions {
         backend,
@@ -415,7 +415,9 @@ pub fn overlaid_plots(outcomes: &[&Outcome]) -> Vec<(&'static str, Plot)> {
                     .map(|i| {
                         (
                             i as f64 + 1.0,
-                            o.run.probe(last, i, col::GRAD_A).unwrap_or(f64::NAN),
+                            o.run
+                                .probe(last, i, ProbeStat::GradActSq)
+                                .unwrap_or(f64::NAN),
                         )
                     })
                     .collect(),

@@ -2,6 +2,7 @@
 
 use super::common::{self, ModelArgs, ThreadArgs};
 use crate::runtime::record::{EpochRecord, StepRecord};
+use crate::runtime::run_folder;
 use crate::runtime::train::{self, Observer, RunInfo, StopReason, TrainOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -88,7 +89,7 @@ pub fn run(mut args: TrainArgs) -> ExitCode {
         interrupt,
         pause_at: args.pause_at,
     };
-    if let Err(e) = write_config(&out_dir, model, &loaded.src, args.resume.is_some()) {
+    if let Err(e) = run_folder::write_trained(&out_dir, model, &loaded.src, args.resume.is_some()) {
         eprintln!(
             "error: cannot write the run folder {}: {e}",
             out_dir.display()
@@ -131,23 +132,6 @@ fn default_run_dir(model: &str) -> PathBuf {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     PathBuf::from("runs").join(format!("{model}-{secs}"))
-}
-
-/// The resolved configuration (`config.json`) and the source it came from (`model.net`, so
-/// the spans in the records point at its lines), beside the records.
-pub(crate) fn write_config(
-    dir: &std::path::Path,
-    model: &crate::model::Model,
-    src: &str,
-    resume: bool,
-) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    if resume {
-        return Ok(());
-    }
-    let text = serde_json::to_string_pretty(model).map_err(std::io::Error::other)?;
-    std::fs::write(dir.join("config.json"), text)?;
-    std::fs::write(dir.join("model.net"), src)
 }
 
 /// How progress is shown: a bar on a terminal, plain lines otherwise, JSON, or nothing.
@@ -276,11 +260,7 @@ impl Observer for Progress {
                 }
             }
             Mode::Json => {
-                let probes: Vec<_> = r
-                    .probes
-                    .iter()
-                    .map(|&(l, s, v)| (l, crate::step::stat_name(s), v))
-                    .collect();
+                let probes = r.shown_probes();
                 println!(
                     "{}",
                     serde_json::json!({ "event": "step", "record": r, "probes": probes })

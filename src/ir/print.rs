@@ -5,7 +5,8 @@
 //! %12 = matmul %3, %7ᵀ : [64, 128]    ; dense1 @ 5:5
 //! ```
 
-use super::{BinaryOp, CmpOp, Graph, Node, Op, Origin, ProbeStat, ReduceOp, Role, UnaryOp};
+use super::{BinaryOp, CmpOp, Graph, Node, Op, Origin, ReduceOp, Role, UnaryOp};
+use crate::probe::ProbeStat;
 use std::fmt::Write;
 
 /// The graph as text; origins show byte spans (`@ 40..52`). Use [`print_with_source`] for
@@ -84,23 +85,6 @@ pub fn reduce_name(op: ReduceOp) -> &'static str {
         ReduceOp::Sum => "reduce_sum",
         ReduceOp::Mean => "reduce_mean",
         ReduceOp::Max => "reduce_max",
-    }
-}
-
-pub fn probe_stat_name(stat: ProbeStat) -> &'static str {
-    match stat {
-        ProbeStat::GradWeightSq => "grad_weight_sq",
-        ProbeStat::GradBiasSq => "grad_bias_sq",
-        ProbeStat::GradActSq => "grad_act_sq",
-        ProbeStat::WeightSq => "weight_sq",
-        ProbeStat::UpdateSq => "update_sq",
-        ProbeStat::ActMean => "act_mean",
-        ProbeStat::ActStd => "act_std",
-        ProbeStat::Saturation => "saturation",
-        ProbeStat::NonFiniteForward => "nonfinite_forward",
-        ProbeStat::NonFiniteBackward => "nonfinite_backward",
-        ProbeStat::GradHiddenSq { .. } => "grad_hidden_sq",
-        ProbeStat::GateSaturation { .. } => "gate_saturation",
     }
 }
 
@@ -208,9 +192,9 @@ fn role_text(role: &Role) -> String {
     match role {
         Role::Loss => "loss".into(),
         Role::Probe { layer, stat } => match stat {
-            ProbeStat::GradHiddenSq { t } => format!("probe {layer} grad_hidden_sq t={t}"),
+            ProbeStat::GradHiddenSq { t } => format!("probe {layer} {} t={t}", stat.name()),
             ProbeStat::GateSaturation { gate } => {
-                format!("probe {layer} gate_saturation gate={gate}")
+                format!("probe {layer} {} gate={gate}", stat.name())
             }
             ProbeStat::GradWeightSq
             | ProbeStat::GradBiasSq
@@ -221,7 +205,8 @@ fn role_text(role: &Role) -> String {
             | ProbeStat::ActStd
             | ProbeStat::Saturation
             | ProbeStat::NonFiniteForward
-            | ProbeStat::NonFiniteBackward => format!("probe {layer} {}", probe_stat_name(*stat)),
+            | ProbeStat::NonFiniteBackward
+            | ProbeStat::GradZeroFrac => format!("probe {layer} {}", stat.name()),
         },
         Role::Metric => "metric".into(),
         Role::Update { param } => format!("update {param}"),

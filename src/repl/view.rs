@@ -6,9 +6,9 @@ use super::command::COMMANDS;
 use super::edit::all_layers;
 use super::engine::Run;
 use super::workspace::Snapshot;
-use crate::ir::ProbeStat;
 use crate::lower::{self, LowerOptions};
 use crate::model::LayerKind;
+use crate::probe::ProbeStat;
 use std::fmt::Write;
 
 /// How many of a run's last steps the gradient profile averages (one step is noisy).

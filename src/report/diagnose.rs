@@ -3,9 +3,10 @@
 //! as concrete edits of the user's file, with line numbers.
 
 use super::health::{LayerHealth, Status};
-use super::run::{col, Run};
+use super::run::Run;
 use crate::analyze::lint::{flat_layers, layer_act};
 use crate::model::Activation;
+use crate::probe::ProbeStat;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -76,9 +77,9 @@ fn vanishing(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
         top.grad_a, top.name, bottom.grad_a, bottom.name, -decades
     )];
     if let Some(s0) = run.probe_steps().first() {
-        let r0 = run.probe(*s0, 0, col::GRAD_A).unwrap_or(f64::NAN)
+        let r0 = run.probe(*s0, 0, ProbeStat::GradActSq).unwrap_or(f64::NAN)
             / run
-                .probe(*s0, health.len() - 1, col::GRAD_A)
+                .probe(*s0, health.len() - 1, ProbeStat::GradActSq)
                 .unwrap_or(f64::NAN);
         let when = if run.probes_from_start() {
             " (initialization)"
@@ -263,7 +264,11 @@ fn non_finite(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
         .iter()
         .filter(|h| h.first_nonfinite == Some(step))
         .collect();
-    let forward = |i: usize| run.probe(step, i, col::NONFINITE_FWD).unwrap_or(0.0) > 0.0;
+    let forward = |i: usize| {
+        run.probe(step, i, ProbeStat::NonFiniteForward)
+            .unwrap_or(0.0)
+            > 0.0
+    };
     let index = |h: &LayerHealth| health.iter().position(|x| x.name == h.name).unwrap_or(0);
     // Forward values break from the input side; gradients from the output side.
     let culprit = at_step

@@ -15,7 +15,7 @@ pub use run::{read_run, Run, RunError};
 
 use crate::analyze::{self, lint, Prediction};
 use crate::diag::Diagnostic;
-use run::col;
+use crate::probe::ProbeStat;
 
 /// Everything `netc report` says about a run.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -68,10 +68,10 @@ pub fn measured_profile(run: &Run) -> Vec<f64> {
         return Vec::new();
     };
     let top = run
-        .probe(s0, run.layers.len().saturating_sub(1), col::GRAD_A)
+        .probe(s0, run.layers.len().saturating_sub(1), ProbeStat::GradActSq)
         .unwrap_or(f64::NAN);
     (0..run.layers.len())
-        .map(|i| run.probe(s0, i, col::GRAD_A).unwrap_or(f64::NAN) / top)
+        .map(|i| run.probe(s0, i, ProbeStat::GradActSq).unwrap_or(f64::NAN) / top)
         .collect()
 }
 

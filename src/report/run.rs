@@ -1,29 +1,49 @@
-//! A run folder read back: the model (from `model.net`, so spans map to its lines), the
-//! per-step metrics, the per-epoch validation, the per-layer probes and, for recurrent
-//! layers, ‖∂L/∂h_t‖ per time step (`probes_time.csv`).
+//! A run folder read back: the model as it was trained (`config.json`, with its source
+//! `model.net` so spans map to its lines), the per-step metrics, the per-epoch validation,
+//! the per-layer probes and, for recurrent layers, ‖∂L/∂h_t‖ per time step
+//! (`probes_time.csv`). File names and the trained model's format live in
+//! [`crate::runtime::run_folder`]; columns are found by their header names.
 //!
 //! Parsing is pure ([`Run::parse`]); [`read_run`] only reads the files and hands them over.
 
-use crate::diag::Diagnostic;
-use crate::model::{Clip, Model};
-use crate::runtime::record::PROBE_COLUMNS;
+use crate::model::Model;
+use crate::probe::ProbeStat;
+use crate::runtime::run_folder::{self, Header, Trained, TrainedError};
 use std::path::{Path, PathBuf};
 
-/// Number of probe statistics per row (the columns after `step,layer`).
-pub const STATS: usize = PROBE_COLUMNS.len();
+/// Number of per-layer probe statistics.
+pub const STATS: usize = ProbeStat::PER_LAYER.len();
 
-/// Column indices in [`ProbeRow::values`], in `PROBE_COLUMNS` order.
-pub mod col {
-    pub const GRAD_W: usize = 0;
-    pub const GRAD_B: usize = 1;
-    pub const GRAD_A: usize = 2;
-    pub const WEIGHT: usize = 3;
-    pub const UPDATE: usize = 4;
-    pub const ACT_MEAN: usize = 5;
-    pub const ACT_STD: usize = 6;
-    pub const SATURATION: usize = 7;
-    pub const NONFINITE_FWD: usize = 8;
-    pub const NONFINITE_BWD: usize = 9;
+/// A layer's per-layer statistics at one step, looked up by statistic: norms (not squares)
+/// and the other statistics as `probes.csv` holds them; NaN where empty or not recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatValues([f64; STATS]);
+
+impl StatValues {
+    /// Every statistic missing.
+    pub fn missing() -> StatValues {
+        StatValues([f64::NAN; STATS])
+    }
+
+    pub fn get(&self, stat: ProbeStat) -> f64 {
+        stat.column().map_or(f64::NAN, |i| self.0[i])
+    }
+
+    pub fn set(&mut self, stat: ProbeStat, value: f64) {
+        if let Some(i) = stat.column() {
+            self.0[i] = value;
+        }
+    }
+}
+
+impl std::ops::Index<ProbeStat> for StatValues {
+    type Output = f64;
+
+    /// The statistic's value; NaN for a statistic `probes.csv` has no column for.
+    fn index(&self, stat: ProbeStat) -> &f64 {
+        const MISSING: f64 = f64::NAN;
+        stat.column().map_or(&MISSING, |i| &self.0[i])
+    }
 }
 
 /// One line of `metrics.jsonl` for a step (null, i.e. NaN or ±∞, reads as NaN).
@@ -50,7 +70,7 @@ pub struct EpochRow {
 pub struct ProbeRow {
     pub step: u64,
     pub layer: usize,
-    pub values: [f64; STATS],
+    pub values: StatValues,
 }
 
 /// One row of `probes_time.csv`: ‖∂L/∂h_t‖ of a recurrent layer at time step `t`.
@@ -95,9 +115,12 @@ pub enum RunError {
         line: usize,
         message: String,
     },
-    #[error("the run's model.net no longer checks ({} errors)", .0.len())]
-    #[diagnostic(code(netc::report::bad_model))]
-    BadModel(Vec<Diagnostic>),
+    #[error(transparent)]
+    #[diagnostic(
+        code(netc::report::bad_model),
+        help("a run folder holds `config.json`, the model as trained, written by `netc train`")
+    )]
+    Trained(#[from] TrainedError),
 }
 
 /// Reads the run folder `dir`.
@@ -108,13 +131,12 @@ pub fn read_run(dir: &Path) -> Result<Run, RunError> {
             source,
         })
     };
-    let src = read("model.net")?;
-    let config = read("config.json").unwrap_or_default();
-    let metrics = read("metrics.jsonl")?;
-    let probes = read("probes.csv")?;
-    let mut run = Run::parse(&src, &config, &metrics, &probes)?;
+    let trained = run_folder::read_trained(dir)?;
+    let metrics = read(run_folder::METRICS)?;
+    let probes = read(run_folder::PROBES)?;
+    let mut run = Run::parse(trained, &metrics, &probes)?;
     run.dir = dir.to_path_buf();
-    let time_path = dir.join("probes_time.csv");
+    let time_path = dir.join(run_folder::PROBES_TIME);
     match std::fs::read_to_string(&time_path) {
         Ok(text) => run.time = parse_time(&text, &run.layers)?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -129,19 +151,9 @@ pub fn read_run(dir: &Path) -> Result<Run, RunError> {
 }
 
 impl Run {
-    /// Builds a run from the text of its files. `config` (config.json) supplies the resolved
-    /// clip setting, which `--set` may have changed from the source's.
-    pub fn parse(src: &str, config: &str, metrics: &str, probes: &str) -> Result<Run, RunError> {
-        let checked = crate::sema::check_source("model.net", src, &[]);
-        let Some(mut model) = checked.model else {
-            return Err(RunError::BadModel(checked.diagnostics));
-        };
-        if let Some(clip) = clip_from_config(config) {
-            model.train.clip = clip;
-        }
-        if let Some(probes) = probes_from_config(config) {
-            model.train.probes = probes;
-        }
+    /// Builds a run from the model it trained and the text of its record files.
+    pub fn parse(trained: Trained, metrics: &str, probes: &str) -> Result<Run, RunError> {
+        let Trained { model, src } = trained;
         let layers: Vec<String> = crate::analyze::lint::flat_layers(&model)
             .iter()
             .map(|l| l.name.clone())
@@ -151,7 +163,7 @@ impl Run {
         Ok(Run {
             dir: PathBuf::new(),
             model,
-            src: src.to_owned(),
+            src,
             layers,
             steps,
             epochs,
@@ -218,49 +230,22 @@ impl Run {
         points
     }
 
-    /// The value of column `col` for `layer` at `step`.
-    pub fn probe(&self, step: u64, layer: usize, col: usize) -> Option<f64> {
+    /// The value of `stat` for `layer` at `step`, as `probes.csv` holds it.
+    pub fn probe(&self, step: u64, layer: usize, stat: ProbeStat) -> Option<f64> {
         self.probes
             .iter()
             .find(|p| p.step == step && p.layer == layer)
-            .map(|p| p.values[col])
+            .map(|p| p.values[stat])
     }
 
-    /// The series of column `col` of `layer` over the recorded steps.
-    pub fn series(&self, layer: usize, col: usize) -> Vec<(u64, f64)> {
+    /// The series of `stat` of `layer` over the recorded steps.
+    pub fn series(&self, layer: usize, stat: ProbeStat) -> Vec<(u64, f64)> {
         self.probes
             .iter()
             .filter(|p| p.layer == layer)
-            .map(|p| (p.step, p.values[col]))
+            .map(|p| (p.step, p.values[stat]))
             .collect()
     }
-}
-
-fn clip_from_config(config: &str) -> Option<Clip> {
-    let v: serde_json::Value = serde_json::from_str(config).ok()?;
-    let clip = v.get("train")?.get("clip")?;
-    if clip.as_str() == Some("None") {
-        return Some(Clip::None);
-    }
-    let num = |k: &str| clip.get(k).and_then(serde_json::Value::as_f64);
-    num("GlobalNorm")
-        .map(Clip::GlobalNorm)
-        .or_else(|| num("LayerNorm").map(Clip::LayerNorm))
-        .or_else(|| num("Value").map(Clip::Value))
-}
-
-/// The probe settings the run used (`--set` may have changed them from the source's).
-fn probes_from_config(config: &str) -> Option<crate::model::ProbeConfig> {
-    let v: serde_json::Value = serde_json::from_str(config).ok()?;
-    let probes = v.get("train")?.get("probes")?;
-    Some(crate::model::ProbeConfig {
-        enabled: probes.get("enabled")?.as_bool()?,
-        every: usize::try_from(probes.get("every")?.as_u64()?).ok()?,
-        keep: probes
-            .get("keep")
-            .and_then(serde_json::Value::as_u64)
-            .and_then(|k| usize::try_from(k).ok()),
-    })
 }
 
 fn parse_metrics(text: &str) -> Result<(Vec<StepRow>, Vec<EpochRow>), RunError> {
@@ -271,7 +256,7 @@ fn parse_metrics(text: &str) -> Result<(Vec<StepRow>, Vec<EpochRow>), RunError> 
         .filter(|(_, l)| !l.trim().is_empty())
     {
         let bad = |message: String| RunError::BadRecord {
-            file: "metrics.jsonl",
+            file: run_folder::METRICS,
             line: i + 1,
             message,
         };
@@ -314,37 +299,58 @@ fn data_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
         .map(|(i, l)| (i + 1, l))
 }
 
+/// Parses `probes.csv`, finding each statistic's column by its name in the header: a
+/// column the reader does not know is skipped, and a statistic the file has no column for
+/// (a file written before it existed) reads as NaN.
 fn parse_probes(text: &str, layers: &[String]) -> Result<Vec<ProbeRow>, RunError> {
+    let header = Header::parse(text.lines().next().unwrap_or_default());
+    let bad_header = |message: String| RunError::BadRecord {
+        file: run_folder::PROBES,
+        line: 1,
+        message,
+    };
+    let step_col = header
+        .column("step")
+        .ok_or_else(|| bad_header("no `step` column".to_owned()))?;
+    let layer_col = header
+        .column("layer")
+        .ok_or_else(|| bad_header("no `layer` column".to_owned()))?;
+    let stats: Vec<(usize, ProbeStat)> = header
+        .names()
+        .enumerate()
+        .filter_map(|(i, name)| ProbeStat::from_column(name).map(|s| (i, s)))
+        .collect();
     let mut rows = Vec::new();
     for (line, record) in data_lines(text) {
         let bad = |message: String| RunError::BadRecord {
-            file: "probes.csv",
+            file: run_folder::PROBES,
             line,
             message,
         };
         let cells: Vec<&str> = record.split(',').collect();
-        if cells.len() != STATS + 2 {
+        if cells.len() != header.len() {
             return Err(bad(format!(
                 "{} cells, expected {}",
                 cells.len(),
-                STATS + 2
+                header.len()
             )));
         }
-        let step = cells[0]
+        let step = cells[step_col]
             .parse()
-            .map_err(|_| bad(format!("step `{}` is not a number", cells[0])))?;
+            .map_err(|_| bad(format!("step `{}` is not a number", cells[step_col])))?;
         let layer = layers
             .iter()
-            .position(|l| l == cells[1])
-            .ok_or_else(|| bad(format!("layer `{}` is not in model.net", cells[1])))?;
-        let mut values = [f64::NAN; STATS];
-        for (v, cell) in values.iter_mut().zip(&cells[2..]) {
-            *v = if cell.is_empty() {
-                f64::NAN
-            } else {
-                cell.parse()
-                    .map_err(|_| bad(format!("`{cell}` is not a number")))?
-            };
+            .position(|l| l == cells[layer_col])
+            .ok_or_else(|| bad(format!("layer `{}` is not in the model", cells[layer_col])))?;
+        let mut values = StatValues::missing();
+        for &(i, stat) in &stats {
+            let cell = cells[i];
+            if !cell.is_empty() {
+                let v = cell
+                    .parse()
+                    .map_err(|_| bad(format!("`{cell}` is not a number")))?;
+                values.set(stat, v);
+            }
         }
         rows.push(ProbeRow {
             step,
@@ -355,23 +361,36 @@ fn parse_probes(text: &str, layers: &[String]) -> Result<Vec<ProbeRow>, RunError
     Ok(rows)
 }
 
-/// Parses `probes_time.csv` (`step,layer,t,grad_h_norm`).
+/// Parses `probes_time.csv` (`step,layer,t,grad_h_norm`), finding the columns by name.
 fn parse_time(text: &str, layers: &[String]) -> Result<Vec<TimeRow>, RunError> {
+    let header = Header::parse(text.lines().next().unwrap_or_default());
+    let names = [
+        "step",
+        "layer",
+        "t",
+        ProbeStat::GradHiddenSq { t: 0 }.name(),
+    ];
+    let mut at = [0; 4];
+    for (col, name) in at.iter_mut().zip(names) {
+        *col = header.column(name).ok_or_else(|| RunError::BadRecord {
+            file: run_folder::PROBES_TIME,
+            line: 1,
+            message: format!("no `{name}` column"),
+        })?;
+    }
     let mut rows = Vec::new();
     for (line, record) in data_lines(text) {
         let bad = |message: String| RunError::BadRecord {
-            file: "probes_time.csv",
+            file: run_folder::PROBES_TIME,
             line,
             message,
         };
         let cells: Vec<&str> = record.split(',').collect();
-        let [step, layer, t, value] = cells.as_slice() else {
-            return Err(bad(format!("{} cells, expected 4", cells.len())));
-        };
-        let number = |cell: &str| {
-            cell.parse::<f64>()
-                .map_err(|_| bad(format!("`{cell}` is not a number")))
-        };
+        if cells.len() != header.len() {
+            let expected = header.len();
+            return Err(bad(format!("{} cells, expected {expected}", cells.len())));
+        }
+        let [step, layer, t, value] = at.map(|i| cells[i]);
         rows.push(TimeRow {
             step: step
                 .parse()
@@ -379,10 +398,12 @@ fn parse_time(text: &str, layers: &[String]) -> Result<Vec<TimeRow>, RunError> {
             layer: layers
                 .iter()
                 .position(|l| l == layer)
-                .ok_or_else(|| bad(format!("layer `{layer}` is not in model.net")))?,
+                .ok_or_else(|| bad(format!("layer `{layer}` is not in the model")))?,
             t: t.parse()
                 .map_err(|_| bad(format!("t `{t}` is not a whole number")))?,
-            grad_h: number(value)?,
+            grad_h: value
+                .parse()
+                .map_err(|_| bad(format!("`{value}` is not a number")))?,
         });
     }
     Ok(rows)

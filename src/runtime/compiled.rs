@@ -6,10 +6,11 @@ use super::exec::{self, ExecOptions, Program};
 use super::record::{EpochRecord, StepRecord};
 use super::train::{evaluate, initial_params, NonFinite, TrainError};
 use crate::data::{Batcher, Dataset};
-use crate::ir::{ProbeStat, Role, Tensor};
+use crate::ir::{Role, Tensor};
 use crate::lower::ParamSpec;
 use crate::model::Model;
 use crate::params::ParamStore;
+use crate::probe::ProbeStat;
 use crate::step::{self, StepOptions, StepProgram};
 
 /// The compiled training step and evaluation pass of one model.

@@ -4,9 +4,10 @@
 //! free.
 
 use super::{sum_sq, ParamGrad};
-use crate::ir::{CmpOp, Graph, ProbeStat, ReduceOp, Role, UnaryOp, ValueId};
+use crate::ir::{BinaryOp, CmpOp, Graph, ReduceOp, Role, UnaryOp, ValueId};
 use crate::lower::LayerValues;
 use crate::model::Activation;
+use crate::probe::ProbeStat;
 
 /// A sigmoid output within this distance of 0 or 1 is saturated (σ' < 0.01·max σ').
 const SIGMOID_SATURATION: f64 = 0.01;
@@ -27,7 +28,7 @@ pub(crate) fn add(
         g.set_origin(Some(layer.span), Some(&layer.name));
         let probe = |g: &mut Graph, stat: ProbeStat, value: ValueId| {
             g.add_output(
-                format!("probe.{}.{}", layer.name, stat_name(stat)),
+                stat.output_name(&layer.name),
                 value,
                 Role::Probe {
                     layer: layer.name.clone(),
@@ -38,6 +39,8 @@ pub(crate) fn add(
         let a = layer.output;
         let grad_a_sq = sum_sq(g, grad_a);
         probe(g, ProbeStat::GradActSq, grad_a_sq);
+        let zero_frac = grad_zero_frac(g, grad_a);
+        probe(g, ProbeStat::GradZeroFrac, zero_frac);
         // mean and E[a²] are two reductions over the same values, which the JIT computes in
         // one loop; std = √max(E[a²] − mean², 0) needs no second pass over a.
         let mean = g.reduce_all(ReduceOp::Mean, a);
@@ -47,7 +50,7 @@ pub(crate) fn add(
         let mean2 = g.unary(UnaryOp::Square, mean);
         let var = g.sub(mean_sq, mean2);
         let zero = g.scalar(0.0);
-        let var = g.binary(crate::ir::BinaryOp::Max, var, zero);
+        let var = g.binary(BinaryOp::Max, var, zero);
         let std = g.unary(UnaryOp::Sqrt, var);
         probe(g, ProbeStat::ActStd, std);
         if let Some(sat) = saturation(g, layer.act, a) {
@@ -76,7 +79,7 @@ pub(crate) fn add(
                 probe(g, ProbeStat::UpdateSq, v);
             }
             let w_bad = g.unary(UnaryOp::IsNonFinite, grad_w_sq);
-            backward_bad = g.binary(crate::ir::BinaryOp::Max, backward_bad, w_bad);
+            backward_bad = g.binary(BinaryOp::Max, backward_bad, w_bad);
         }
         if let Some(b) = find(&layer.bias) {
             let v = sum_sq(g, b.grad);
@@ -92,32 +95,45 @@ pub(crate) fn add(
     }
 }
 
-/// A recurrent layer's probes: ‖∂L/∂h_t‖² for every step t, named `probe.<layer>.grad_h_sq.<t>`,
-/// and each gate's saturation over every step, named `probe.<layer>.gate_sat.<gate>`.
+/// A recurrent layer's probes: ‖∂L/∂h_t‖² for every step t, and each gate's saturation over
+/// every step (named as [`ProbeStat::output_name`] says).
 fn through_time(g: &mut Graph, layer: &LayerValues, hidden_grads: &[ValueId]) {
     for (t, &grad_h) in hidden_grads.iter().enumerate() {
         let v = sum_sq(g, grad_h);
+        let stat = ProbeStat::GradHiddenSq { t: t as u32 };
         g.add_output(
-            format!("probe.{}.grad_h_sq.{t}", layer.name),
+            stat.output_name(&layer.name),
             v,
             Role::Probe {
                 layer: layer.name.clone(),
-                stat: ProbeStat::GradHiddenSq { t: t as u32 },
+                stat,
             },
         );
     }
-    for (k, gate) in layer.gates.iter().enumerate() {
+    for gate in &layer.gates {
         if let Some(sat) = saturation(g, Some(gate.act), gate.value) {
+            let stat = ProbeStat::GateSaturation { gate: gate.gate };
             g.add_output(
-                format!("probe.{}.gate_sat.{}", layer.name, gate.gate),
+                stat.output_name(&layer.name),
                 sat,
                 Role::Probe {
                     layer: layer.name.clone(),
-                    stat: ProbeStat::GateSaturation { gate: k as u8 },
+                    stat,
                 },
             );
         }
     }
+}
+
+/// The fraction of units (the axes after the batch's) whose gradient is exactly zero for every
+/// example of the batch. Asking for every example, as the dead-unit count does, keeps the
+/// zero rows of a partial batch's padding (masked out of the loss) from counting.
+fn grad_zero_frac(g: &mut Graph, grad: ValueId) -> ValueId {
+    let abs = g.unary(UnaryOp::Abs, grad);
+    let largest = g.reduce(ReduceOp::Max, abs, &[0], false);
+    let zero = g.scalar(0.0);
+    let dead = g.compare(CmpOp::Le, largest, zero);
+    g.reduce_all(ReduceOp::Mean, dead)
 }
 
 /// The fraction of saturated units (sigmoid, tanh) or dead units (relu: no example of the
@@ -156,23 +172,5 @@ fn saturation(g: &mut Graph, act: Option<Activation>, a: ValueId) -> Option<Valu
         | Activation::Softplus
         | Activation::Softsign
         | Activation::Softmax => None,
-    }
-}
-
-/// The column name of a statistic in probe files and outputs.
-pub fn stat_name(stat: ProbeStat) -> &'static str {
-    match stat {
-        ProbeStat::GradWeightSq => "grad_w_sq",
-        ProbeStat::GradBiasSq => "grad_b_sq",
-        ProbeStat::GradActSq => "grad_a_sq",
-        ProbeStat::WeightSq => "weight_sq",
-        ProbeStat::UpdateSq => "update_sq",
-        ProbeStat::ActMean => "act_mean",
-        ProbeStat::ActStd => "act_std",
-        ProbeStat::Saturation => "saturation",
-        ProbeStat::NonFiniteForward => "nonfinite_fwd",
-        ProbeStat::NonFiniteBackward => "nonfinite_bwd",
-        ProbeStat::GradHiddenSq { .. } => "grad_h_sq",
-        ProbeStat::GateSaturation { .. } => "gate_sat",
     }
 }

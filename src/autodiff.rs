@@ -229,6 +229,17 @@ fn unary_vjp(g: &mut Graph, op: UnaryOp, x: ValueId, y: ValueId, d: ValueId) -> 
             let slope = g.scale(gauss, std::f64::consts::FRAC_2_SQRT_PI);
             g.mul(d, slope)
         }
+        // d/dx max(x, 0) = 1 where x > 0, else 0: relu′(0) = 0, PyTorch's choice
+        UnaryOp::Relu => {
+            let zero = g.constant(0.0, g.shape(x).to_vec());
+            let positive = g.compare(CmpOp::Gt, x, zero);
+            g.select(positive, d, zero)
+        }
+        // d/dx ln(1 + eˣ) = σ(x), right at x = 0 too, where the stable form has its kink
+        UnaryOp::Softplus => {
+            let s = g.unary(UnaryOp::Sigmoid, x);
+            g.mul(d, s)
+        }
         // a 0/1 flag: zero gradient
         UnaryOp::IsNonFinite => return None,
     };
@@ -274,25 +285,30 @@ fn binary_vjp(
             let db = g.mul(d, minus);
             vec![(a, da), (b, db)]
         }
-        // max picks a where a ≥ b (ties go to a), min where a ≤ b
-        BinaryOp::Max => route(g, CmpOp::Ge, a, b, d),
-        BinaryOp::Min => route(g, CmpOp::Le, a, b, d),
+        // max: d to the larger operand, d/2 to each on a tie (PyTorch's torch.maximum)
+        BinaryOp::Max => {
+            let da = route(g, CmpOp::Lt, a, b, d);
+            let db = route(g, CmpOp::Gt, a, b, d);
+            vec![(a, da), (b, db)]
+        }
+        // min: d to the smaller operand, d/2 to each on a tie (PyTorch's torch.minimum)
+        BinaryOp::Min => {
+            let da = route(g, CmpOp::Gt, a, b, d);
+            let db = route(g, CmpOp::Lt, a, b, d);
+            vec![(a, da), (b, db)]
+        }
     }
 }
 
-/// The adjoint of a max/min: all of d goes to whichever operand was picked.
-fn route(
-    g: &mut Graph,
-    picks_a: CmpOp,
-    a: ValueId,
-    b: ValueId,
-    d: ValueId,
-) -> Vec<(ValueId, ValueId)> {
-    let took_a = g.compare(picks_a, a, b);
+/// One operand's share of a max/min adjoint, as PyTorch writes it: 0 where `a loses b`, d/2
+/// where a = b, d elsewhere (so a NaN operand, equal to nothing, passes d to both sides).
+fn route(g: &mut Graph, loses: CmpOp, a: ValueId, b: ValueId, d: ValueId) -> ValueId {
+    let lost = g.compare(loses, a, b);
+    let tie = g.compare(CmpOp::Eq, a, b);
     let zero = g.constant(0.0, g.shape(d).to_vec());
-    let da = g.select(took_a, d, zero);
-    let db = g.select(took_a, zero, d);
-    vec![(a, da), (b, db)]
+    let half = g.scale(d, 0.5);
+    let share = g.select(tie, half, d);
+    g.select(lost, zero, share)
 }
 
 /// y = op(A)·op(B): ∂L/∂op(A) = d·op(B)ᵀ and ∂L/∂op(B) = op(A)ᵀ·d, transposed back when the
@@ -342,13 +358,17 @@ fn reduce_vjp(
             let count = numel(&x_shape) / numel(&kept).max(1);
             g.scale(spread, 1.0 / count as f64)
         }
-        // ∂/∂xᵢ max x = 1 where xᵢ equals the maximum (every tied position), else 0
+        // ∂/∂xᵢ max x = 1/k where xᵢ is one of the k positions equal to the maximum, else 0
+        // (PyTorch's amax: tied positions share the gradient evenly)
         ReduceOp::Max => {
-            let y_kept = g.reshape(y, kept);
+            let y_kept = g.reshape(y, kept.clone());
             let max = g.broadcast(y_kept, x_shape.clone());
             let is_max = g.compare(CmpOp::Eq, x, max);
+            let ties = g.reduce(ReduceOp::Sum, is_max, axes, true);
+            let ties = g.broadcast(ties, x_shape.clone());
+            let share = g.div(spread, ties);
             let zero = g.constant(0.0, x_shape);
-            g.select(is_max, spread, zero)
+            g.select(is_max, share, zero)
         }
     }
 }

@@ -81,6 +81,11 @@ impl Diagnostic {
 /// Width of rendered reports when not colored (what the snapshots use).
 pub const RENDER_WIDTH: usize = 100;
 
+/// The longest source line (in bytes) that a report draws. miette pads a label out to its
+/// column with a formatting width, which panics past 65,535 columns; a line that long is
+/// unreadable when drawn anyway, so such a report is written in the plain form instead.
+pub const MAX_DRAWN_LINE: usize = 2_000;
+
 /// Renders diagnostics as miette's graphical reports, one after another. With `color` false
 /// it uses the plain unicode theme at a fixed width, so output is stable for snapshots.
 pub fn render(diags: &[Diagnostic], file_name: &str, src: &str, color: bool) -> String {
@@ -107,16 +112,80 @@ pub fn render_with(
     let source = std::sync::Arc::new(miette::NamedSource::new(file_name, src.to_string()));
     let mut out = String::new();
     for diag in diags {
+        if !drawable(diag, src) {
+            out.push_str(&render_plain(diag, file_name, src));
+            continue;
+        }
         let report = Report {
             diag,
             source: source.clone(),
-            src_len: src.len(),
+            src,
         };
-        if handler.render_report(&mut out, &report).is_err() {
-            out.push_str(&format!("{}: {}\n", diag.code, diag.message));
+        // A renderer that still fails (or panics) on some input must not take the command
+        // down with it: the plain form says the same facts.
+        let drawn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut text = String::new();
+            handler.render_report(&mut text, &report).map(|()| text)
+        }));
+        match drawn {
+            Ok(Ok(text)) => out.push_str(&text),
+            Ok(Err(_)) | Err(_) => out.push_str(&render_plain(diag, file_name, src)),
         }
     }
     out
+}
+
+/// One diagnostic as plain lines, without drawing the source: the code and message, the file,
+/// line and column (in characters) of every span with its label, and the help.
+pub fn render_plain(diag: &Diagnostic, file_name: &str, src: &str) -> String {
+    let severity = match diag.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let mut out = format!("{severity}[{}]: {}\n", diag.code, diag.message);
+    let mut place = |span: Span, label: &str| {
+        let (line, column) = span.line_char_col(src);
+        out.push_str(&format!("  --> {file_name}:{line}:{column}"));
+        if !label.is_empty() {
+            out.push_str(&format!(": {label}"));
+        }
+        out.push('\n');
+    };
+    place(diag.span, &diag.label);
+    for label in &diag.related {
+        place(label.span, &label.message);
+    }
+    if let Some(help) = &diag.help {
+        out.push_str(&format!("  help: {help}\n"));
+    }
+    out
+}
+
+/// Can miette draw every line this diagnostic's spans touch?
+fn drawable(diag: &Diagnostic, src: &str) -> bool {
+    std::iter::once(diag.span)
+        .chain(diag.related.iter().map(|l| l.span))
+        .all(|span| longest_line(src, span) <= MAX_DRAWN_LINE)
+}
+
+/// The length in bytes of the longest line that `span` touches.
+fn longest_line(src: &str, span: Span) -> usize {
+    let bytes = src.as_bytes();
+    let start = span.start.min(bytes.len());
+    let end = span.end.clamp(start, bytes.len());
+    let first = bytes[..start]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let last = bytes[end..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |p| end + p);
+    bytes[first..last]
+        .split(|&b| b == b'\n')
+        .map(<[u8]>::len)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Diagnostics as JSON: one object each, with 1-based line and column for every span.
@@ -152,7 +221,7 @@ pub fn to_json(diags: &[Diagnostic], file_name: &str, src: &str) -> serde_json::
 struct Report<'a> {
     diag: &'a Diagnostic,
     source: std::sync::Arc<miette::NamedSource<String>>,
-    src_len: usize,
+    src: &'a str,
 }
 
 impl std::fmt::Debug for Report<'_> {
@@ -170,11 +239,10 @@ impl std::fmt::Display for Report<'_> {
 impl std::error::Error for Report<'_> {}
 
 impl Report<'_> {
-    /// A span clamped to the source, so a stale span can never make rendering fail.
+    /// A span clamped to the source and to character boundaries, so a stale span, or one cut
+    /// inside a multi-byte character, can never make rendering fail.
     fn clamp(&self, span: Span) -> miette::SourceSpan {
-        let start = span.start.min(self.src_len);
-        let end = span.end.clamp(start, self.src_len);
-        Span::new(start, end).into()
+        span.clamp_to(self.src).into()
     }
 }
 

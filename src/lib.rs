@@ -8,11 +8,13 @@
 //! `codegen` (Cranelift JIT) → `runtime` (training loop, checkpoints) → `cli`.
 #![deny(unsafe_code)]
 
-pub mod analyze;
 pub mod cli;
 pub mod codegen;
 pub mod data;
 pub mod diag;
+pub mod export;
+pub mod gradcheck;
+pub mod health;
 pub mod init;
 pub mod model;
 pub mod params;
@@ -22,7 +24,6 @@ pub mod report;
 pub mod runtime;
 pub mod sema;
 pub mod span;
-pub mod spectral;
 pub mod syntax;
 
 pub mod autodiff;

@@ -468,3 +468,38 @@ pub enum OnNonFinite {
     SkipStep,
     Continue,
 }
+
+/// A layer as the walk over the model meets it: how deep it sits inside residuals (0 at the
+/// top level).
+#[derive(Debug, Clone, Copy)]
+pub struct NestedLayer<'m> {
+    pub layer: &'m Layer,
+    pub depth: usize,
+}
+
+impl Model {
+    /// Every layer in the order the probes record them: a residual's body (one level deeper)
+    /// before the residual itself. The one walk over the layers: probes, statuses, lints,
+    /// tables and the REPL all list layers in this order.
+    pub fn layers_in_probe_order(&self) -> Vec<NestedLayer<'_>> {
+        fn walk<'m>(layers: &'m [Layer], depth: usize, out: &mut Vec<NestedLayer<'m>>) {
+            for layer in layers {
+                if let LayerKind::Residual { body, .. } = &layer.kind {
+                    walk(body, depth + 1, out);
+                }
+                out.push(NestedLayer { layer, depth });
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.layers, 0, &mut out);
+        out
+    }
+
+    /// [`Model::layers_in_probe_order`] without the nesting.
+    pub fn flat_layers(&self) -> Vec<&Layer> {
+        self.layers_in_probe_order()
+            .into_iter()
+            .map(|n| n.layer)
+            .collect()
+    }
+}

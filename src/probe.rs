@@ -40,7 +40,60 @@ pub enum ProbeStat {
     /// fraction of saturated units of a recurrent layer's gate `gate` (PyTorch's order and
     /// names: i, f, g, o for the LSTM; r, z, n for the GRU; h, the hidden state, for a plain
     /// rnn) over every step
-    GateSaturation { gate: &'static str },
+    GateSaturation { gate: Gate },
+}
+
+/// A recurrent cell's gate, in PyTorch's names and order (`Cell::gate_names`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Gate {
+    /// The LSTM's input gate `i`.
+    Input,
+    /// The LSTM's forget gate `f`.
+    Forget,
+    /// The LSTM's cell candidate `g`.
+    Candidate,
+    /// The LSTM's output gate `o`.
+    Output,
+    /// The GRU's reset gate `r`.
+    Reset,
+    /// The GRU's update gate `z`.
+    Update,
+    /// The GRU's new-state candidate `n`.
+    New,
+    /// A plain rnn's hidden state `h`, its one block.
+    Hidden,
+}
+
+impl Gate {
+    pub const ALL: [Gate; 8] = [
+        Gate::Input,
+        Gate::Forget,
+        Gate::Candidate,
+        Gate::Output,
+        Gate::Reset,
+        Gate::Update,
+        Gate::New,
+        Gate::Hidden,
+    ];
+
+    /// The gate's name in `probes_gates.csv`, output names and JSON: PyTorch's letter.
+    pub fn name(self) -> &'static str {
+        match self {
+            Gate::Input => "i",
+            Gate::Forget => "f",
+            Gate::Candidate => "g",
+            Gate::Output => "o",
+            Gate::Reset => "r",
+            Gate::Update => "z",
+            Gate::New => "n",
+            Gate::Hidden => "h",
+        }
+    }
+
+    /// The gate named `name` (a letter of `Cell::gate_names`).
+    pub fn from_name(name: &str) -> Option<Gate> {
+        Gate::ALL.into_iter().find(|g| g.name() == name)
+    }
 }
 
 /// Which file of a run folder holds a statistic.
@@ -164,7 +217,7 @@ impl ProbeStat {
         match self {
             ProbeStat::GradHiddenSq { t } => format!("probe.{layer}.{}.{t}", self.name()),
             ProbeStat::GateSaturation { gate } => {
-                format!("probe.{layer}.{}.{gate}", self.name())
+                format!("probe.{layer}.{}.{}", self.name(), gate.name())
             }
             ProbeStat::GradWeightSq
             | ProbeStat::GradBiasSq
@@ -196,7 +249,7 @@ impl ProbeStat {
 
 #[cfg(test)]
 mod tests {
-    use super::{ProbeStat, Scope};
+    use super::{Gate, ProbeStat, Scope};
 
     #[test]
     fn every_per_layer_statistic_has_a_unique_column_that_reads_back() {
@@ -207,16 +260,19 @@ mod tests {
         }
         let through_time = [
             ProbeStat::GradHiddenSq { t: 0 },
-            ProbeStat::GateSaturation { gate: "f" },
+            ProbeStat::GateSaturation { gate: Gate::Forget },
         ];
         for stat in through_time {
             assert_eq!(ProbeStat::from_column(stat.name()), None);
             assert_eq!(stat.column(), None);
         }
         assert_eq!(
-            ProbeStat::GateSaturation { gate: "f" }.output_name("lstm"),
+            ProbeStat::GateSaturation { gate: Gate::Forget }.output_name("lstm"),
             "probe.lstm.gate_saturation.f"
         );
+        for gate in Gate::ALL {
+            assert_eq!(Gate::from_name(gate.name()), Some(gate));
+        }
         assert_eq!(ProbeStat::GradActSq.shown(4.0), 2.0);
         assert_eq!(ProbeStat::GradZeroFrac.shown(0.25), 0.25);
     }

@@ -43,6 +43,36 @@ impl Span {
             + 1;
         (line, col)
     }
+
+    /// 1-based line and column of the span's start, the column counted in characters as an
+    /// editor shows it (a byte-order mark at the start of the file is not counted).
+    pub fn line_char_col(self, src: &str) -> (usize, usize) {
+        let start = self.clamp_to(src).start;
+        let before = &src[..start];
+        let line_start = before.rfind('\n').map_or(0, |p| p + 1);
+        let line = before.matches('\n').count() + 1;
+        let text = &before[line_start..];
+        let text = if line_start == 0 {
+            text.strip_prefix('\u{FEFF}').unwrap_or(text)
+        } else {
+            text
+        };
+        (line, text.chars().count() + 1)
+    }
+
+    /// This span inside `src`: ends clamped to its length and moved back to the nearest
+    /// character boundary, so slicing `src` with it never panics.
+    pub fn clamp_to(self, src: &str) -> Span {
+        let boundary = |mut at: usize| {
+            at = at.min(src.len());
+            while !src.is_char_boundary(at) {
+                at -= 1;
+            }
+            at
+        };
+        let start = boundary(self.start);
+        Span::new(start, boundary(self.end).max(start))
+    }
 }
 
 impl From<Span> for miette::SourceSpan {

@@ -3,7 +3,7 @@
 //! gradient check's tolerance catches a wrong rule.
 
 use netc::autodiff::grad;
-use netc::ir::gradcheck::{analytic_gradients, compare, Options};
+use netc::gradcheck::{analytic_gradients, compare, Options};
 use netc::ir::interp::run;
 use netc::ir::{BinaryOp, Graph, Op, ReduceOp, Role, Shape, Tensor, UnaryOp, ValueId};
 use std::collections::HashMap;
@@ -164,27 +164,29 @@ fn mean_and_sqrt() {
 
 #[test]
 fn ties_and_kinks_follow_the_documented_conventions() {
-    // max(a, b) at a = b: all of the gradient goes to a; min likewise
+    // max(a, b) and min(a, b) at a = b: each operand gets half (PyTorch's torch.maximum);
+    // off the tie all of it goes to the picked operand
     for op in [BinaryOp::Max, BinaryOp::Min] {
         let mut g = Graph::new();
-        let a = g.input("a", vec![2]);
-        let b = g.input("b", vec![2]);
+        let a = g.input("a", vec![3]);
+        let b = g.input("b", vec![3]);
         let y = g.binary(op, a, b);
         let l = g.reduce_all(ReduceOp::Sum, y);
         let inputs = [
-            ("a", vec![2], vec![1.0, 2.0]),
-            ("b", vec![2], vec![1.0, 2.0]),
+            ("a", vec![3], vec![1.0, 2.0, 5.0]),
+            ("b", vec![3], vec![1.0, 2.0, 4.0]),
         ];
         let d = gradients(&g, l, &[a, b], &inputs);
-        assert_close(&d[0], &[1.0, 1.0]);
-        assert_close(&d[1], &[0.0, 0.0]);
+        let a_wins = if op == BinaryOp::Max { 1.0 } else { 0.0 };
+        assert_close(&d[0], &[0.5, 0.5, a_wins]);
+        assert_close(&d[1], &[0.5, 0.5, 1.0 - a_wins]);
     }
-    // reduce_max: every position equal to the maximum receives the gradient
+    // reduce_max: the k positions equal to the maximum share the gradient, 1/k each
     let mut g = Graph::new();
     let x = g.input("x", vec![4]);
     let m = g.reduce_all(ReduceOp::Max, x);
     let d = gradients(&g, m, &[x], &[("x", vec![4], vec![1.0, 3.0, 3.0, -2.0])]);
-    assert_close(&d[0], &[0.0, 1.0, 1.0, 0.0]);
+    assert_close(&d[0], &[0.0, 0.5, 0.5, 0.0]);
     // |x| has gradient sign x, which is 0 at 0
     let mut g = Graph::new();
     let x = g.input("x", vec![3]);
@@ -192,6 +194,20 @@ fn ties_and_kinks_follow_the_documented_conventions() {
     let l = g.reduce_all(ReduceOp::Sum, a);
     let d = gradients(&g, l, &[x], &[("x", vec![3], vec![-2.0, 0.0, 5.0])]);
     assert_close(&d[0], &[-1.0, 0.0, 1.0]);
+    // relu′(x) = 1 where x > 0, else 0: relu′(0) = 0 (PyTorch's x > 0)
+    let mut g = Graph::new();
+    let x = g.input("x", vec![3]);
+    let r = g.unary(UnaryOp::Relu, x);
+    let l = g.reduce_all(ReduceOp::Sum, r);
+    let d = gradients(&g, l, &[x], &[("x", vec![3], vec![-2.0, 0.0, 5.0])]);
+    assert_close(&d[0], &[0.0, 0.0, 1.0]);
+    // softplus′(x) = σ(x): σ(0) = 0.5, where the stable form max(x, 0) + ln(1 + e^−|x|) kinks
+    let mut g = Graph::new();
+    let x = g.input("x", vec![3]);
+    let s = g.unary(UnaryOp::Softplus, x);
+    let l = g.reduce_all(ReduceOp::Sum, s);
+    let d = gradients(&g, l, &[x], &[("x", vec![3], vec![-2.0, 0.0, 5.0])]);
+    assert_close(&d[0], &[sigma(-2.0), 0.5, sigma(5.0)]);
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //! singularities, by more than the finite-difference step.
 
 use netc::autodiff::grad;
-use netc::ir::gradcheck::{gradcheck, Options};
+use netc::gradcheck::{gradcheck, Options};
 use netc::ir::interp::run;
 use netc::ir::verify::verify;
 use netc::ir::{BinaryOp, CmpOp, Graph, ReduceOp, Role, Shape, Tensor, UnaryOp, ValueId};
@@ -123,6 +123,8 @@ fn every_unary_op() {
         (Abs, 0.1, 2.0, true),
         (Square, -2.0, 2.0, false),
         (Erf, -2.0, 2.0, false),
+        (Relu, 0.1, 2.0, true),
+        (Softplus, -4.0, 4.0, false),
         // A 0/1 flag: its gradient is zero, and so are the finite differences.
         (IsNonFinite, -2.0, 2.0, false),
     ] {

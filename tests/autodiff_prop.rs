@@ -6,7 +6,7 @@ mod ir_common;
 
 use ir_common::{build, close, steps};
 use netc::autodiff::grad;
-use netc::ir::gradcheck::{gradcheck, Options};
+use netc::gradcheck::{gradcheck, Options};
 use netc::ir::interp::run;
 use netc::ir::passes::optimize;
 use netc::ir::verify::verify;

@@ -5,8 +5,8 @@
 mod common;
 
 use common::plots::assert_plot_has_content;
-use netc::analyze::{self, lint, Trend};
-use netc::report::{self, FindingKind, Status};
+use netc::health::{self, lint, FindingKind, Status, Trend};
+use netc::report;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -46,7 +46,7 @@ fn train(example: &str) -> report::Run {
 
 #[test]
 fn analyze_predicts_vanishing_for_the_deep_sigmoid_net() {
-    let p = analyze::predict(&model("deep_sigmoid"));
+    let p = health::predict(&model("deep_sigmoid"));
     assert_eq!(p.trend, Trend::Vanishing);
     assert!(p.factor < 1e-6, "first/last = {}", p.factor);
     let names: Vec<&str> = p
@@ -75,10 +75,10 @@ fn analyze_predicts_healthy_twins_and_exploding_init() {
         "exploding",
         "exploding_clipped",
     ] {
-        let p = analyze::predict(&model(example));
+        let p = health::predict(&model(example));
         assert_eq!(p.trend, Trend::Healthy, "{example}: factor {}", p.factor);
     }
-    let p = analyze::predict(&model("exploding_init"));
+    let p = health::predict(&model("exploding_init"));
     assert_eq!(p.trend, Trend::Exploding);
     // normal(0, 1) on 64 relu inputs: χ = 64·½ = 32, √χ ≈ 5.7
     assert!(p.factor > 1e3, "{}", p.factor);
@@ -103,7 +103,7 @@ fn lints_flag_the_sigmoid_stack_and_relu_with_xavier_only() {
 #[test]
 fn report_measures_vanishing_where_it_was_predicted() {
     let run = train("deep_sigmoid");
-    let d = report::diagnose(&run);
+    let d = health::diagnose(&run);
     assert!(d.has(FindingKind::Vanishing), "{:?}", d.findings);
     assert_eq!(d.layers[0].status, Status::Vanishing);
     assert_eq!(d.layers.last().map(|l| l.status), Some(Status::Ok));
@@ -123,7 +123,7 @@ fn report_measures_vanishing_where_it_was_predicted() {
 #[test]
 fn report_finds_the_twins_healthy() {
     for example in ["deep_relu_he", "batchnorm", "residual", "exploding_clipped"] {
-        let d = report::diagnose(&train(example));
+        let d = health::diagnose(&train(example));
         assert!(d.healthy(), "{example}: {:?}", d.findings);
         assert!(
             d.layers.iter().all(|l| l.status == Status::Ok),
@@ -136,7 +136,7 @@ fn report_finds_the_twins_healthy() {
 #[test]
 fn report_finds_the_exploding_run_exploding() {
     let run = train("exploding");
-    let d = report::diagnose(&run);
+    let d = health::diagnose(&run);
     assert!(d.has(FindingKind::Exploding), "{:?}", d.findings);
     assert!(d.has(FindingKind::NonFinite));
     assert!(d
@@ -159,7 +159,7 @@ fn report_finds_the_exploding_run_exploding() {
 
 #[test]
 fn report_blames_the_init_of_the_exploding_init_run() {
-    let d = report::diagnose(&train("exploding_init"));
+    let d = health::diagnose(&train("exploding_init"));
     let f = d
         .findings
         .iter()
@@ -175,7 +175,7 @@ fn report_blames_the_init_of_the_exploding_init_run() {
 #[test]
 fn plots_are_pngs_of_the_right_size_and_not_blank() {
     let run = train("deep_sigmoid");
-    let d = report::diagnose(&run);
+    let d = health::diagnose(&run);
     for (stem, plot) in report::plot::all(&run, &d) {
         assert_plot_has_content(&plot.png().expect("the plot draws"), stem);
         assert!(plot.svg().expect("svg").contains("<svg"), "{stem}");
@@ -188,7 +188,11 @@ fn a_damaged_probe_file_is_an_error_naming_the_line() {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/xor.net"))
             .expect("xor");
     let probes = "step,layer,grad_w_norm,grad_b_norm,grad_a_norm,weight_norm,update_norm,act_mean,act_std,saturation,nonfinite_fwd,nonfinite_bwd\n1,hidden,1,2\n";
-    let err = report::Run::parse(&src, "", "", probes).expect_err("a short row");
+    let model = netc::sema::check_source("xor.net", &src, &[])
+        .model
+        .expect("xor checks");
+    let trained = netc::runtime::run_folder::Trained { model, src };
+    let err = report::Run::parse(trained, "", probes).expect_err("a short row");
     assert!(err.to_string().contains("probes.csv line 2"), "{err}");
 }
 

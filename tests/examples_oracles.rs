@@ -68,3 +68,28 @@ fn jit_matches_interpreter_on_every_example() {
         common::compare_backends(&model, model.train.batch.min(16), 3);
     }
 }
+
+/// `netc gradcheck`'s "max rel err" column is the relative error itself: small on a correct
+/// model, but not the 0 that subtracting the round-off allowance used to print on every row.
+#[test]
+fn gradcheck_prints_a_real_relative_error() {
+    let o = Command::new(env!("CARGO_BIN_EXE_netc"))
+        .args(["gradcheck", "examples/xor.net"])
+        .output()
+        .expect("netc runs");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}");
+    let rows: Vec<f64> = out
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains('.') && !l.starts_with("ok"))
+        .map(|l| {
+            let rel = l.split_whitespace().nth(1).expect("a rel err column");
+            rel.parse().unwrap_or_else(|_| panic!("{l}"))
+        })
+        .collect();
+    assert_eq!(rows.len(), 4, "{out}");
+    for rel in rows {
+        assert!(rel > 0.0 && rel < 1e-6, "{out}");
+    }
+}

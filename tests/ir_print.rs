@@ -36,7 +36,7 @@ fn dense_layer_with_its_gradient() {
         layer: "dense1".into(),
         stat: ProbeStat::GradActSq,
     };
-    g.add_output("dense1.grad_act_sq", norm, probe);
+    g.add_output(ProbeStat::GradActSq.output_name("dense1"), norm, probe);
     insta::assert_snapshot!("dense_with_grad_lines", print_with_source(&g, SOURCE));
     insta::assert_snapshot!("dense_with_grad_bytes", print(&g));
 }

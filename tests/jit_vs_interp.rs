@@ -11,7 +11,7 @@ use netc::ir::{BinaryOp, CmpOp, Graph, ReduceOp, Role, Tensor, UnaryOp, ValueId}
 use proptest::prelude::*;
 use std::collections::HashMap;
 
-const UNARY: [UnaryOp; 13] = [
+const UNARY: [UnaryOp; 15] = [
     UnaryOp::Neg,
     UnaryOp::Exp,
     UnaryOp::Log,
@@ -25,6 +25,8 @@ const UNARY: [UnaryOp; 13] = [
     UnaryOp::Square,
     UnaryOp::Erf,
     UnaryOp::IsNonFinite,
+    UnaryOp::Relu,
+    UnaryOp::Softplus,
 ];
 const BINARY: [BinaryOp; 6] = [
     BinaryOp::Add,
@@ -330,7 +332,9 @@ fn safe_unary(g: &mut Graph, op: UnaryOp, x: ValueId) -> ValueId {
         | UnaryOp::Abs
         | UnaryOp::Square
         | UnaryOp::Erf
-        | UnaryOp::IsNonFinite => g.unary(op, x),
+        | UnaryOp::IsNonFinite
+        | UnaryOp::Relu
+        | UnaryOp::Softplus => g.unary(op, x),
     }
 }
 

@@ -3,6 +3,8 @@
 //! one batch an epoch is non-finite. `stop` ends the run there with the last good weights,
 //! `skip_step` drops that batch's update and trains on, `continue` applies it and is ruined.
 
+mod common;
+
 use netc::params::ParamStore;
 use std::path::Path;
 use std::process::Command;
@@ -12,14 +14,7 @@ const STEPS_PER_EPOCH: usize = 8;
 
 /// A 64-row regression set, y = x0 − x1, whose row 17 has x0 = 3e38 (finite in f32).
 fn write_data(dir: &Path) {
-    let mut csv = String::from("x0,x1,y\n");
-    for i in 0..64 {
-        let (a, b) = ((i % 8) as f32 / 8.0, (i / 8) as f32 / 8.0);
-        let a = if i == 17 { 3e38 } else { a };
-        let y = if i == 17 { 0.0 } else { a - b };
-        csv.push_str(&format!("{a},{b},{y}\n"));
-    }
-    std::fs::write(dir.join("poisoned.csv"), csv).expect("the CSV is written");
+    common::data::write_poisoned_csv(dir);
 }
 
 fn model(policy: &str) -> String {

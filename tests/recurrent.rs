@@ -25,10 +25,14 @@ fn checked(src: &str) -> Model {
         .unwrap_or_else(|| panic!("{src}\n{:#?}", c.diagnostics))
 }
 
+/// The checker's diagnostics and, when the model checks, the gradient-health lints.
 fn diagnostics(src: &str) -> Vec<String> {
-    netc::sema::check_source("test.net", src, &[])
+    let checked = netc::sema::check_source("test.net", src, &[]);
+    let lints = checked.model.as_ref().map(netc::health::lint::check);
+    checked
         .diagnostics
         .iter()
+        .chain(lints.iter().flatten())
         .map(|d| d.code.to_string())
         .collect()
 }
@@ -124,7 +128,7 @@ fn jit_matches_interp(model: &Model, what: &str) {
         .graph
         .outputs
         .iter()
-        .filter(|o| o.name.contains(".grad_h_sq."))
+        .filter(|o| o.name.contains(".grad_h_norm."))
         .count();
     assert!(
         time_probes >= 4,
@@ -283,7 +287,7 @@ fn recurrent_inits_blocks_radius_and_forget_bias() {
     let w = store.get("lstm1.weight_hh").expect("weight_hh");
     for gate in 0..4 {
         let block = &w.data[gate * 64..(gate + 1) * 64];
-        let sigma = netc::spectral::sigma_max(block, 8, 8);
+        let sigma = netc::health::spectral::sigma_max(block, 8, 8);
         assert!((sigma - 0.5).abs() < 1e-4, "gate {gate}: σ_max {sigma}");
         // An orthogonal block rescaled stays a multiple of an orthogonal matrix: all its
         // singular values are 0.5, so its Frobenius norm² is 8·0.25.
@@ -440,7 +444,7 @@ fn pascanu_bound_warns_when_vanishing_is_guaranteed() {
         "mse",
     );
     assert!(!diagnostics(&lstm).contains(&warn));
-    let p = netc::spectral::predict(0.5, 1.0);
-    assert_eq!(p.regime, netc::spectral::Regime::Vanishing);
+    let p = netc::health::spectral::predict(0.5, 1.0);
+    assert_eq!(p.regime, netc::health::spectral::Regime::Vanishing);
     assert!((p.bound_after(10) - 0.5f64.powi(10)).abs() < 1e-15);
 }

@@ -38,7 +38,7 @@ fn a_recurrent_run_gets_through_time_plots_with_real_content() {
     // the vanilla tanh rnn's gradient vanishes toward t = 0
     assert!(last[0].1 < last[29].1 * 1e-3, "{last:?}");
 
-    let d = report::diagnose(&run);
+    let d = netc::health::diagnose(&run);
     let plots = report::plot::all(&run, &d);
     let find = |stem: &str| {
         plots

@@ -2,6 +2,8 @@
 //! deterministic, a resumed run equals an uninterrupted one, and a diverging run stops with the
 //! last good checkpoint kept.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -270,7 +272,11 @@ fn ctrl_c_stops_cleanly_with_a_checkpoint() {
         .expect("kill runs");
     assert!(kill.success());
     let out = child.wait_with_output().expect("netc ends");
-    assert!(out.status.success(), "an interrupted run exits 0");
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "an interrupted run exits 130 (issue 15)"
+    );
     let ck = netc::runtime::checkpoint::load(dir.path()).expect("a checkpoint was saved");
     assert!(
         ck.step > 0 && ck.step < 1_000_000,
@@ -311,4 +317,98 @@ fn two_threads_train_the_same_weights_as_one() {
     assert!(!zero.status.success());
     let stderr = String::from_utf8_lossy(&zero.stderr);
     assert!(stderr.contains("--threads"), "{stderr}");
+}
+
+/// A 64-row regression set, y = x0 − x1, whose row 17 has x0 = 3e38: its batch overflows the
+/// squared gradient norm once an epoch, so `on_nonfinite` has work to do.
+const POISONED: &str =
+    "model poisoned {\n    input x: [2]\n    dense 8, act = relu\n    dense 1\n}\n\n\
+    train {\n    data = csv(\"poisoned.csv\", target = \"y\", scale = none, split = 1.0)\n    \
+    loss = mse\n    optimizer = sgd(lr = 0.05)\n    schedule = cosine(min_factor = 0.1)\n    \
+    batch = 8\n    epochs = 6\n    seed = 2\n    on_nonfinite = skip_step\n}\n";
+
+fn write_poisoned(dir: &Path) -> std::path::PathBuf {
+    common::data::write_poisoned_csv(dir);
+    let file = dir.join("poisoned.net");
+    std::fs::write(&file, POISONED).unwrap();
+    file
+}
+
+struct Unwatched;
+impl netc::repl::engine::Watch for Unwatched {
+    fn ready(&mut self, _: Option<std::time::Duration>, _: Option<u64>) {}
+    fn step(&mut self, _: &netc::runtime::record::StepRecord, _: u64) {}
+}
+
+/// The REPL trains with `netc train`'s loop: a run split over two `:train` commands skips the
+/// same non-finite steps, follows the same cosine schedule over the whole run, and ends with
+/// the same weights, bit for bit, and the same step records.
+#[test]
+fn the_repl_and_netc_train_run_the_same_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_poisoned(dir.path());
+    let out = dir.path().join("run");
+    let o = netc(&[
+        "train",
+        file.to_str().unwrap(),
+        "--json",
+        "--no-report",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let cli_records: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "step")
+        .map(|v| v["record"].clone())
+        .collect();
+    assert_eq!(
+        cli_records.len(),
+        48,
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let skipped = cli_records
+        .iter()
+        .filter(|r| r["loss"].is_null() || r["grad_norm"].is_null());
+    assert!(skipped.count() >= 1, "no step was non-finite");
+
+    let checked = netc::sema::check_source("poisoned.net", POISONED, &[]);
+    let snap = netc::repl::workspace::Snapshot {
+        src: POISONED.to_owned(),
+        model: checked.model.expect("the model checks"),
+        name: "poisoned.net".to_owned(),
+        base_dir: dir.path().to_path_buf(),
+    };
+    let mut engine = netc::repl::engine::Engine::new(netc::runtime::exec::Backend::Jit);
+    let interrupt = std::sync::atomic::AtomicBool::new(false);
+    let mut repl_records = Vec::new();
+    for (number, steps) in [(1, 20), (2, 28)] {
+        let mut run = netc::repl::engine::Run {
+            number,
+            label: String::new(),
+            layers: Vec::new(),
+            records: Vec::new(),
+            eval: None,
+            stopped: None,
+        };
+        let amount = netc::repl::command::Amount::Steps(steps);
+        engine
+            .train(&snap, amount, &interrupt, &mut run, &mut Unwatched)
+            .expect("the REPL trains");
+        assert_eq!(run.stopped, None, "run {number}");
+        repl_records.extend(run.records.iter().map(|r| serde_json::to_value(r).unwrap()));
+    }
+    assert_eq!(repl_records, cli_records);
+
+    let (cli, _) = netc::params::ParamStore::load_safetensors(&out.join("weights.safetensors"))
+        .expect("netc train wrote its weights");
+    let repl = engine.params().expect("the REPL holds weights");
+    let bits = |s: &netc::params::ParamStore| -> Vec<(String, Vec<u32>)> {
+        s.iter()
+            .map(|(n, t)| (n.to_owned(), t.data.iter().map(|v| v.to_bits()).collect()))
+            .collect()
+    };
+    assert_eq!(bits(&repl), bits(&cli));
 }

@@ -2,8 +2,8 @@
 //! depth profile variance propagation predicts, with the layers that vanish or explode.
 
 use super::common::{self, ModelArgs};
-use crate::analyze::{self, lint, Prediction, Trend};
 use crate::diag;
+use crate::health::{self, lint, Prediction, Trend};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -20,7 +20,7 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
     let Ok(loaded) = common::load(&args.model) else {
         return ExitCode::FAILURE;
     };
-    let prediction = analyze::predict(&loaded.model);
+    let prediction = health::predict(&loaded.model);
     if args.json {
         println!(
             "{}",
@@ -28,7 +28,8 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    let lints = lint::check(&loaded.model);
+    // Loading already showed the bound through time with the checker's warnings.
+    let lints = lint::across_depth(&loaded.model);
     if !lints.is_empty() {
         let name = args.model.file.display().to_string();
         eprint!(
@@ -58,7 +59,7 @@ pub fn render_prediction(p: &Prediction, src: &str) -> String {
             var,
             l.chi.sqrt(),
             l.grad_a,
-            super::train::log_bar(l.grad_a, 1.0)
+            super::common::log_bar(l.grad_a, 1.0)
         ));
     }
     out.push_str(&verdict(p, src));

@@ -1,10 +1,10 @@
-//! `netc check FILE... [--format human|json] [--set key=value]`: parse and check files,
+//! `netc check FILE... [--json | --format human|json] [--set key=value]`: parse and check files,
 //! report every diagnostic; exit 0 when no file has an error.
 
+use super::common::{read_source, stderr_color};
 use crate::diag::{self, Diagnostic};
 use crate::sema::{check_source, Override};
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
@@ -15,6 +15,9 @@ pub struct CheckArgs {
     /// How to print diagnostics: `human` (to stderr) or `json` (an array, to stdout).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// Print diagnostics as JSON (the same as `--format json`).
+    #[arg(long)]
+    pub json: bool,
     /// Override a train setting, e.g. `--set optimizer.lr=0.01` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
@@ -26,7 +29,10 @@ pub enum Format {
     Json,
 }
 
-pub fn run(args: CheckArgs) -> ExitCode {
+pub fn run(mut args: CheckArgs) -> ExitCode {
+    if args.json {
+        args.format = Format::Json;
+    }
     let mut overrides = Vec::new();
     for text in &args.set {
         match Override::parse(text) {
@@ -42,22 +48,23 @@ pub fn run(args: CheckArgs) -> ExitCode {
     for path in &args.files {
         let name = path.display().to_string();
         let (src, diags) = match read_source(path) {
-            Ok(src) => {
-                let checked = check_source(&name, &src, &overrides);
-                let mut diags = checked.diagnostics;
+            Ok(source) => {
+                let checked = check_source(&name, &source.text, &overrides);
+                let mut diags: Vec<Diagnostic> = source.encoding.into_iter().collect();
+                diags.extend(checked.diagnostics);
                 if let Some(model) = &checked.model {
                     // The gradient-health lints and the predicted depth profile of issue 6:
                     // `netc analyze` has the full table.
-                    diags.extend(crate::analyze::lint::check(model));
+                    diags.extend(crate::health::lint::check(model));
                     if args.format == Format::Human {
-                        let p = crate::analyze::predict(model);
+                        let p = crate::health::predict(model);
                         println!(
                             "{name}: predicted gradient flow across depth: {}",
-                            crate::analyze::describe(&p).trim_end()
+                            crate::report::describe_prediction(&p).trim_end()
                         );
                     }
                 }
-                (src, diags)
+                (source.text, diags)
             }
             Err(message) => (
                 String::new(),
@@ -94,17 +101,8 @@ fn print_human(diags: &[Diagnostic], name: &str, src: &str) {
         println!("{name}: ok");
         return;
     }
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    eprint!("{}", diag::render(diags, name, src, color));
+    eprint!("{}", diag::render(diags, name, src, stderr_color()));
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let warnings = diags.len() - errors;
     eprintln!("{name}: {errors} error(s), {warnings} warning(s)");
-}
-
-/// Reads a file as text; bytes that are not UTF-8 are replaced, and the checker reports them.
-pub fn read_source(path: &Path) -> Result<String, String> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
-        Err(err) => Err(format!("cannot read {}: {err}", path.display())),
-    }
 }

@@ -4,9 +4,10 @@
 
 use super::common::ModelArgs;
 use super::train::TrainArgs;
+use crate::health::Diagnosis;
 use crate::probe::ProbeStat;
 use crate::report::plot::{LinePlot, Plot};
-use crate::report::{self, Diagnosis, Run};
+use crate::report::{self, Run};
 use crate::runtime::exec::Backend;
 use crate::runtime::train::{self, Observer, TrainOptions};
 use crate::sema::Override;
@@ -50,8 +51,7 @@ pub struct Outcome {
 pub fn run(args: CompareArgs) -> ExitCode {
     let mut variants = Vec::new();
     for file in &args.files {
-        let Ok(src) = std::fs::read_to_string(file) else {
-            eprintln!("error: cannot read {}", file.display());
+        let Ok(src) = super::common::read_text(file) else {
             return ExitCode::FAILURE;
         };
         let label = file.file_stem().map_or_else(
@@ -89,8 +89,7 @@ pub fn run(args: CompareArgs) -> ExitCode {
 /// `netc train FILE --vary ...`: every combination of the varied values.
 pub fn run_vary(args: &TrainArgs) -> ExitCode {
     let ModelArgs { file, set, backend } = &args.model;
-    let Ok(src) = std::fs::read_to_string(file) else {
-        eprintln!("error: cannot read {}", file.display());
+    let Ok(src) = super::common::read_text(file) else {
         return ExitCode::FAILURE;
     };
     let Ok(mut set) = parse_overrides(set) else {
@@ -149,7 +148,8 @@ pub fn expand(variants: &[Variant], key: &str, values: &[String]) -> Result<Vec<
         for value in values {
             let mut next = v.clone();
             if matches!(key, "act" | "init" | "bias_init") {
-                next.src = set_attribute(&v.src, key, value)
+                let (file, _) = crate::syntax::parse_file(&v.src);
+                next.src = crate::syntax::edit::set_layer_attribute(&v.src, &file, key, value)
                     .ok_or_else(|| format!("the model has no `{key} = ...` to vary"))?;
             } else {
                 next.overrides.push(Override {
@@ -186,64 +186,6 @@ pub fn split_top_level(s: &str) -> Vec<String> {
     }
     parts.push(cur.trim().to_owned());
     parts.into_iter().filter(|p| !p.is_empty()).collect()
-}
-
-/// Replaces the value of every `key = value` layer attribute before the train section (up to
-/// the next top-level comma, ` as `, comment or end of line). `None` if there is none.
-pub fn set_attribute(src: &str, key: &str, value: &str) -> Option<String> {
-    let train_at = src.find("\ntrain").unwrap_or(src.len());
-    let (model, rest) = src.split_at(train_at);
-    let mut out = String::new();
-    let mut found = false;
-    for line in model.split_inclusive('\n') {
-        let mut line = line.to_owned();
-        let mut from = 0;
-        while let Some(pos) = find_key(&line[from..], key).map(|p| p + from) {
-            let after = pos + key.len();
-            let eq = after + line[after..].find('=')? + 1;
-            let end = value_end(&line, eq);
-            let replacement = format!(" {value}");
-            line.replace_range(eq..end, &replacement);
-            from = eq + replacement.len();
-            found = true;
-        }
-        out.push_str(&line);
-    }
-    found.then(|| out + rest)
-}
-
-/// The position of `key` as a whole word followed by `=`.
-fn find_key(line: &str, key: &str) -> Option<usize> {
-    let code = line.split("//").next().unwrap_or("");
-    let mut start = 0;
-    while let Some(p) = code[start..].find(key).map(|p| p + start) {
-        let before_ok = p == 0
-            || !code.as_bytes()[p - 1].is_ascii_alphanumeric() && code.as_bytes()[p - 1] != b'_';
-        let after = code[p + key.len()..].trim_start();
-        if before_ok && after.starts_with('=') {
-            return Some(p);
-        }
-        start = p + key.len();
-    }
-    None
-}
-
-fn value_end(line: &str, from: usize) -> usize {
-    let mut depth = 0i32;
-    for (i, c) in line[from..].char_indices() {
-        let at = from + i;
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' | '\n' if depth == 0 => return at,
-            '/' if line[at..].starts_with("//") => {
-                return at.saturating_sub(usize::from(line[..at].ends_with(' ')))
-            }
-            ' ' if depth == 0 && line[at..].starts_with(" as ") => return at,
-            _ => {}
-        }
-    }
-    line.len()
 }
 
 /// Trains every variant, at most one per core at a time; each gets `out/<i>-<label>`.
@@ -314,7 +256,7 @@ fn train_one(v: &Variant, dir: &Path, backend: Backend) -> Result<Outcome, Strin
     train::train(&model, &v.base_dir, &opts, &mut Silent)
         .map_err(|e| format!("{}: {e}", v.label))?;
     let run = report::read_run(dir).map_err(|e| format!("{}: {e}", v.label))?;
-    let diagnosis = report::diagnose(&run);
+    let diagnosis = crate::health::diagnose(&run);
     Ok(Outcome {
         label: v.label.clone(),
         run,
@@ -463,7 +405,7 @@ pub fn overlaid_plots(outcomes: &[&Outcome]) -> Vec<(&'static str, Plot)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{set_attribute, split_top_level};
+    use super::split_top_level;
 
     #[test]
     fn vary_values_split_outside_parentheses() {
@@ -472,15 +414,5 @@ mod tests {
             ["normal(0, 0.1)", "he_normal"]
         );
         assert_eq!(split_top_level("sigmoid, relu"), ["sigmoid", "relu"]);
-    }
-
-    #[test]
-    fn attributes_are_rewritten_in_the_model_only() {
-        let src = "model m {\n    dense 8, act = tanh, init = normal(0, 1) as h // act = keep\n    dense 2, act = sigmoid\n}\ntrain {\n    act = x\n}\n";
-        let out = set_attribute(src, "act", "relu").expect("has act");
-        assert_eq!(out, "model m {\n    dense 8, act = relu, init = normal(0, 1) as h // act = keep\n    dense 2, act = relu\n}\ntrain {\n    act = x\n}\n");
-        let out = set_attribute(src, "init", "he_normal").expect("has init");
-        assert!(out.contains("init = he_normal as h"), "{out}");
-        assert_eq!(set_attribute(src, "bias_init", "zeros"), None);
     }
 }

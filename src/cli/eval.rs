@@ -18,6 +18,9 @@ pub struct EvalArgs {
     /// The trained weights (a run folder's weights.safetensors).
     #[arg(long, value_name = "W.safetensors")]
     pub weights: PathBuf,
+    /// Print the results as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -34,6 +37,9 @@ pub struct PredictArgs {
     /// Where to write the predictions (default: stdout).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Write the predictions as JSON lines (`{"outputs": [...], "class": ...}`) instead of CSV.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -48,6 +54,10 @@ pub struct GradArgs {
     /// Where to write the gradients, named like the parameters.
     #[arg(long, value_name = "G.safetensors")]
     pub out: PathBuf,
+    /// Compute in f64 on the reference interpreter (whatever `--backend` says), to compare
+    /// with a float64 reference; the file still stores f32.
+    #[arg(long)]
+    pub f64: bool,
 }
 
 pub fn run_eval(args: EvalArgs) -> ExitCode {
@@ -104,17 +114,26 @@ fn eval(loaded: &Loaded, args: &EvalArgs) -> Result<(), TrainError> {
         ("valid", Some(&splits.valid)),
         ("test", splits.test.as_ref()),
     ];
+    let mut results = Vec::new();
     for (name, set) in sets {
         let Some(set) = set else { continue };
         let (loss, accuracy) = evaluate(prog.as_mut(), set, model.train.batch)?;
+        let loss_text = super::out::metric(loss, 5);
         match accuracy {
+            _ if args.json => {}
             Some(a) => println!(
-                "{name}: loss {loss:.5}  accuracy {:.2}%  ({} rows)",
+                "{name}: loss {loss_text}  accuracy {:.2}%  ({} rows)",
                 a * 100.0,
                 set.len()
             ),
-            None => println!("{name}: loss {loss:.5}  ({} rows)", set.len()),
+            None => println!("{name}: loss {loss_text}  ({} rows)", set.len()),
         }
+        results.push(serde_json::json!({
+            "set": name, "loss": loss, "accuracy": accuracy, "rows": set.len(),
+        }));
+    }
+    if args.json {
+        println!("{}", serde_json::json!({ "sets": results }));
     }
     Ok(())
 }
@@ -133,14 +152,13 @@ fn predict(loaded: &Loaded, args: &PredictArgs) -> Result<(), TrainError> {
     let width = splits.train.input_width();
     let k: usize = model.output_shape.iter().product();
     let rows = features.shape[0];
+    let classes = splits.train.classes.as_deref();
     let mut text = String::new();
-    let header: Vec<String> = (0..k).map(|j| format!("output{j}")).collect();
-    text.push_str(&header.join(","));
-    text.push_str(if splits.train.labels.is_some() {
-        ",class\n"
-    } else {
-        "\n"
-    });
+    if !args.json {
+        let header: Vec<String> = (0..k).map(|j| format!("output{j}")).collect();
+        text.push_str(&header.join(","));
+        text.push_str(if classes.is_some() { ",class\n" } else { "\n" });
+    }
     let mut x = vec![0.0; batch * width];
     for start in (0..rows).step_by(batch) {
         let n = batch.min(rows - start);
@@ -149,16 +167,12 @@ fn predict(loaded: &Loaded, args: &PredictArgs) -> Result<(), TrainError> {
         prog.set_leaf(crate::lower::INPUT_X, &x)?;
         prog.run()?;
         let out = prog.output(1);
-        for r in 0..n {
-            let row = &out[r * k..(r + 1) * k];
-            let cells: Vec<String> = row.iter().map(|v| v.to_string()).collect();
-            text.push_str(&cells.join(","));
-            if let Some(classes) = &splits.train.classes {
-                let c = train::predicted_class(row);
-                text.push(',');
-                text.push_str(classes.get(c).map_or("?", String::as_str));
-            }
-            text.push('\n');
+        for row in out[..n * k].chunks(k) {
+            let class = classes.map(|c| {
+                c.get(train::predicted_class(row))
+                    .map_or("?", String::as_str)
+            });
+            text.push_str(&prediction_line(row, class, args.json));
         }
     }
     match &args.out {
@@ -169,6 +183,20 @@ fn predict(loaded: &Loaded, args: &PredictArgs) -> Result<(), TrainError> {
         None => print!("{text}"),
     }
     Ok(())
+}
+
+/// One row of `netc predict`'s output: CSV cells, or a JSON object.
+fn prediction_line(outputs: &[f32], class: Option<&str>, json: bool) -> String {
+    if json {
+        let line = match class {
+            Some(class) => serde_json::json!({ "outputs": outputs, "class": class }),
+            None => serde_json::json!({ "outputs": outputs }),
+        };
+        return format!("{line}\n");
+    }
+    let mut cells: Vec<String> = outputs.iter().map(|v| v.to_string()).collect();
+    cells.extend(class.map(str::to_string));
+    format!("{}\n", cells.join(","))
 }
 
 fn grad(loaded: &Loaded, args: &GradArgs) -> Result<(), TrainError> {
@@ -182,49 +210,107 @@ fn grad(loaded: &Loaded, args: &GradArgs) -> Result<(), TrainError> {
         });
     }
     let (graph, params) = step::build_grad(model, batch);
-    let mut prog = exec::compile_with(&graph, args.threads.exec(&args.model))?;
     let store = match &args.load {
         Some(path) => train::load_params(path, &params)?,
         None => train::initial_params(model, &params),
     };
-    for (name, t) in store.iter() {
-        prog.set_leaf(name, &t.data)?;
-    }
-    // The first batch in file order: no shuffle, no update.
+    // The first batch of the training split, which at `split = 1` is the file's order: no
+    // shuffle, no update.
     let (width, k) = (splits.train.input_width(), splits.train.target_width());
-    let (mut x, mut y, mut mask) = (
-        vec![0.0; batch * width],
-        vec![0.0; batch * k],
-        vec![0.0; batch],
-    );
+    let mut rows = GradBatch {
+        x: vec![0.0; batch * width],
+        y: vec![0.0; batch * k],
+        mask: vec![0.0; batch],
+    };
     let first: Vec<usize> = (0..batch).collect();
-    splits.train.gather(&first, &mut x, &mut y, &mut mask);
-    prog.set_leaf(crate::lower::INPUT_X, &x)?;
-    prog.set_leaf(crate::lower::INPUT_Y, &y)?;
-    prog.set_leaf(crate::lower::INPUT_MASK, &mask)?;
-    prog.run()?;
+    splits
+        .train
+        .gather(&first, &mut rows.x, &mut rows.y, &mut rows.mask);
+    let (loss, values) = if args.f64 {
+        run_grad_f64(&graph, &store, &rows)?
+    } else {
+        let exec = args.threads.exec(&args.model);
+        run_grad_f32(&graph, exec, &store, &rows)?
+    };
     let mut grads = ParamStore::new();
-    for (i, out) in graph.outputs.iter().enumerate().skip(1) {
+    for (out, data) in graph.outputs.iter().zip(values).skip(1) {
         let shape = graph.shape(out.value).to_vec();
-        grads.insert(
-            out.name.clone(),
-            crate::ir::Tensor::new(shape, prog.output(i).to_vec()),
-        );
+        grads.insert(out.name.clone(), crate::ir::Tensor::new(shape, data));
     }
     // The batch itself goes along, so PyTorch can compute the same gradients on the same rows.
     let x_shape: Vec<usize> = std::iter::once(batch)
         .chain(model.input.kind.shape())
         .collect();
-    grads.insert("input.x", crate::ir::Tensor::new(x_shape, x));
-    grads.insert("input.y", crate::ir::Tensor::new(vec![batch, k], y));
+    grads.insert("input.x", crate::ir::Tensor::new(x_shape, rows.x));
+    grads.insert("input.y", crate::ir::Tensor::new(vec![batch, k], rows.y));
     let mut meta = std::collections::BTreeMap::new();
-    meta.insert("loss".to_owned(), prog.output(0)[0].to_string());
+    meta.insert("loss".to_owned(), loss.to_string());
     grads.save_safetensors(&args.out, &meta)?;
     println!(
-        "loss {}  ({} gradients written to {})",
-        prog.output(0)[0],
+        "loss {loss}  ({} gradients written to {})",
         grads.len() - 2,
         args.out.display()
     );
     Ok(())
+}
+
+/// The rows `netc grad` differentiates at.
+struct GradBatch {
+    x: Vec<f32>,
+    y: Vec<f32>,
+    mask: Vec<f32>,
+}
+
+/// The loss and every output of the gradient program, run by `exec`'s backend in f32.
+fn run_grad_f32(
+    graph: &crate::ir::Graph,
+    exec: exec::ExecOptions,
+    store: &ParamStore,
+    rows: &GradBatch,
+) -> Result<(f64, Vec<Vec<f32>>), TrainError> {
+    let mut prog = exec::compile_with(graph, exec)?;
+    for (name, t) in store.iter() {
+        prog.set_leaf(name, &t.data)?;
+    }
+    prog.set_leaf(crate::lower::INPUT_X, &rows.x)?;
+    prog.set_leaf(crate::lower::INPUT_Y, &rows.y)?;
+    prog.set_leaf(crate::lower::INPUT_MASK, &rows.mask)?;
+    prog.run()?;
+    let values: Vec<Vec<f32>> = (0..graph.outputs.len())
+        .map(|i| prog.output(i).to_vec())
+        .collect();
+    Ok((f64::from(prog.output(0)[0]), values))
+}
+
+/// The same, on the reference interpreter in f64 from the f32 weights and rows; the results
+/// are rounded to f32 once, at the end.
+fn run_grad_f64(
+    graph: &crate::ir::Graph,
+    store: &ParamStore,
+    rows: &GradBatch,
+) -> Result<(f64, Vec<Vec<f32>>), TrainError> {
+    let widen = |shape: &[usize], data: &[f32]| {
+        crate::ir::Tensor::new(shape.to_vec(), data.iter().map(|&v| f64::from(v)).collect())
+    };
+    let mut env: std::collections::HashMap<String, crate::ir::Tensor<f64>> = (store.iter())
+        .map(|(name, t)| (name.to_owned(), widen(&t.shape, &t.data)))
+        .collect();
+    for (name, shape) in graph.inputs() {
+        let tensor = match name {
+            crate::lower::INPUT_X => widen(shape, &rows.x),
+            crate::lower::INPUT_Y => widen(shape, &rows.y),
+            crate::lower::INPUT_MASK => widen(shape, &rows.mask),
+            // Inputs a gradient program reads but `netc grad` does not set (the step counter)
+            // start at zero, as the backends' own leaves do.
+            _ => crate::ir::Tensor::full(shape.to_vec(), 0.0),
+        };
+        env.insert(name.to_owned(), tensor);
+    }
+    let outputs =
+        crate::ir::interp::run(graph, &env).map_err(|e| exec::ExecError::Run(e.to_string()))?;
+    let loss = outputs.first().and_then(|t| t.data.first()).copied();
+    let values = (outputs.iter())
+        .map(|t| t.data.iter().map(|&v| v as f32).collect())
+        .collect();
+    Ok((loss.unwrap_or(f64::NAN), values))
 }

@@ -1,9 +1,8 @@
 //! `netc fmt FILE [--check] [--write]`: print (or check, or write back) the canonical
 //! formatting of a file.
 
-use super::check::read_source;
+use super::common::{read_source, stderr_color};
 use crate::diag;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -22,7 +21,17 @@ pub struct FmtArgs {
 pub fn run(args: FmtArgs) -> ExitCode {
     let name = args.file.display().to_string();
     let src = match read_source(&args.file) {
-        Ok(src) => src,
+        Ok(source) => {
+            if let Some(encoding) = source.encoding {
+                // Formatting would write the replacement characters back into the file.
+                eprint!(
+                    "{}",
+                    diag::render(&[encoding], &name, &source.text, stderr_color())
+                );
+                return ExitCode::FAILURE;
+            }
+            source.text
+        }
         Err(message) => {
             eprintln!("error: {message}");
             return ExitCode::FAILURE;
@@ -31,8 +40,7 @@ pub fn run(args: FmtArgs) -> ExitCode {
     let formatted = match crate::syntax::format_source(&src) {
         Ok(text) => text,
         Err(diags) => {
-            let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            eprint!("{}", diag::render(&diags, &name, &src, color));
+            eprint!("{}", diag::render(&diags, &name, &src, stderr_color()));
             return ExitCode::FAILURE;
         }
     };

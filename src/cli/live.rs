@@ -2,10 +2,10 @@
 //! update/weight ratio, saturated or dead units, a status, and a log-scale bar of ‖∂L/∂a‖
 //! relative to the last layer, so the depth profile shows at a glance.
 
-use crate::analyze::lint::{flat_layers, layer_act};
+use crate::health::lint::layer_act;
+use crate::health::status::{classify, LayerHealth, Status};
 use crate::model::{Activation, Model};
 use crate::probe::ProbeStat;
-use crate::report::health::{classify, LayerHealth, Status};
 use crate::runtime::record::StepRecord;
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,7 @@ pub struct LiveTable {
 
 impl LiveTable {
     pub fn new(model: &Model, layers: &[String]) -> LiveTable {
-        let flat = flat_layers(model);
+        let flat = model.flat_layers();
         let acts = layers
             .iter()
             .map(|n| {
@@ -94,7 +94,7 @@ impl LiveTable {
                 crate::report::sci(update_ratio(r, i).unwrap_or(f64::NAN)),
                 sat.map_or("-".to_owned(), |v| format!("{:.0}", v * 100.0)),
                 status.label(),
-                super::train::log_bar(grad_a, top_a)
+                super::common::log_bar(grad_a, top_a)
             ));
         }
         out

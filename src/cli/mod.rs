@@ -10,10 +10,12 @@ mod check;
 mod common;
 mod compare;
 mod eval;
+mod export;
 mod fmt;
 mod gradcheck;
 mod ir;
 mod live;
+mod out;
 mod params;
 mod repl;
 mod report;
@@ -48,6 +50,8 @@ pub enum Command {
     Predict(eval::PredictArgs),
     /// The loss and every parameter's gradient on the first batch, as safetensors.
     Grad(eval::GradArgs),
+    /// Write the model as a PyTorch module, with its optimizer, schedule and a weights loader.
+    Export(export::ExportArgs),
     /// Compare reverse-mode gradients with finite differences on every parameter.
     Gradcheck(gradcheck::GradcheckArgs),
     /// Print the IR of the forward program or the training step, or the generated code.
@@ -70,10 +74,13 @@ pub fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Fmt(args) => fmt::run(args),
+        // `--vary` trains several variants side by side: the comparison's job, not one run's.
+        Command::Train(args) if !args.vary.is_empty() => compare::run_vary(&args),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run_eval(args),
         Command::Predict(args) => eval::run_predict(args),
         Command::Grad(args) => eval::run_grad(args),
+        Command::Export(args) => export::run(args),
         Command::Gradcheck(args) => gradcheck::run(args),
         Command::Ir(args) => ir::run(args),
         Command::Params(args) => params::run(args),

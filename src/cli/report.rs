@@ -3,7 +3,8 @@
 
 use super::common;
 use crate::diag;
-use crate::report::{self, plot, Diagnosis, Run};
+use crate::health::Diagnosis;
+use crate::report::{self, plot, Run};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -28,7 +29,7 @@ pub fn run(args: ReportArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let d = report::diagnose(&run);
+    let d = crate::health::diagnose(&run);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
     } else {

@@ -1,10 +1,11 @@
 //! `netc train FILE`: train a model, showing progress and the per-layer gradient picture.
 
 use super::common::{self, ModelArgs, ThreadArgs};
+use super::out;
 use crate::runtime::record::{EpochRecord, StepRecord};
 use crate::runtime::run_folder;
 use crate::runtime::train::{self, Observer, RunInfo, StopReason, TrainOptions};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,9 +63,6 @@ pub fn run(mut args: TrainArgs) -> ExitCode {
     if let Some(n) = args.epochs {
         args.model.set.push(format!("epochs={n}"));
     }
-    if !args.vary.is_empty() {
-        return super::compare::run_vary(&args);
-    }
     let Ok(loaded) = common::load(&args.model) else {
         return ExitCode::FAILURE;
     };
@@ -75,10 +73,16 @@ pub fn run(mut args: TrainArgs) -> ExitCode {
         .or(args.out.clone())
         .unwrap_or_else(|| default_run_dir(&model.name));
     let interrupt = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&interrupt);
-    // A second Ctrl-C while saving falls back to the default (immediate) exit; the checkpoint
-    // on disk is still whole because it is replaced by rename.
-    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed));
+    let reporting = Arc::new(AtomicBool::new(false));
+    let (flag, after_training) = (Arc::clone(&interrupt), Arc::clone(&reporting));
+    // During training Ctrl-C asks the loop to stop at the next step and save a checkpoint;
+    // once training is over (the diagnosis and plots) nothing is left to save, so it exits.
+    let _ = ctrlc::set_handler(move || {
+        if after_training.load(Ordering::Relaxed) {
+            std::process::exit(INTERRUPTED);
+        }
+        flag.store(true, Ordering::Relaxed);
+    });
     let opts = TrainOptions {
         backend: args.model.backend,
         threads: usize::from(args.threads.threads),
@@ -101,23 +105,30 @@ pub fn run(mut args: TrainArgs) -> ExitCode {
     progress.model = Some(model.clone());
     let result = train::train(model, &loaded.base_dir, &opts, &mut progress);
     progress.finish();
+    reporting.store(true, Ordering::Relaxed);
     match result {
         Ok(report) => {
-            if !args.quiet && !args.json {
+            // `-q` and `--json` quiet the terminal only: the plots and report.html are still
+            // written (and the diagnosis goes into the JSON `end` event).
+            let terminal = !args.quiet && !args.json;
+            if terminal {
                 print_summary(&report, &progress, &loaded.src, args.no_report);
-                if !args.no_report {
-                    print_report(&report.out_dir);
-                }
+            } else if report.stop == StopReason::Interrupted {
+                eprintln!("{}", interrupted_text(&report));
             }
+            let diagnosis = (!args.no_report)
+                .then(|| print_report(&report.out_dir, terminal))
+                .flatten();
             if args.json {
                 println!(
                     "{}",
-                    serde_json::json!({ "event": "end", "report": report })
+                    serde_json::json!({ "event": "end", "report": report, "diagnosis": diagnosis })
                 );
             }
             match report.stop {
                 StopReason::NonFinite(_) => ExitCode::FAILURE,
-                StopReason::Finished | StopReason::Interrupted => ExitCode::SUCCESS,
+                StopReason::Interrupted => ExitCode::from(INTERRUPTED as u8),
+                StopReason::Finished => ExitCode::SUCCESS,
             }
         }
         Err(e) => {
@@ -125,6 +136,19 @@ pub fn run(mut args: TrainArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The exit code of a command stopped by Ctrl-C: 128 + SIGINT, as shells report it.
+const INTERRUPTED: i32 = 130;
+
+/// What an interrupted run says: how far it got and where its checkpoint is.
+fn interrupted_text(report: &train::TrainReport) -> String {
+    format!(
+        "interrupted after {} steps; the checkpoint is in {} (continue with `--resume {}`)",
+        report.steps,
+        report.out_dir.display(),
+        report.out_dir.display()
+    )
 }
 
 fn default_run_dir(model: &str) -> PathBuf {
@@ -186,9 +210,13 @@ impl Progress {
                 valid_accuracy: Some(a),
                 valid_loss,
                 ..
-            }) => format!("valid loss {valid_loss:.4} acc {:.1}%", a * 100.0),
+            }) => format!(
+                "valid loss {} acc {:.1}%",
+                out::metric(*valid_loss, 4),
+                a * 100.0
+            ),
             Some(e) if e.valid_loss.is_nan() => "no validation split".to_owned(),
-            Some(e) => format!("valid loss {:.4}", e.valid_loss),
+            Some(e) => format!("valid loss {}", out::metric(e.valid_loss, 4)),
             None => String::new(),
         }
     }
@@ -201,15 +229,21 @@ impl Observer for Progress {
                 *bar = ProgressBar::new(info.total_steps);
                 bar.set_position(info.start_step);
                 let style = ProgressStyle::with_template(
-                    "{bar:30} {pos}/{len} steps  {per_sec}  eta {eta}  {prefix}\n{msg}",
+                    "{bar:30} {pos}/{len} steps  {rate}  eta {eta}  {prefix}\n{msg}",
                 )
-                .unwrap_or_else(|_| ProgressStyle::default_bar());
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .with_key(
+                    "rate",
+                    |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = w.write_str(&out::rate(state.per_sec()));
+                    },
+                );
                 bar.set_style(style);
             }
             Mode::Lines { every } => {
                 *every = (info.total_steps / 20).max(1);
                 eprintln!(
-                    "training {}: {} parameters, {} steps ({} a epoch), {} train / {} valid rows",
+                    "training {}: {} parameters, {} steps ({} per epoch), {} train / {} valid rows",
                     info.model,
                     info.parameters,
                     info.total_steps,
@@ -235,15 +269,16 @@ impl Observer for Progress {
             Mode::Bar(bar) => {
                 bar.set_position(r.step);
                 let last = self.info.as_ref().is_some_and(|i| r.step >= i.total_steps);
-                let valid = self.valid_text();
+                // The prefix follows every step, so its epoch never lags the step count; the
+                // table below it is redrawn only when due.
+                bar.set_prefix(format!(
+                    "epoch {} loss {} {}",
+                    r.epoch + 1,
+                    out::metric(r.loss, 4),
+                    self.valid_text()
+                ));
                 if let Some(live) = self.live.as_mut() {
                     if live.due() || last {
-                        bar.set_prefix(format!(
-                            "epoch {} loss {:.4} {}",
-                            r.epoch + 1,
-                            r.loss,
-                            valid
-                        ));
                         bar.set_message(live.render(r));
                     }
                 }
@@ -251,10 +286,10 @@ impl Observer for Progress {
             Mode::Lines { every } => {
                 if r.step % every == 0 || r.step == 1 {
                     eprintln!(
-                        "step {:>6}  epoch {:>3}  loss {:.5}  grad_norm {:.3e}",
+                        "step {:>6}  epoch {:>3}  loss {}  grad_norm {:.3e}",
                         r.step,
                         r.epoch + 1,
-                        r.loss,
+                        out::metric(r.loss, 5),
                         r.grad_norm
                     );
                 }
@@ -298,9 +333,7 @@ fn print_summary(report: &train::TrainReport, progress: &Progress, src: &str, wi
     let secs = progress.start.elapsed().as_secs_f64();
     match &report.stop {
         StopReason::Finished => println!("finished {} steps in {secs:.2}s", report.steps),
-        StopReason::Interrupted => {
-            println!("interrupted after {} steps; checkpoint saved", report.steps)
-        }
+        StopReason::Interrupted => println!("{}", interrupted_text(report)),
         StopReason::NonFinite(nf) => {
             println!("{}", nf.describe(src));
             println!(
@@ -310,43 +343,36 @@ fn print_summary(report: &train::TrainReport, progress: &Progress, src: &str, wi
             println!("{}", train::NON_FINITE_HINT);
         }
     }
-    println!("loss {:.5}  {}", report.last_loss, progress.valid_text());
+    println!(
+        "loss {}  {}",
+        out::metric(report.last_loss, 5),
+        progress.valid_text()
+    );
     if let (true, Some(live), Some(step)) = (with_table, &progress.live, &progress.last_step) {
         print!("{}", live.render(step));
     }
     println!("run folder: {}", report.out_dir.display());
 }
 
-/// The diagnosis of the finished run (its table, findings and remedies), and its plots and
-/// HTML page written into the run folder.
-fn print_report(dir: &std::path::Path) {
+/// The diagnosis of the finished run, with its plots and HTML page written into the run
+/// folder; on the terminal (its table, findings and remedies) only when `terminal`.
+fn print_report(dir: &std::path::Path, terminal: bool) -> Option<crate::health::Diagnosis> {
     let run = match crate::report::read_run(dir) {
         Ok(run) => run,
         Err(e) => {
             common::report(e);
-            return;
+            return None;
         }
     };
-    let d = crate::report::diagnose(&run);
-    println!();
-    print!("{}", super::report::text(&run, &d));
+    let d = crate::health::diagnose(&run);
+    if terminal {
+        println!();
+        print!("{}", super::report::text(&run, &d));
+    }
     match super::report::write_plots(&run, &d, dir) {
-        Ok(html) => println!("plots and report: {}", html.display()),
+        Ok(html) if terminal => println!("plots and report: {}", html.display()),
+        Ok(_) => {}
         Err(e) => eprintln!("error: {e}"),
     }
-}
-
-/// A bar whose length is log10 of `value / reference`, centred: left of `|` is smaller than
-/// the reference, right is larger (one character a decade, up to 8 each way).
-pub(crate) fn log_bar(value: f64, reference: f64) -> String {
-    if !value.is_finite() || !reference.is_finite() || reference <= 0.0 {
-        return format!("{:>8}|{:<8}", "", "non-finite");
-    }
-    if value <= 0.0 {
-        return format!("{:>8}|", "zero");
-    }
-    let decades = (value / reference).log10().round().clamp(-8.0, 8.0) as i32;
-    let left = "■".repeat((-decades).max(0) as usize);
-    let right = "■".repeat(decades.max(0) as usize);
-    format!("{left:>8}|{right:<8}")
+    Some(d)
 }

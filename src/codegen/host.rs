@@ -1,5 +1,6 @@
 //! Rust functions that generated code calls by name: the library matrix product and scalar
 //! math. Each is `extern "C"` so Cranelift's default call convention reaches it.
+#![allow(unsafe_code)]
 
 use super::math::Import;
 

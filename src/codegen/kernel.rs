@@ -1,5 +1,6 @@
 //! A compiled program: its generated functions, the arena they work on, and where every leaf
 //! and output lives in it. [`Kernel::step`] is the one place generated code is called.
+#![allow(unsafe_code)]
 
 use super::memory::Layout;
 use super::program::Plan;
@@ -251,4 +252,12 @@ impl Drop for Kernel {
             unsafe { module.free_memory() };
         }
     }
+}
+
+/// Frees a module whose functions were emitted but never finalized (a listing for
+/// `netc ir --emit clif|asm`).
+pub(super) fn discard_unfinalized(module: JITModule) {
+    // SAFETY: nothing was finalized, so no function pointer into this module exists and none
+    // of its code can be running.
+    unsafe { module.free_memory() };
 }

@@ -47,6 +47,11 @@ pub(crate) fn unary(f: &mut FnLower, op: UnaryOp, x: Value, vector: bool) -> Val
         UnaryOp::Tanh => call_lanes(f, Import::Tanh, x, vector),
         UnaryOp::Sigmoid => call_lanes(f, Import::Sigmoid, x, vector),
         UnaryOp::Erf => call_lanes(f, Import::Erf, x, vector),
+        UnaryOp::Relu => {
+            let zero = konst(f, 0.0, vector);
+            max(f, x, zero)
+        }
+        UnaryOp::Softplus => softplus(f, x, vector),
         UnaryOp::Sqrt => f.b.ins().sqrt(x),
         UnaryOp::Rsqrt => {
             let s = f.b.ins().sqrt(x);
@@ -122,6 +127,17 @@ fn min_max(f: &mut FnLower, a: Value, b: Value, take_b: FloatCC) -> Value {
     let r = pick(f, c, b, a, vector);
     let a_nan = f.b.ins().fcmp(FloatCC::Unordered, a, a);
     pick(f, a_nan, a, r, vector)
+}
+
+/// ln(1 + eˣ) as the interpreter computes it: max(x, 0) + ln(1 + e^−|x|).
+fn softplus(f: &mut FnLower, x: Value, vector: bool) -> Value {
+    let zero = konst(f, 0.0, vector);
+    let pos = max(f, x, zero);
+    let abs = abs(f, x, vector);
+    let neg_abs = f.b.ins().fneg(abs);
+    let e = unary(f, UnaryOp::Exp, neg_abs, vector);
+    let l = unary(f, UnaryOp::Log1p, e, vector);
+    f.b.ins().fadd(pos, l)
 }
 
 /// c ? t : e for a scalar condition or a vector lane mask.

@@ -38,12 +38,12 @@ pub(crate) enum Expr {
 }
 
 impl Expr {
-    /// Whether the expression evaluates exp, log, log1p, tanh, sigmoid or erf: dozens of
+    /// Whether the expression evaluates exp, log, log1p, tanh, sigmoid, erf or softplus: dozens of
     /// instructions and constants each.
     pub(crate) fn calls_a_function(&self) -> bool {
-        use crate::ir::UnaryOp::{Erf, Exp, Log, Log1p, Sigmoid, Tanh};
+        use crate::ir::UnaryOp::{Erf, Exp, Log, Log1p, Sigmoid, Softplus, Tanh};
         match self {
-            Expr::Unary(Exp | Log | Log1p | Tanh | Sigmoid | Erf, _) => true,
+            Expr::Unary(Exp | Log | Log1p | Tanh | Sigmoid | Erf | Softplus, _) => true,
             Expr::Unary(_, x) => x.calls_a_function(),
             Expr::Binary(_, a, b) | Expr::Compare(_, a, b) => {
                 a.calls_a_function() || b.calls_a_function()

@@ -222,7 +222,8 @@ pub fn check_classes(
     })
 }
 
-/// Shuffles `0..len` with `seed` and cuts it at the training fraction `split`: `(train, valid)`.
+/// Shuffles `0..len` with `seed` and cuts it at the training fraction `split`: `(train, valid)`;
+/// at `split = 1` every row trains, in file order.
 /// At least one training row; at least one validation row when `split < 1` and there are two
 /// rows or more.
 pub(crate) fn split(
@@ -238,6 +239,12 @@ pub(crate) fn split(
         });
     }
     let n = data.len();
+    if split == 1.0 {
+        // Nothing is held out, so nothing needs shuffling: the training split keeps the file's
+        // order (training still shuffles every epoch), and `netc grad` differentiates the
+        // file's first rows, as a reference implementation reading the same file would.
+        return Ok(((0..n).collect(), Vec::new()));
+    }
     let mut order = rng::permutation(n, &mut rng::stream(seed, rng::Purpose::Split, 0));
     let mut train = ((n as f64 * split).round() as usize).clamp(1.min(n), n);
     if split < 1.0 && n >= 2 && train == n {
@@ -299,5 +306,12 @@ mod tests {
         train.extend(valid);
         train.sort_unstable();
         assert_eq!(train, (0..50).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn split_one_keeps_the_file_order() {
+        let (train, valid) = split(&rows(50), 1.0, 11, "test").expect("valid split");
+        assert_eq!(train, (0..50).collect::<Vec<_>>());
+        assert!(valid.is_empty());
     }
 }

@@ -238,6 +238,8 @@ pub fn unary<T: Element>(op: UnaryOp, x: T) -> T {
         UnaryOp::Abs => x.abs(),
         UnaryOp::Square => x * x,
         UnaryOp::Erf => x.erf(),
+        UnaryOp::Relu => binary(BinaryOp::Max, x, T::ZERO),
+        UnaryOp::Softplus => softplus(x),
         UnaryOp::IsNonFinite => flag(!x.is_finite()),
     }
 }
@@ -250,6 +252,12 @@ fn sigmoid<T: Element>(x: T) -> T {
         let e = x.exp();
         e / (T::ONE + e)
     }
+}
+
+/// ln(1 + eˣ) = max(x, 0) + ln(1 + e^−|x|): no overflow for large x, no loss for very
+/// negative x. The JIT evaluates the same composition (`codegen/math.rs`).
+fn softplus<T: Element>(x: T) -> T {
+    binary(BinaryOp::Max, x, T::ZERO) + (-x.abs()).exp().ln_1p()
 }
 
 /// One elementwise binary function. Max and Min propagate NaN and pick `a` on ties.

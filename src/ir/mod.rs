@@ -22,7 +22,6 @@ pub use build::broadcast_shape;
 mod tensor;
 pub use tensor::Tensor;
 
-pub mod gradcheck;
 pub mod interp;
 pub mod passes;
 pub mod print;
@@ -79,6 +78,11 @@ pub enum UnaryOp {
     Square,
     /// the error function (exact GELU)
     Erf,
+    /// max(x, 0), NaN propagating; the gradient passes where x > 0 (0 at x = 0, as PyTorch)
+    Relu,
+    /// ln(1 + eˣ), computed as max(x, 0) + ln(1 + e^−|x|); its gradient is σ(x) everywhere,
+    /// σ(0) = ½ at the kink of that stable form
+    Softplus,
     /// 1.0 where x is NaN or ±∞, else 0.0 (not differentiable: gradient zero)
     IsNonFinite,
 }
@@ -90,9 +94,11 @@ pub enum BinaryOp {
     Sub,
     Mul,
     Div,
-    /// max(a, b); the gradient goes to `a` on ties
+    /// max(a, b), NaN propagating; on a tie each operand gets half the gradient (PyTorch's
+    /// `torch.maximum`)
     Max,
-    /// min(a, b); the gradient goes to `a` on ties
+    /// min(a, b), NaN propagating; on a tie each operand gets half the gradient (PyTorch's
+    /// `torch.minimum`)
     Min,
 }
 
@@ -110,7 +116,7 @@ pub enum CmpOp {
 pub enum ReduceOp {
     Sum,
     Mean,
-    /// the gradient goes to every position equal to the maximum
+    /// the gradient is shared evenly by the positions equal to the maximum (PyTorch's `amax`)
     Max,
 }
 

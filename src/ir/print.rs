@@ -55,6 +55,8 @@ pub fn unary_name(op: UnaryOp) -> &'static str {
         UnaryOp::Abs => "abs",
         UnaryOp::Square => "square",
         UnaryOp::Erf => "erf",
+        UnaryOp::Relu => "relu",
+        UnaryOp::Softplus => "softplus",
         UnaryOp::IsNonFinite => "is_nonfinite",
     }
 }
@@ -191,23 +193,26 @@ fn origin_text(origin: &Origin, source: Option<&str>) -> String {
 fn role_text(role: &Role) -> String {
     match role {
         Role::Loss => "loss".into(),
-        Role::Probe { layer, stat } => match stat {
-            ProbeStat::GradHiddenSq { t } => format!("probe {layer} {} t={t}", stat.name()),
-            ProbeStat::GateSaturation { gate } => {
-                format!("probe {layer} {} gate={gate}", stat.name())
-            }
-            ProbeStat::GradWeightSq
-            | ProbeStat::GradBiasSq
-            | ProbeStat::GradActSq
-            | ProbeStat::WeightSq
-            | ProbeStat::UpdateSq
-            | ProbeStat::ActMean
-            | ProbeStat::ActStd
-            | ProbeStat::Saturation
-            | ProbeStat::NonFiniteForward
-            | ProbeStat::NonFiniteBackward
-            | ProbeStat::GradZeroFrac => format!("probe {layer} {}", stat.name()),
-        },
+        Role::Probe { layer, stat } => {
+            let at = match stat {
+                ProbeStat::GradHiddenSq { t } => format!(" t={t}"),
+                ProbeStat::GateSaturation { gate } => format!(" gate={}", gate.name()),
+                ProbeStat::GradWeightSq
+                | ProbeStat::GradBiasSq
+                | ProbeStat::GradActSq
+                | ProbeStat::WeightSq
+                | ProbeStat::UpdateSq
+                | ProbeStat::ActMean
+                | ProbeStat::ActStd
+                | ProbeStat::Saturation
+                | ProbeStat::NonFiniteForward
+                | ProbeStat::NonFiniteBackward
+                | ProbeStat::GradZeroFrac => String::new(),
+            };
+            // The program computes the square of a norm; the files show its root.
+            let squared = if stat.squared() { " (squared)" } else { "" };
+            format!("probe {layer} {}{at}{squared}", stat.name())
+        }
         Role::Metric => "metric".into(),
         Role::Update { param } => format!("update {param}"),
         Role::Value => "value".into(),

@@ -1,7 +1,7 @@
 //! Activation functions as IR: one function an activation, each the textbook formula in its
 //! numerically stable form.
 
-use crate::ir::{BinaryOp, CmpOp, Graph, ReduceOp, UnaryOp, ValueId};
+use crate::ir::{CmpOp, Graph, ReduceOp, UnaryOp, ValueId};
 use crate::model::Activation;
 
 /// SELU's constants (Klambauer et al., 2017), as PyTorch uses them.
@@ -17,20 +17,13 @@ pub fn apply(g: &mut Graph, act: Activation, x: ValueId, slope: Option<ValueId>)
         Activation::Tanh => g.unary(UnaryOp::Tanh, x),
         Activation::Relu => relu(g, x),
         Activation::LeakyRelu { alpha } => {
-            // max(x, 0) + α·min(x, 0)
-            let zero = g.scalar(0.0);
-            let pos = g.binary(BinaryOp::Max, x, zero);
-            let neg = g.binary(BinaryOp::Min, x, zero);
-            let neg = g.scale(neg, alpha);
-            g.add(pos, neg)
+            let neg = g.scale(x, alpha);
+            positive_or(g, x, neg)
         }
         Activation::Prelu { .. } => {
             let slope = slope.expect("lowering passes PReLU's slope parameter");
-            let zero = g.scalar(0.0);
-            let pos = g.binary(BinaryOp::Max, x, zero);
-            let neg = g.binary(BinaryOp::Min, x, zero);
-            let neg = g.mul(neg, slope);
-            g.add(pos, neg)
+            let neg = g.mul(x, slope);
+            positive_or(g, x, neg)
         }
         Activation::Elu { alpha } => elu(g, x, alpha, 1.0),
         Activation::Selu => elu(g, x, SELU_ALPHA, SELU_SCALE),
@@ -63,16 +56,26 @@ pub fn apply(g: &mut Graph, act: Activation, x: ValueId, slope: Option<ValueId>)
     }
 }
 
+/// max(x, 0), one op whose gradient is PyTorch's (0 at x = 0).
 pub fn relu(g: &mut Graph, x: ValueId) -> ValueId {
-    let zero = g.scalar(0.0);
-    g.binary(BinaryOp::Max, x, zero)
+    g.unary(UnaryOp::Relu, x)
 }
 
-/// scale·(x > 0 ? x : α·(eˣ − 1)); the exponential sees min(x, 0) so it never overflows.
+/// x > 0 ? x : neg, the leaky relu and PReLU form: at x = 0 the gradient is the negative
+/// branch's slope, as in PyTorch (`x > 0 ? grad : grad·α`). A sum max(x, 0) + α·min(x, 0)
+/// would pass both branches' gradients at 0 (1 + α), outside [α, 1].
+fn positive_or(g: &mut Graph, x: ValueId, neg: ValueId) -> ValueId {
+    let zero = g.scalar(0.0);
+    let positive = g.compare(CmpOp::Gt, x, zero);
+    g.select(positive, x, neg)
+}
+
+/// scale·(x > 0 ? x : α·(eˣ − 1)); the exponential sees x only where x ≤ 0 so it never
+/// overflows, and at x = 0 the gradient is the negative branch's, scale·α (PyTorch's).
 fn elu(g: &mut Graph, x: ValueId, alpha: f64, scale: f64) -> ValueId {
     let zero = g.scalar(0.0);
     let positive = g.compare(CmpOp::Gt, x, zero);
-    let neg_part = g.binary(BinaryOp::Min, x, zero);
+    let neg_part = g.select(positive, zero, x);
     let e = g.unary(UnaryOp::Exp, neg_part);
     let em1 = g.offset(e, -1.0);
     let neg = g.scale(em1, alpha);
@@ -84,14 +87,10 @@ fn elu(g: &mut Graph, x: ValueId, alpha: f64, scale: f64) -> ValueId {
     }
 }
 
-/// ln(1 + eˣ) = max(x, 0) + ln(1 + e^−|x|), stable for large |x|.
+/// ln(1 + eˣ), one op: its stable form max(x, 0) + ln(1 + e^−|x|) has a kink at 0 that
+/// differentiating the pieces would get wrong, so the op carries its own gradient σ(x).
 pub fn softplus(g: &mut Graph, x: ValueId) -> ValueId {
-    let pos = relu(g, x);
-    let abs = g.unary(UnaryOp::Abs, x);
-    let neg_abs = g.unary(UnaryOp::Neg, abs);
-    let e = g.unary(UnaryOp::Exp, neg_abs);
-    let l = g.unary(UnaryOp::Log1p, e);
-    g.add(pos, l)
+    g.unary(UnaryOp::Softplus, x)
 }
 
 /// Softmax over the last axis, shifted by the row maximum.

@@ -65,19 +65,14 @@ fn cross_entropy(cx: &mut Lowering<'_>, z: ValueId, y: ValueId) -> ValueId {
     g.unary(UnaryOp::Neg, s)
 }
 
-/// Binary cross-entropy from logits, mean over outputs:
-/// ℓ = max(z, 0) − z·y + ln(1 + e^−|z|).
+/// Binary cross-entropy from logits, mean over outputs: ℓ = softplus(z) − z·y, whose
+/// gradient σ(z) − y the softplus op gives exactly, at z = 0 too.
 fn bce_logits(cx: &mut Lowering<'_>, z: ValueId, y: ValueId) -> ValueId {
     let g = &mut cx.graph;
     let z = flatten_rows(g, z);
-    let pos = act::relu(g, z);
+    let soft = act::softplus(g, z);
     let zy = g.mul(z, y);
-    let abs = g.unary(UnaryOp::Abs, z);
-    let neg_abs = g.unary(UnaryOp::Neg, abs);
-    let e = g.unary(UnaryOp::Exp, neg_abs);
-    let soft = g.unary(UnaryOp::Log1p, e);
-    let a = g.sub(pos, zy);
-    let l = g.add(a, soft);
+    let l = g.sub(soft, zy);
     g.reduce(ReduceOp::Mean, l, &[1], false)
 }
 

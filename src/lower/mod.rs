@@ -118,7 +118,7 @@ impl Default for InitExtras {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GateValues {
     /// `i`, `f`, `g`, `o` (lstm), `r`, `z`, `n` (gru), `h` (rnn).
-    pub gate: &'static str,
+    pub gate: String,
     pub value: ValueId,
     pub act: Activation,
 }

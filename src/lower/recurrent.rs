@@ -324,7 +324,7 @@ impl CellState {
             .zip(names)
             .zip(acts)
             .map(|((steps, name), act)| GateValues {
-                gate: *name,
+                gate: (*name).to_owned(),
                 value: g.concat(&steps, 1),
                 act,
             })

@@ -6,7 +6,7 @@
 //! line. The source handed in is canonical (`netc fmt` output), so the text around an edit keeps
 //! its offsets. Nothing here checks the result; the workspace does.
 
-use crate::model::{Layer, LayerKind, Model};
+use crate::model::{Layer, Model};
 use crate::sema::names::did_you_mean;
 use crate::span::Span;
 use crate::syntax::ast::{set_arg, Body, ExprKind, File, Item, Stmt};
@@ -414,19 +414,9 @@ fn body_holding(item: &Item, span: Span) -> Option<(&Body, usize)> {
     }
 }
 
-/// Every layer of the model in order, residual bodies included.
+/// Every layer of the model in probe order, residual bodies included.
 pub fn all_layers(model: &Model) -> Vec<&Layer> {
-    fn walk<'a>(layers: &'a [Layer], out: &mut Vec<&'a Layer>) {
-        for layer in layers {
-            out.push(layer);
-            if let LayerKind::Residual { body, .. } = &layer.kind {
-                walk(body, out);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&model.layers, &mut out);
-    out
+    model.flat_layers()
 }
 
 /// The layer called `name`, or an error with the nearest name.
@@ -497,9 +487,8 @@ fn splice(src: &str, at: usize, prefix: &str, text: &str, suffix: &str, typed_at
 
 /// `src` with `span` replaced by `text`; the focus is `text`.
 fn replace(src: &str, span: Span, text: &str, typed_at: usize) -> Edited {
-    let out = format!("{}{text}{}", &src[..span.start], &src[span.end..]);
     Edited {
-        src: out,
+        src: crate::syntax::edit::replace_span(src, span, text),
         focus: Some(Focus {
             span: Span::new(span.start, span.start + text.len()),
             typed_at,

@@ -9,12 +9,13 @@
 use super::command::Amount;
 use super::workspace::Snapshot;
 use crate::data::{self, Splits};
+use crate::params::ParamStore;
 use crate::runtime::compiled::Feed;
 use crate::runtime::exec::{self, Backend};
 use crate::runtime::record::{EpochRecord, StepRecord};
-use crate::runtime::train::{TrainError, NON_FINITE_HINT};
-use crate::runtime::{self, schedule};
-use std::sync::atomic::{AtomicBool, Ordering};
+use crate::runtime::train::{self, Ended, StepHooks, Stretch, TrainError, NON_FINITE_HINT};
+use crate::runtime::{self, compiled};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 /// One `:train` command's worth of training, kept for `:grads`, `:spark` and `:diff`.
@@ -88,6 +89,12 @@ impl Engine {
         }
     }
 
+    /// The current weights, once a `:train` has initialized them.
+    pub fn params(&self) -> Option<ParamStore> {
+        let c = self.compiled.as_ref()?;
+        c.step.map(|_| c.programs.params())
+    }
+
     /// Forgets the weights: the next `:train` starts from fresh initial values.
     pub fn reset_weights(&mut self) {
         if let Some(c) = &mut self.compiled {
@@ -114,12 +121,13 @@ impl Engine {
             return Err(TrainError::BatchTooLarge { batch, rows });
         }
         let (c, compiled) = compiled_for(&mut self.compiled, self.backend, snap)?;
-        let steps_per_epoch = (rows / batch).max(1) as u64;
+        let mut feed = Feed::new(&loaded.splits.train, batch, model.train.seed);
+        let steps_per_epoch = feed.steps_per_epoch();
+        // The schedule spans the run the train section describes, however many `:train`
+        // commands it takes.
+        let total = train::total_steps(model, steps_per_epoch);
         let count = match amount {
-            Amount::Configured => model
-                .train
-                .steps
-                .map_or(model.train.epochs as u64 * steps_per_epoch, |s| s as u64),
+            Amount::Configured => total,
             Amount::Steps(n) => n,
             Amount::Epochs(n) => n * steps_per_epoch,
         };
@@ -142,10 +150,36 @@ impl Engine {
             .collect();
         let start = Instant::now();
         let splits = &loaded.splits;
-        let span = (from_step, from_step + count);
-        let step = train_steps(c, splits, snap, span, interrupt, run, watch)?;
+        let stretch = Stretch {
+            from: from_step,
+            until: from_step + count,
+            total,
+        };
+        let mut hooks = InMemory {
+            run: &mut *run,
+            watch,
+            target: stretch.until,
+        };
+        let (step, ended) = train::run_steps(
+            model,
+            &mut c.programs,
+            &mut feed,
+            &splits.train,
+            stretch,
+            interrupt,
+            &mut hooks,
+        )?;
+        run.stopped = match ended {
+            Ended::Reached => None,
+            Ended::Interrupted => Some(Stop::Interrupted(step - from_step)),
+            Ended::NonFinite(bad) => Some(Stop::NonFinite(format!(
+                "{} (its update was not applied)\n{}",
+                bad.describe(&snap.src),
+                NON_FINITE_HINT
+            ))),
+        };
         c.step = Some(step);
-        let epoch = step / (rows / batch).max(1) as u64;
+        let epoch = step / steps_per_epoch;
         run.eval = Some(c.programs.evaluate(&splits.valid, batch, epoch, step)?);
         Ok(Trained {
             from_step,
@@ -189,48 +223,24 @@ fn load_data<'a>(slot: &'a mut Option<Loaded>, snap: &Snapshot) -> Result<&'a Lo
     Ok(loaded)
 }
 
-/// Runs steps `span.0` up to `span.1` (stopping early on Ctrl-C or a non-finite step); returns
-/// the step count reached. Batch order and learning rate follow `netc train`'s rules.
-fn train_steps(
-    c: &mut Compiled,
-    splits: &Splits,
-    snap: &Snapshot,
-    (from_step, target): (u64, u64),
-    interrupt: &AtomicBool,
-    run: &mut Run,
-    watch: &mut dyn Watch,
-) -> Result<u64, TrainError> {
-    let model = &snap.model;
-    let mut feed = Feed::new(&splits.train, model.train.batch, model.train.seed);
-    let mut step = from_step;
-    while step < target {
-        if interrupt.load(Ordering::Relaxed) {
-            run.stopped = Some(Stop::Interrupted(step - from_step));
-            break;
-        }
-        let epoch = feed.fill(&splits.train, step);
-        let lr = schedule::lr_at(
-            &model.train.schedule,
-            model.train.optimizer.lr(),
-            step,
-            target,
-        );
-        let record = c.programs.step(&feed, step + 1, epoch, lr)?;
-        watch.step(&record, target);
-        if let Some(bad) = c.programs.non_finite(&record) {
-            run.stopped = Some(Stop::NonFinite(format!(
-                "{} (its update was not applied)\n{}",
-                bad.describe(&snap.src),
-                NON_FINITE_HINT
-            )));
-            run.records.push(record);
-            break;
-        }
-        run.records.push(record);
-        c.programs.apply_updates();
-        step += 1;
+/// The REPL's side of the loop: every step kept in the run and shown to the watcher.
+struct InMemory<'a> {
+    run: &'a mut Run,
+    watch: &'a mut dyn Watch,
+    /// The step this `:train` command ends at.
+    target: u64,
+}
+
+impl StepHooks for InMemory<'_> {
+    fn ran(&mut self, record: &StepRecord) -> Result<(), TrainError> {
+        self.watch.step(record, self.target);
+        self.run.records.push(record.clone());
+        Ok(())
     }
-    Ok(step)
+
+    fn done(&mut self, _: &mut compiled::Compiled, _: u64, _: u64) -> Result<(), TrainError> {
+        Ok(())
+    }
 }
 
 /// The compiled programs of `snap`'s model: those held when the model is unchanged, else

@@ -3,11 +3,10 @@
 //! from session data to strings.
 
 use super::command::COMMANDS;
-use super::edit::all_layers;
 use super::engine::Run;
 use super::workspace::Snapshot;
 use crate::lower::{self, LowerOptions};
-use crate::model::LayerKind;
+use crate::model::NestedLayer;
 use crate::probe::ProbeStat;
 use std::fmt::Write;
 
@@ -87,16 +86,10 @@ pub fn show_model(snap: &Snapshot) -> String {
         "layer", "statement", "shape", "params"
     );
     let mut total = 0;
-    let depth = depths(model);
-    for layer in all_layers(model) {
+    for NestedLayer { layer, depth } in model.layers_in_probe_order() {
         let n = count(&layer.name);
         total += n;
-        let indent = "  ".repeat(
-            depth
-                .iter()
-                .find(|(name, _)| *name == layer.name)
-                .map_or(0, |(_, d)| *d),
-        );
+        let indent = "  ".repeat(depth);
         let text = statement_text(&snap.src, layer.span);
         let shapes = format!("{} → {}", shape(&layer.in_shape), shape(&layer.out_shape));
         let name = format!("{indent}{}", layer.name);
@@ -119,21 +112,6 @@ pub fn show_model(snap: &Snapshot) -> String {
         t.batch,
         t.seed
     );
-    out
-}
-
-/// Nesting depth of each layer (inside residuals), by name.
-fn depths(model: &crate::model::Model) -> Vec<(String, usize)> {
-    fn walk(layers: &[crate::model::Layer], depth: usize, out: &mut Vec<(String, usize)>) {
-        for l in layers {
-            out.push((l.name.clone(), depth));
-            if let LayerKind::Residual { body, .. } = &l.kind {
-                walk(body, depth + 1, out);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&model.layers, 0, &mut out);
     out
 }
 

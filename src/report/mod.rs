@@ -1,79 +1,15 @@
-//! The diagnosis of a training run from its run folder: per-layer statuses, findings with
-//! evidence and remedies, the run-time lints, the prediction next to the measurement, and the
-//! plots and HTML report that show them (see docs/gradient-health.md).
+//! Showing a run: reading its run folder, and rendering what [`crate::health`] concludes about
+//! it (per-layer statuses, findings with evidence and remedies, the prediction next to the
+//! measurement) as text, plots and the HTML report (see docs/gradient-health.md).
 
-pub mod diagnose;
-pub mod health;
 pub mod html;
 pub mod plot;
 pub mod run;
 pub mod through_time;
 
-pub use diagnose::{Finding, FindingKind};
-pub use health::{LayerHealth, Status};
 pub use run::{read_run, Run, RunError};
 
-use crate::analyze::{self, lint, Prediction};
-use crate::diag::Diagnostic;
-use crate::probe::ProbeStat;
-
-/// Everything `netc report` says about a run.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Diagnosis {
-    pub layers: Vec<LayerHealth>,
-    pub findings: Vec<Finding>,
-    #[serde(skip)]
-    pub lints: Vec<Diagnostic>,
-    pub prediction: Prediction,
-    /// Measured ‖∂L/∂a‖ relative to the last layer's at the first recorded step.
-    pub measured_profile: Vec<f64>,
-}
-
-impl Diagnosis {
-    pub fn has(&self, kind: FindingKind) -> bool {
-        self.findings.iter().any(|f| f.kind == kind)
-    }
-
-    /// No finding, on a run that recorded probes.
-    pub fn healthy(&self) -> bool {
-        self.findings.is_empty() && !self.measured_profile.is_empty()
-    }
-}
-
-/// Diagnoses a run.
-pub fn diagnose(run: &Run) -> Diagnosis {
-    let layers = health::layer_health(run);
-    let findings = diagnose::findings(run, &layers);
-    let grad_norms: Vec<f64> = run.steps.iter().map(|s| s.grad_norm).collect();
-    let mut lints: Vec<Diagnostic> = lint::clip_far_from_norms(&run.model, &grad_norms)
-        .into_iter()
-        .collect();
-    let worst: Vec<(String, u64, f64)> = layers
-        .iter()
-        .filter_map(|h| h.worst_update.map(|(s, r)| (h.name.clone(), s, r)))
-        .collect();
-    lints.extend(lint::updates_exceed_weights(&run.model, &worst));
-    Diagnosis {
-        measured_profile: measured_profile(run),
-        layers,
-        findings,
-        lints,
-        prediction: analyze::predict(&run.model),
-    }
-}
-
-/// ‖∂L/∂a‖ of each layer over the last layer's, at the first recorded step.
-pub fn measured_profile(run: &Run) -> Vec<f64> {
-    let Some(&s0) = run.probe_steps().first() else {
-        return Vec::new();
-    };
-    let top = run
-        .probe(s0, run.layers.len().saturating_sub(1), ProbeStat::GradActSq)
-        .unwrap_or(f64::NAN);
-    (0..run.layers.len())
-        .map(|i| run.probe(s0, i, ProbeStat::GradActSq).unwrap_or(f64::NAN) / top)
-        .collect()
-}
+use crate::health::{self, Diagnosis, Prediction, Trend};
 
 /// The diagnosis as text: the per-layer table, the findings, predicted next to measured.
 pub fn render_text(run: &Run, d: &Diagnosis) -> String {
@@ -146,7 +82,7 @@ pub fn render_text(run: &Run, d: &Diagnosis) -> String {
     out.push_str(&clipping_line(run));
     out.push_str(&format!(
         "prediction before training: {}",
-        crate::analyze::describe(&d.prediction)
+        describe_prediction(&d.prediction)
     ));
     out
 }
@@ -168,7 +104,7 @@ fn clipping_line(run: &Run) -> String {
     format!(
         "clip = {setting} rescaled the gradients at {clipped} of {} steps; median gradient norm {}\n",
         run.steps.len(),
-        sci(health::median(&norms))
+        sci(health::status::median(&norms))
     )
 }
 
@@ -178,5 +114,27 @@ pub fn sci(v: f64) -> String {
         "-".to_owned()
     } else {
         format!("{v:.2e}")
+    }
+}
+
+/// One line saying what the prediction is, for reports.
+pub fn describe_prediction(p: &Prediction) -> String {
+    match p.trend {
+        Trend::Healthy => format!(
+            "healthy (first layer's ‖∂L/∂a‖ ≈ {:.1e}× the last layer's)\n",
+            p.factor
+        ),
+        Trend::Vanishing => format!(
+            "vanishing in layers {} (√χ ≈ {:.2} per layer, first/last ≈ {:.1e})\n",
+            p.involved_range(),
+            p.gain_per_layer,
+            p.factor
+        ),
+        Trend::Exploding => format!(
+            "exploding in layers {} (√χ ≈ {:.2} per layer, first/last ≈ {:.1e})\n",
+            p.involved_range(),
+            p.gain_per_layer,
+            p.factor
+        ),
     }
 }

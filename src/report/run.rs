@@ -154,10 +154,7 @@ impl Run {
     /// Builds a run from the model it trained and the text of its record files.
     pub fn parse(trained: Trained, metrics: &str, probes: &str) -> Result<Run, RunError> {
         let Trained { model, src } = trained;
-        let layers: Vec<String> = crate::analyze::lint::flat_layers(&model)
-            .iter()
-            .map(|l| l.name.clone())
-            .collect();
+        let layers: Vec<String> = model.flat_layers().iter().map(|l| l.name.clone()).collect();
         let (steps, epochs) = parse_metrics(metrics)?;
         let probes = parse_probes(probes, &layers)?;
         Ok(Run {

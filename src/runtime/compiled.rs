@@ -2,16 +2,76 @@
 //! the batches that feed them. `netc train` (a run folder) and the REPL (runs in memory) drive
 //! the same [`Compiled`] and [`Feed`], so a step means the same thing in both.
 
+use super::checkpoint;
 use super::exec::{self, ExecOptions, Program};
 use super::record::{EpochRecord, StepRecord};
-use super::train::{evaluate, initial_params, NonFinite, TrainError};
-use crate::data::{Batcher, Dataset};
+use crate::data::{self, Batcher, Dataset};
 use crate::ir::{Role, Tensor};
 use crate::lower::ParamSpec;
 use crate::model::Model;
 use crate::params::ParamStore;
 use crate::probe::ProbeStat;
+use crate::span::Span;
 use crate::step::{self, StepOptions, StepProgram};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum TrainError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Data(#[from] data::DataError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Exec(#[from] exec::ExecError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Params(#[from] crate::params::ParamsError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Checkpoint(#[from] checkpoint::CheckpointError),
+    #[error("cannot write the run folder {path}: {source}")]
+    #[diagnostic(code(netc::train::io))]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the batch size {batch} is larger than the training split ({rows} rows)")]
+    #[diagnostic(
+        code(netc::train::batch_too_large),
+        help("set a smaller `batch` in the train section, or `--set batch=N`")
+    )]
+    BatchTooLarge { batch: usize, rows: usize },
+}
+
+/// Where a NaN or infinity first appeared.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct NonFinite {
+    pub step: u64,
+    /// The layer that first produced it, if the probes could tell.
+    pub layer: Option<String>,
+    pub span: Option<Span>,
+    /// "forward" or "backward" (a NaN or ±∞ element), "gradient norm" (every element finite
+    /// but the norm overflowed f32), or "loss" when only the loss was non-finite.
+    pub pass: &'static str,
+}
+
+impl NonFinite {
+    /// What happened, where: one line naming the step, the layer and its line in `src`.
+    pub fn describe(&self, src: &str) -> String {
+        let head = format!("stopped at step {}", self.step);
+        match (&self.layer, self.span, self.pass) {
+            (Some(layer), Some(span), "gradient norm") => format!(
+                "{head}: the gradients exploded; the norm of layer `{layer}`'s weight gradient (line {}) overflowed",
+                span.line_col(src).0
+            ),
+            (Some(layer), Some(span), pass) => format!(
+                "{head}: a NaN or infinity first appeared in layer `{layer}` (line {}), {pass} pass",
+                span.line_col(src).0
+            ),
+            _ => format!("{head}: the loss is not finite"),
+        }
+    }
+}
 
 /// The compiled training step and evaluation pass of one model.
 pub struct Compiled {
@@ -291,4 +351,105 @@ impl Feed {
         }
         epoch
     }
+}
+
+/// Parameters from a safetensors file, which must hold exactly the tensors `specs` names, with
+/// their shapes (every missing, unexpected or mis-shaped one is reported, naming the file).
+pub fn load_params(
+    path: &Path,
+    specs: &[ParamSpec],
+) -> Result<ParamStore, crate::params::ParamsError> {
+    let expected: Vec<(&str, &[usize])> = specs
+        .iter()
+        .map(|p| (p.name.as_str(), p.shape.as_slice()))
+        .collect();
+    Ok(ParamStore::load_expecting(path, &expected)?.0)
+}
+
+/// Initial parameters from the model's initializers, each from its own seeded stream.
+pub fn initial_params(model: &Model, specs: &[ParamSpec]) -> ParamStore {
+    let mut store = ParamStore::new();
+    for p in specs {
+        let mut rng = crate::init::param_rng(model.train.seed, &p.name);
+        let mut t = crate::init::init_blocks(
+            &p.init,
+            &p.shape,
+            p.fan_in,
+            p.fan_out,
+            p.extras.blocks,
+            &mut rng,
+        );
+        if let (Some(radius), [rows, cols]) = (p.extras.radius, p.shape.as_slice()) {
+            crate::health::spectral::rescale_blocks(
+                &mut t.data,
+                *rows,
+                *cols,
+                p.extras.blocks,
+                radius,
+            );
+        }
+        if let Some((range, value)) = &p.extras.fill {
+            if let Some(slice) = t.data.get_mut(range.clone()) {
+                slice.fill(*value as f32);
+            }
+        }
+        store.insert(p.name.clone(), t);
+    }
+    store
+}
+
+/// Masked mean loss and accuracy (for classification) of an eval program over a data set,
+/// padding the last batch.
+pub fn evaluate(
+    prog: &mut dyn Program,
+    set: &Dataset,
+    batch: usize,
+) -> Result<(f64, Option<f64>), TrainError> {
+    let (loss_slot, out_slot) = (0, 1);
+    let width = set.input_width();
+    let k = set.target_width();
+    let (mut x, mut y, mut mask) = (
+        vec![0.0; batch * width],
+        vec![0.0; batch * k],
+        vec![0.0; batch],
+    );
+    let (mut loss_sum, mut correct, mut rows) = (0.0, 0usize, 0usize);
+    let indices: Vec<usize> = (0..set.len()).collect();
+    for chunk in indices.chunks(batch) {
+        set.gather(chunk, &mut x, &mut y, &mut mask);
+        prog.set_leaf(crate::lower::INPUT_X, &x)?;
+        prog.set_leaf(crate::lower::INPUT_Y, &y)?;
+        prog.set_leaf(crate::lower::INPUT_MASK, &mask)?;
+        prog.run()?;
+        loss_sum += f64::from(prog.output(loss_slot)[0]) * chunk.len() as f64;
+        if let Some(labels) = &set.labels {
+            let out = prog.output(out_slot);
+            for (row, &i) in chunk.iter().enumerate() {
+                correct += usize::from(predicted_class(&out[row * k..(row + 1) * k]) == labels[i]);
+            }
+        }
+        rows += chunk.len();
+    }
+    let accuracy = set
+        .labels
+        .as_ref()
+        .map(|_| correct as f64 / rows.max(1) as f64);
+    Ok((loss_sum / rows.max(1) as f64, accuracy))
+}
+
+/// The class a row of model outputs predicts: the arg-max, or 1 if a single probability > 0.5.
+pub fn predicted_class(row: &[f32]) -> usize {
+    if row.len() == 1 {
+        return usize::from(row[0] > 0.5);
+    }
+    row.iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 {
+                (i, v)
+            } else {
+                best
+            }
+        })
+        .0
 }

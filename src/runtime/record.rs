@@ -12,7 +12,7 @@
 //! the checkpoint, and goes on; its files end byte for byte as an uninterrupted run's.
 
 use crate::ir::Role;
-use crate::probe::{ProbeStat, Scope};
+use crate::probe::{Gate, ProbeStat, Scope};
 use crate::step::StepProgram;
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -52,7 +52,7 @@ impl StepRecord {
             .map(|&(layer, stat, v)| {
                 let (t, gate) = match stat {
                     ProbeStat::GradHiddenSq { t } => (Some(t), None),
-                    ProbeStat::GateSaturation { gate } => (None, Some(gate)),
+                    ProbeStat::GateSaturation { gate } => (None, Some(gate.name())),
                     ProbeStat::GradWeightSq
                     | ProbeStat::GradBiasSq
                     | ProbeStat::GradActSq
@@ -311,7 +311,7 @@ impl Recorder {
             let time_header = format!("step,layer,t,{}", ProbeStat::GradHiddenSq { t: 0 }.name());
             let gate_header = format!(
                 "step,layer,gate,{}",
-                ProbeStat::GateSaturation { gate: "" }.name()
+                ProbeStat::GateSaturation { gate: Gate::Hidden }.name()
             );
             Some(TimeFiles {
                 time: open("probes_time.csv", &time_header)?,
@@ -343,7 +343,7 @@ impl Recorder {
                     writeln!(time, "{},{name},{t},{}", r.step, stat.shown(v))
                 }
                 ProbeStat::GateSaturation { gate } => {
-                    writeln!(gates, "{},{name},{gate},{}", r.step, stat.shown(v))
+                    writeln!(gates, "{},{name},{},{}", r.step, gate.name(), stat.shown(v))
                 }
                 // the per-layer statistics go to probes.csv
                 ProbeStat::GradWeightSq

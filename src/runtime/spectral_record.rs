@@ -7,8 +7,8 @@
 //! otherwise `regime` is `vanishing` (σ_max < 1/γ: gradients through time are bound to vanish)
 //! or `may_explode` (σ_max ≥ 1/γ, the necessary condition for exploding).
 
+use crate::health::spectral::{derivative_bound, predict, sigma_max, Regime};
 use crate::model::{Cell, Layer, LayerKind, Model};
-use crate::spectral::{derivative_bound, predict, sigma_max, Regime};
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::Path;
@@ -26,7 +26,7 @@ pub fn record(
     fresh: bool,
     weights: &dyn Fn(&str) -> Option<Vec<f32>>,
 ) -> io::Result<()> {
-    let layers: Vec<&Layer> = recurrent_layers(&model.layers);
+    let layers: Vec<&Layer> = recurrent_layers(model);
     if layers.is_empty() {
         return Ok(());
     }
@@ -80,19 +80,20 @@ pub fn record(
     file.flush()
 }
 
-/// Recurrent layers in model order, residual bodies included.
-fn recurrent_layers(layers: &[Layer]) -> Vec<&Layer> {
-    let mut out = Vec::new();
-    for layer in layers {
-        match &layer.kind {
-            LayerKind::Recurrent(_) => out.push(layer),
-            LayerKind::Residual { body, .. } => out.extend(recurrent_layers(body)),
+/// Recurrent layers in probe order, residual bodies included.
+fn recurrent_layers(model: &Model) -> Vec<&Layer> {
+    model
+        .layers_in_probe_order()
+        .into_iter()
+        .map(|n| n.layer)
+        .filter(|l| match &l.kind {
+            LayerKind::Recurrent(_) => true,
             LayerKind::Dense { .. }
             | LayerKind::Activation(_)
             | LayerKind::BatchNorm { .. }
             | LayerKind::LayerNorm { .. }
-            | LayerKind::Dropout { .. } => {}
-        }
-    }
-    out
+            | LayerKind::Dropout { .. }
+            | LayerKind::Residual { .. } => false,
+        })
+        .collect()
 }

@@ -7,17 +7,19 @@
 
 use super::checkpoint::{self, Checkpoint};
 use super::compiled::{Compiled, Feed};
-use super::exec::{Backend, ExecError, ExecOptions, Program};
+use super::exec::{Backend, ExecOptions};
 use super::record::{EpochRecord, ProbeFiles, Recorder, StepRecord};
 use super::schedule;
 use crate::data::{self, Dataset, Splits};
-use crate::lower::ParamSpec;
 use crate::model::{Model, OnNonFinite};
-use crate::params::ParamStore;
-use crate::span::Span;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+// What a model's compiled programs need lives with them; these paths stay for the commands.
+pub use super::compiled::{
+    evaluate, initial_params, load_params, predicted_class, NonFinite, TrainError,
+};
 
 /// How a run is set up beyond the model file.
 #[derive(Debug, Clone)]
@@ -79,36 +81,6 @@ pub enum StopReason {
     NonFinite(NonFinite),
 }
 
-/// Where a NaN or infinity first appeared.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct NonFinite {
-    pub step: u64,
-    /// The layer that first produced it, if the probes could tell.
-    pub layer: Option<String>,
-    pub span: Option<Span>,
-    /// "forward" or "backward" (a NaN or ±∞ element), "gradient norm" (every element finite
-    /// but the norm overflowed f32), or "loss" when only the loss was non-finite.
-    pub pass: &'static str,
-}
-
-impl NonFinite {
-    /// What happened, where: one line naming the step, the layer and its line in `src`.
-    pub fn describe(&self, src: &str) -> String {
-        let head = format!("stopped at step {}", self.step);
-        match (&self.layer, self.span, self.pass) {
-            (Some(layer), Some(span), "gradient norm") => format!(
-                "{head}: the gradients exploded; the norm of layer `{layer}`'s weight gradient (line {}) overflowed",
-                span.line_col(src).0
-            ),
-            (Some(layer), Some(span), pass) => format!(
-                "{head}: a NaN or infinity first appeared in layer `{layer}` (line {}), {pass} pass",
-                span.line_col(src).0
-            ),
-            _ => format!("{head}: the loss is not finite"),
-        }
-    }
-}
-
 /// The remedies to try after a non-finite step.
 pub const NON_FINITE_HINT: &str =
     "try: a smaller learning rate, `clip = norm(1.0)`, or a smaller init scale for that layer";
@@ -120,34 +92,6 @@ pub struct TrainReport {
     pub last_loss: f64,
     pub last_eval: Option<EpochRecord>,
     pub out_dir: PathBuf,
-}
-
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum TrainError {
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Data(#[from] data::DataError),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Exec(#[from] ExecError),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Params(#[from] crate::params::ParamsError),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Checkpoint(#[from] checkpoint::CheckpointError),
-    #[error("cannot write the run folder {path}: {source}")]
-    #[diagnostic(code(netc::train::io))]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("the batch size {batch} is larger than the training split ({rows} rows)")]
-    #[diagnostic(
-        code(netc::train::batch_too_large),
-        help("set a smaller `batch` in the train section, or `--set batch=N`")
-    )]
-    BatchTooLarge { batch: usize, rows: usize },
 }
 
 /// Trains `model` (whose relative data paths resolve against `base_dir`).
@@ -171,6 +115,90 @@ pub fn train(
     session.run(opts, observer)
 }
 
+/// The steps one stretch of training runs: from `from` (the steps already done) up to
+/// `until`, in a run of `total` steps. `total` is the schedule's horizon, also when a run is
+/// trained in several stretches (the REPL's `:train` commands, `--pause-at`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stretch {
+    pub from: u64,
+    pub until: u64,
+    pub total: u64,
+}
+
+/// How a stretch ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ended {
+    /// Its last step is done.
+    Reached,
+    /// The interrupt flag was set; the step it was set during is done.
+    Interrupted,
+    /// A non-finite step under `on_nonfinite = stop`: its update was not applied and it does
+    /// not count.
+    NonFinite(NonFinite),
+}
+
+/// What the one training loop tells its driver: the run folder of `netc train`, or the REPL's
+/// runs in memory.
+pub trait StepHooks {
+    /// A step ran; whether its updates are applied is decided after this.
+    fn ran(&mut self, record: &StepRecord) -> Result<(), TrainError>;
+    /// `step` steps are now done, the last one in `epoch`.
+    fn done(&mut self, compiled: &mut Compiled, step: u64, epoch: u64) -> Result<(), TrainError>;
+}
+
+/// The steps of a whole run of `model`: its `steps`, else its epochs of `steps_per_epoch`.
+pub fn total_steps(model: &Model, steps_per_epoch: u64) -> u64 {
+    model
+        .train
+        .steps
+        .map_or(model.train.epochs as u64 * steps_per_epoch, |s| s as u64)
+}
+
+/// The training loop, the one `netc train`, `--vary` and the REPL drive: runs the steps of
+/// `stretch` on `train`, with the scheduled learning rate and `model`'s `on_nonfinite`
+/// policy. Returns the steps done and why it stopped.
+pub fn run_steps(
+    model: &Model,
+    compiled: &mut Compiled,
+    feed: &mut Feed,
+    train: &Dataset,
+    stretch: Stretch,
+    interrupt: &AtomicBool,
+    hooks: &mut dyn StepHooks,
+) -> Result<(u64, Ended), TrainError> {
+    let mut step = stretch.from;
+    while step < stretch.until {
+        if interrupt.load(Ordering::Relaxed) {
+            return Ok((step, Ended::Interrupted));
+        }
+        let epoch = feed.fill(train, step);
+        let lr = schedule::lr_at(
+            &model.train.schedule,
+            model.train.optimizer.lr(),
+            step,
+            stretch.total,
+        );
+        let record = compiled.step(feed, step + 1, epoch, lr)?;
+        hooks.ran(&record)?;
+        let apply = match compiled.non_finite(&record) {
+            None => true,
+            Some(bad) => match model.train.on_nonfinite {
+                OnNonFinite::Stop => return Ok((step, Ended::NonFinite(bad))),
+                // The step counts (the schedule and the batch order move on) but its update
+                // is dropped.
+                OnNonFinite::SkipStep => false,
+                OnNonFinite::Continue => true,
+            },
+        };
+        if apply {
+            compiled.apply_updates();
+        }
+        step += 1;
+        hooks.done(compiled, step, epoch)?;
+    }
+    Ok((step, Ended::Reached))
+}
+
 /// A training run in progress.
 struct Session<'m> {
     model: &'m Model,
@@ -181,7 +209,6 @@ struct Session<'m> {
     /// Steps done so far.
     step: u64,
     total_steps: u64,
-    last_eval: Option<EpochRecord>,
 }
 
 impl<'m> Session<'m> {
@@ -198,12 +225,7 @@ impl<'m> Session<'m> {
         let probes = opts.probes && model.train.probes.enabled;
         let compiled = Compiled::new(model, opts.exec(), probes)?;
         let feed = Feed::new(&splits.train, batch, model.train.seed);
-        let total_steps = model
-            .train
-            .steps
-            .map_or(model.train.epochs as u64 * feed.steps_per_epoch(), |s| {
-                s as u64
-            });
+        let total_steps = total_steps(model, feed.steps_per_epoch());
         // Resuming continues the probe files from the checkpoint's step.
         let resumed = if opts.resume {
             Some(checkpoint::load(&opts.out_dir)?)
@@ -215,12 +237,8 @@ impl<'m> Session<'m> {
             every: model.train.probes.every.max(1) as u64,
             keep: model.train.probes.keep,
         };
-        let recorder = Recorder::create(&opts.out_dir, &compiled.program, files, resume).map_err(
-            |source| TrainError::Io {
-                path: opts.out_dir.clone(),
-                source,
-            },
-        )?;
+        let recorder = Recorder::create(&opts.out_dir, &compiled.program, files, resume)
+            .map_err(io_error(&opts.out_dir))?;
         let mut session = Session {
             model,
             splits,
@@ -229,7 +247,6 @@ impl<'m> Session<'m> {
             recorder,
             step: 0,
             total_steps,
-            last_eval: None,
         };
         session.initialize(opts, resumed)?;
         session.record_spectral(&opts.out_dir, !opts.resume)?;
@@ -260,51 +277,44 @@ impl<'m> Session<'m> {
         opts: &TrainOptions,
         observer: &mut dyn Observer,
     ) -> Result<TrainReport, TrainError> {
-        let io_error = |source| TrainError::Io {
-            path: opts.out_dir.clone(),
-            source,
-        };
         observer.on_start(&self.info());
-        let mut last_loss = f64::NAN;
-        let stop = loop {
-            if self.step >= self.total_steps {
-                break StopReason::Finished;
-            }
-            if opts.interrupt.load(Ordering::Relaxed)
-                || opts.pause_at.is_some_and(|p| self.step >= p)
-            {
-                break StopReason::Interrupted;
-            }
-            let epoch = self.feed.fill(&self.splits.train, self.step);
-            let lr = schedule::lr_at(
-                &self.model.train.schedule,
-                self.model.train.optimizer.lr(),
-                self.step,
-                self.total_steps,
-            );
-            let record = self.compiled.step(&self.feed, self.step + 1, epoch, lr)?;
-            last_loss = record.loss;
-            self.recorder.step(&record).map_err(io_error)?;
-            observer.on_step(&record);
-            let apply = match self.compiled.non_finite(&record) {
-                None => true,
-                Some(bad) => match self.model.train.on_nonfinite {
-                    OnNonFinite::Stop => break StopReason::NonFinite(bad),
-                    // The step counts (the schedule and the batch order move on) but its
-                    // update is dropped.
-                    OnNonFinite::SkipStep => false,
-                    OnNonFinite::Continue => true,
-                },
-            };
-            if apply {
-                self.compiled.apply_updates();
-            }
-            self.step += 1;
-            self.after_step(epoch, opts, observer)?;
+        let stretch = Stretch {
+            from: self.step,
+            until: opts
+                .pause_at
+                .map_or(self.total_steps, |p| p.min(self.total_steps)),
+            total: self.total_steps,
+        };
+        let mut folder = Folder {
+            model: self.model,
+            valid: &self.splits.valid,
+            recorder: &mut self.recorder,
+            observer,
+            out_dir: &opts.out_dir,
+            steps_per_epoch: self.feed.steps_per_epoch(),
+            total_steps: self.total_steps,
+            last_loss: f64::NAN,
+            last_eval: None,
+        };
+        let (step, ended) = run_steps(
+            self.model,
+            &mut self.compiled,
+            &mut self.feed,
+            &self.splits.train,
+            stretch,
+            &opts.interrupt,
+            &mut folder,
+        )?;
+        let (last_loss, last_eval) = (folder.last_loss, folder.last_eval.take());
+        self.step = step;
+        let stop = match ended {
+            Ended::Reached if step >= self.total_steps => StopReason::Finished,
+            Ended::Reached | Ended::Interrupted => StopReason::Interrupted,
+            Ended::NonFinite(bad) => StopReason::NonFinite(bad),
         };
         // The bad step's updates were never applied, so the parameters are the last good ones
         // in every case; only a finished or interrupted run gets final weights.
-        self.recorder.flush().map_err(io_error)?;
+        self.recorder.flush().map_err(io_error(&opts.out_dir))?;
         self.save_checkpoint(&opts.out_dir)?;
         if !matches!(stop, StopReason::NonFinite(_)) {
             self.save_weights(&opts.out_dir)?;
@@ -314,7 +324,7 @@ impl<'m> Session<'m> {
             stop,
             steps: self.step,
             last_loss,
-            last_eval: self.last_eval.clone(),
+            last_eval,
             out_dir: opts.out_dir.clone(),
         })
     }
@@ -339,61 +349,21 @@ impl<'m> Session<'m> {
         }
     }
 
-    /// After step `self.step` of `epoch`: validation at the end of an epoch (and of the run),
-    /// and a checkpoint every `checkpoint_every` steps.
-    fn after_step(
-        &mut self,
-        epoch: u64,
-        opts: &TrainOptions,
-        observer: &mut dyn Observer,
-    ) -> Result<(), TrainError> {
-        if self.step % self.feed.steps_per_epoch() == 0 || self.step == self.total_steps {
-            let batch = self.model.train.batch;
-            let eval = self
-                .compiled
-                .evaluate(&self.splits.valid, batch, epoch, self.step)?;
-            self.recorder
-                .epoch(&eval)
-                .map_err(|source| TrainError::Io {
-                    path: opts.out_dir.clone(),
-                    source,
-                })?;
-            observer.on_epoch(&eval);
-            self.last_eval = Some(eval);
-        }
-        if self.step % self.model.train.checkpoint_every.max(1) as u64 == 0 {
-            // the records first: the files on disk then cover the checkpoint's steps
-            self.recorder.flush().map_err(|source| TrainError::Io {
-                path: opts.out_dir.clone(),
-                source,
-            })?;
-            self.save_checkpoint(&opts.out_dir)?;
-        }
-        Ok(())
-    }
-
     fn save_checkpoint(&self, dir: &Path) -> Result<(), TrainError> {
-        let meta = serde_json::json!({ "model": self.model.name, "seed": self.model.train.seed });
-        let ck = Checkpoint {
-            step: self.step,
-            epoch: self.step / self.feed.steps_per_epoch(),
-            params: self.compiled.params(),
-            state: self.compiled.state(),
-            meta,
-        };
-        checkpoint::save(dir, &ck)?;
-        Ok(())
+        save_checkpoint(
+            dir,
+            self.model,
+            &self.compiled,
+            self.step,
+            self.feed.steps_per_epoch(),
+        )
     }
 
     /// σ_max of each recurrent weight block now (see [`super::spectral_record`]).
     fn record_spectral(&self, dir: &Path, fresh: bool) -> Result<(), TrainError> {
         let weights = |name: &str| self.compiled.leaf(name).map(<[f32]>::to_vec);
-        super::spectral_record::record(dir, self.model, self.step, fresh, &weights).map_err(
-            |source| TrainError::Io {
-                path: dir.to_path_buf(),
-                source,
-            },
-        )
+        super::spectral_record::record(dir, self.model, self.step, fresh, &weights)
+            .map_err(io_error(dir))
     }
 
     fn save_weights(&self, dir: &Path) -> Result<(), TrainError> {
@@ -407,97 +377,73 @@ impl<'m> Session<'m> {
     }
 }
 
-/// Parameters from a safetensors file, which must hold exactly the tensors `specs` names, with
-/// their shapes (every missing, unexpected or mis-shaped one is reported, naming the file).
-pub fn load_params(
-    path: &Path,
-    specs: &[ParamSpec],
-) -> Result<ParamStore, crate::params::ParamsError> {
-    let expected: Vec<(&str, &[usize])> = specs
-        .iter()
-        .map(|p| (p.name.as_str(), p.shape.as_slice()))
-        .collect();
-    Ok(ParamStore::load_expecting(path, &expected)?.0)
+/// The run folder's side of the loop: every step recorded and shown, validation at the end
+/// of an epoch (and of the run), a checkpoint every `checkpoint_every` steps.
+struct Folder<'a> {
+    model: &'a Model,
+    valid: &'a Dataset,
+    recorder: &'a mut Recorder,
+    observer: &'a mut dyn Observer,
+    out_dir: &'a Path,
+    steps_per_epoch: u64,
+    total_steps: u64,
+    last_loss: f64,
+    last_eval: Option<EpochRecord>,
 }
 
-/// Initial parameters from the model's initializers, each from its own seeded stream.
-pub fn initial_params(model: &Model, specs: &[ParamSpec]) -> ParamStore {
-    let mut store = ParamStore::new();
-    for p in specs {
-        let mut rng = crate::init::param_rng(model.train.seed, &p.name);
-        let mut t = crate::init::init_blocks(
-            &p.init,
-            &p.shape,
-            p.fan_in,
-            p.fan_out,
-            p.extras.blocks,
-            &mut rng,
-        );
-        if let (Some(radius), [rows, cols]) = (p.extras.radius, p.shape.as_slice()) {
-            crate::spectral::rescale_blocks(&mut t.data, *rows, *cols, p.extras.blocks, radius);
-        }
-        if let Some((range, value)) = &p.extras.fill {
-            if let Some(slice) = t.data.get_mut(range.clone()) {
-                slice.fill(*value as f32);
-            }
-        }
-        store.insert(p.name.clone(), t);
+impl StepHooks for Folder<'_> {
+    fn ran(&mut self, record: &StepRecord) -> Result<(), TrainError> {
+        self.last_loss = record.loss;
+        self.recorder.step(record).map_err(io_error(self.out_dir))?;
+        self.observer.on_step(record);
+        Ok(())
     }
-    store
+
+    fn done(&mut self, compiled: &mut Compiled, step: u64, epoch: u64) -> Result<(), TrainError> {
+        if step % self.steps_per_epoch == 0 || step == self.total_steps {
+            let eval = compiled.evaluate(self.valid, self.model.train.batch, epoch, step)?;
+            self.recorder.epoch(&eval).map_err(io_error(self.out_dir))?;
+            self.observer.on_epoch(&eval);
+            self.last_eval = Some(eval);
+        }
+        if step % self.model.train.checkpoint_every.max(1) as u64 == 0 {
+            // the records first: the files on disk then cover the checkpoint's steps
+            self.recorder.flush().map_err(io_error(self.out_dir))?;
+            save_checkpoint(
+                self.out_dir,
+                self.model,
+                compiled,
+                step,
+                self.steps_per_epoch,
+            )?;
+        }
+        Ok(())
+    }
 }
 
-/// Masked mean loss and accuracy (for classification) of an eval program over a data set,
-/// padding the last batch.
-pub fn evaluate(
-    prog: &mut dyn Program,
-    set: &Dataset,
-    batch: usize,
-) -> Result<(f64, Option<f64>), TrainError> {
-    let (loss_slot, out_slot) = (0, 1);
-    let width = set.input_width();
-    let k = set.target_width();
-    let (mut x, mut y, mut mask) = (
-        vec![0.0; batch * width],
-        vec![0.0; batch * k],
-        vec![0.0; batch],
-    );
-    let (mut loss_sum, mut correct, mut rows) = (0.0, 0usize, 0usize);
-    let indices: Vec<usize> = (0..set.len()).collect();
-    for chunk in indices.chunks(batch) {
-        set.gather(chunk, &mut x, &mut y, &mut mask);
-        prog.set_leaf(crate::lower::INPUT_X, &x)?;
-        prog.set_leaf(crate::lower::INPUT_Y, &y)?;
-        prog.set_leaf(crate::lower::INPUT_MASK, &mask)?;
-        prog.run()?;
-        loss_sum += f64::from(prog.output(loss_slot)[0]) * chunk.len() as f64;
-        if let Some(labels) = &set.labels {
-            let out = prog.output(out_slot);
-            for (row, &i) in chunk.iter().enumerate() {
-                correct += usize::from(predicted_class(&out[row * k..(row + 1) * k]) == labels[i]);
-            }
-        }
-        rows += chunk.len();
-    }
-    let accuracy = set
-        .labels
-        .as_ref()
-        .map(|_| correct as f64 / rows.max(1) as f64);
-    Ok((loss_sum / rows.max(1) as f64, accuracy))
+fn save_checkpoint(
+    dir: &Path,
+    model: &Model,
+    compiled: &Compiled,
+    step: u64,
+    steps_per_epoch: u64,
+) -> Result<(), TrainError> {
+    let meta = serde_json::json!({ "model": model.name, "seed": model.train.seed });
+    let ck = Checkpoint {
+        step,
+        epoch: step / steps_per_epoch,
+        params: compiled.params(),
+        state: compiled.state(),
+        meta,
+    };
+    checkpoint::save(dir, &ck)?;
+    Ok(())
 }
 
-/// The class a row of model outputs predicts: the arg-max, or 1 if a single probability > 0.5.
-pub fn predicted_class(row: &[f32]) -> usize {
-    if row.len() == 1 {
-        return usize::from(row[0] > 0.5);
+/// A failed write into the run folder `dir`, as a [`TrainError`].
+fn io_error(dir: &Path) -> impl Fn(std::io::Error) -> TrainError + '_ {
+    move |source| TrainError::Io {
+        path: dir.to_path_buf(),
+        source,
     }
-    row.iter()
-        .enumerate()
-        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
-            if v > best.1 {
-                (i, v)
-            } else {
-                best
-            }
-        })
-        .0
 }

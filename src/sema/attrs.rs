@@ -64,7 +64,18 @@ pub fn activation(
         "gelu" => Activation::Gelu,
         "softplus" => Activation::Softplus,
         "softsign" => Activation::Softsign,
-        _ => Activation::Softmax,
+        "softmax" => Activation::Softmax,
+        // A name in ACTIVATIONS that this match forgot must not become another activation.
+        other => {
+            diags.push(unknown(
+                "netc::name::unknown_activation",
+                "activation",
+                other,
+                span,
+                ACTIVATIONS,
+            ));
+            return None;
+        }
     };
     Some(act)
 }
@@ -155,9 +166,20 @@ pub fn init_value(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<Init> {
         "orthogonal" => Init::Orthogonal {
             gain: float_arg(diags, &b, "gain", Some(1.0), Range::Positive)?,
         },
-        _ => Init::Identity {
+        "identity" => Init::Identity {
             scale: float_arg(diags, &b, "scale", Some(1.0), Range::Any)?,
         },
+        // A name in INITS that this match forgot must not become another initializer.
+        other => {
+            diags.push(unknown(
+                "netc::name::unknown_init",
+                "initializer",
+                other,
+                span,
+                INITS,
+            ));
+            return None;
+        }
     };
     Some(init)
 }

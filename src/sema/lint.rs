@@ -1,10 +1,10 @@
-//! Lints and name checks over the expanded model: warnings that do not stop a model from
-//! being built (the diagnostics issue adds more rules here), and duplicate layer names.
+//! Lints and name checks over the expanded model: warnings about how the file is written
+//! (unused blocks, a softmax before the end) and duplicate layer names. Lints that judge
+//! gradient health live in [`crate::health::lint`].
 
 use crate::diag::Diagnostic;
 use crate::model::{Activation, Layer, LayerKind};
 use crate::span::Span;
-use crate::spectral::{predict_layer, Regime};
 use crate::syntax::ast::{BlockDef, Body, File, Item, Stmt};
 use std::collections::{HashMap, HashSet};
 
@@ -120,46 +120,5 @@ fn check_names(diags: &mut Vec<Diagnostic>, layers: &[Layer], seen: &mut HashMap
         if let LayerKind::Residual { body, .. } = &layer.kind {
             check_names(diags, body, seen);
         }
-    }
-}
-
-/// Steps after which a guaranteed-vanishing gradient is worth a warning: the bound has fallen
-/// below this fraction.
-const VANISHED: f64 = 1e-3;
-
-/// A plain `rnn` whose recurrent weights start with σ_max(W_hh) < 1/γ: Pascanu et al.'s bound
-/// then guarantees that gradients vanish through time, and over the whole sequence they fall
-/// below [`VANISHED`] of their size at the end.
-pub fn vanishing_through_time(diags: &mut Vec<Diagnostic>, layers: &[Layer]) {
-    for layer in layers {
-        let LayerKind::Recurrent(r) = &layer.kind else {
-            continue;
-        };
-        let Some(p) = predict_layer(r) else { continue };
-        let steps = layer.in_shape.first().copied().unwrap_or(1);
-        let across = p.bound_after(steps.saturating_sub(1));
-        if p.regime != Regime::Vanishing || across >= VANISHED {
-            continue;
-        }
-        diags.push(
-            Diagnostic::warning(
-                "netc::lint::vanishing_through_time",
-                layer.span,
-                format!(
-                    "gradients through time are bound to vanish: σ_max(W_hh) ≈ {:.3} < 1/γ = {:.0}, \
-                     so ∂L/∂h_0 is at most {:.1e} of ∂L/∂h_{}",
-                    p.sigma_max,
-                    1.0 / p.gamma,
-                    across,
-                    steps.saturating_sub(1)
-                ),
-            )
-            .with_label(format!("{:.3} per step over {steps} steps", p.factor))
-            .with_help(format!(
-                "start the recurrent weights at σ_max ≥ {bound} (`init_rec = orthogonal({bound})` \
-                 or `radius = {bound}`), or use an `lstm` or `gru`",
-                bound = 1.0 / p.gamma
-            )),
-        );
     }
 }

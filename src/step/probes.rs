@@ -7,7 +7,7 @@ use super::{sum_sq, ParamGrad};
 use crate::ir::{BinaryOp, CmpOp, Graph, ReduceOp, Role, UnaryOp, ValueId};
 use crate::lower::LayerValues;
 use crate::model::Activation;
-use crate::probe::ProbeStat;
+use crate::probe::{Gate, ProbeStat};
 
 /// A sigmoid output within this distance of 0 or 1 is saturated (σ' < 0.01·max σ').
 const SIGMOID_SATURATION: f64 = 0.01;
@@ -111,8 +111,13 @@ fn through_time(g: &mut Graph, layer: &LayerValues, hidden_grads: &[ValueId]) {
         );
     }
     for gate in &layer.gates {
+        // Lowering names gates by `Cell::gate_names`, every one of which is a `Gate` (a test
+        // below checks it), so no gate is skipped here.
+        let Some(name) = Gate::from_name(&gate.gate) else {
+            continue;
+        };
         if let Some(sat) = saturation(g, Some(gate.act), gate.value) {
-            let stat = ProbeStat::GateSaturation { gate: gate.gate };
+            let stat = ProbeStat::GateSaturation { gate: name };
             g.add_output(
                 stat.output_name(&layer.name),
                 sat,
@@ -172,5 +177,28 @@ fn saturation(g: &mut Graph, act: Option<Activation>, a: ValueId) -> Option<Valu
         | Activation::Softplus
         | Activation::Softsign
         | Activation::Softmax => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{Activation, Cell};
+    use crate::probe::Gate;
+
+    #[test]
+    fn every_gate_lowering_names_is_a_probe_gate() {
+        let cells = [
+            Cell::Rnn {
+                act: Activation::Tanh,
+            },
+            Cell::Lstm { forget_bias: 1.0 },
+            Cell::Gru,
+        ];
+        for cell in cells {
+            for name in cell.gate_names() {
+                let gate = Gate::from_name(name);
+                assert_eq!(gate.map(Gate::name), Some(*name), "{cell:?}");
+            }
+        }
     }
 }

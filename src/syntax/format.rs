@@ -166,9 +166,13 @@ impl Printer<'_> {
             .unwrap_or(0);
         for (i, setting) in train.settings.iter().enumerate() {
             let text = match setting {
-                SettingLine::Setting(s) => {
-                    format!("{:width$} = {}", s.key.text, print_expr(&s.value))
-                }
+                // Padded by hand: a formatting width panics past 65,535 (a fuzzed key did).
+                SettingLine::Setting(s) => format!(
+                    "{}{} = {}",
+                    s.key.text,
+                    " ".repeat(width.saturating_sub(s.key.text.len())),
+                    print_expr(&s.value)
+                ),
                 SettingLine::Error(e) => e.text.trim().to_string(),
             };
             self.line(&text, setting.span(), 1, i > 0);

@@ -3,6 +3,7 @@
 //! This module knows nothing of shapes or training; `sema` gives the AST its meaning.
 
 pub mod ast;
+pub mod edit;
 mod format;
 mod parse;
 

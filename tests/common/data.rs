@@ -36,3 +36,16 @@ pub fn load_csv_error(source: CsvSource, fixtures: &str, loss: Loss) -> String {
         Err(error) => render(&error),
     }
 }
+
+/// `poisoned.csv` in `dir`: 64 rows of y = x0 − x1 whose row 17 has x0 = 3e38 (finite in f32,
+/// but its square overflows), so exactly one batch an epoch has a non-finite gradient norm.
+pub fn write_poisoned_csv(dir: &Path) {
+    let mut csv = String::from("x0,x1,y\n");
+    for i in 0..64 {
+        let (a, b) = ((i % 8) as f32 / 8.0, (i / 8) as f32 / 8.0);
+        let a = if i == 17 { 3e38 } else { a };
+        let y = if i == 17 { 0.0 } else { a - b };
+        csv.push_str(&format!("{a},{b},{y}\n"));
+    }
+    std::fs::write(dir.join("poisoned.csv"), csv).expect("the CSV is written");
+}

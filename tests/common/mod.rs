@@ -16,6 +16,15 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
 
+/// The netc binary, run from the crate root without colour.
+pub fn netc_cli() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_netc"));
+    command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1");
+    command
+}
+
 pub fn dense(name: &str, inp: usize, units: usize, act: Activation) -> Layer {
     let init = Init::XavierNormal { gain: 1.0 };
     let bias_init = Init::Normal {
@@ -227,7 +236,7 @@ pub const GRADCHECK_TOLERANCE: f64 = 1e-6;
 /// (dropout off) against central finite differences in f64, on random values from `seed`;
 /// returns how many tensors were checked.
 pub fn assert_model_gradients(model: &Model, what: &str, seed: u64) -> usize {
-    use netc::ir::gradcheck::{gradcheck, Options};
+    use netc::gradcheck::{gradcheck, Options};
     use netc::lower::{lower, LowerOptions};
     let fwd = lower(
         model,

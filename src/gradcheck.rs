@@ -7,10 +7,10 @@
 //! max(1, |xᵢ|), floor 1e-3, tolerance 1e-6) leave round-off and truncation errors around 1e-9
 //! while a wrong rule is off by far more; see docs/ir.md.
 
-use super::interp::{run, InterpError};
-use super::passes::dce;
-use super::{Graph, Op, Role, Tensor, ValueId};
 use crate::autodiff::grad;
+use crate::ir::interp::{run, InterpError};
+use crate::ir::passes::dce;
+use crate::ir::{Graph, Op, Role, Tensor, ValueId};
 use std::collections::HashMap;
 
 /// Step, denominator floor and pass/fail threshold of a check.

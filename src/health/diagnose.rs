@@ -2,11 +2,11 @@
 //! non-finite values), the evidence (numbers, steps, layers), and remedies from the literature
 //! as concrete edits of the user's file, with line numbers.
 
-use super::health::{LayerHealth, Status};
-use super::run::Run;
-use crate::analyze::lint::{flat_layers, layer_act};
+use super::lint::layer_act;
+use super::status::{LayerHealth, Status};
 use crate::model::Activation;
 use crate::probe::ProbeStat;
+use crate::report::run::{Run, StepRow};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -95,7 +95,9 @@ fn vanishing(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
         bottom.name, bottom.grad_w, top.name, top.grad_w
     ));
     let line = first.line;
-    let act = flat_layers(&run.model)
+    let act = run
+        .model
+        .flat_layers()
         .get(
             health
                 .iter()
@@ -130,8 +132,8 @@ fn vanishing(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
 }
 
 fn exploding(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
-    use super::health::{EXPLODING_REL, GROWTH_EXPLODING, UPDATE_RATIO_EXPLODING};
-    let finite: Vec<&super::run::StepRow> = run
+    use super::status::{EXPLODING_REL, GROWTH_EXPLODING, UPDATE_RATIO_EXPLODING};
+    let finite: Vec<&StepRow> = run
         .steps
         .iter()
         .filter(|s| s.grad_norm.is_finite())
@@ -209,8 +211,8 @@ fn exploding(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
 
 /// The global gradient norm's first value, its peak and their ratio.
 struct Growth<'r> {
-    first: &'r super::run::StepRow,
-    peak: &'r super::run::StepRow,
+    first: &'r StepRow,
+    peak: &'r StepRow,
     growth: f64,
 }
 
@@ -248,7 +250,7 @@ fn exploding_remedies(run: &Run, lr_line: usize, lr: f64, first_line: usize) -> 
         format!("lower the learning rate at line {lr_line} (lr = {lr} → {})", lr / 10.0),
         format!("add `clip = norm(1.0)` to the train section (line {}) to bound every step (Pascanu et al. 2013)", setting_line(run, "train")),
     ];
-    if crate::analyze::predict(&run.model).trend == crate::analyze::Trend::Exploding {
+    if super::predict(&run.model).trend == super::Trend::Exploding {
         remedies.insert(0, format!("use a variance-preserving init at line {first_line} (`init = he_normal` for relu, `xavier_normal` for tanh): the init alone is predicted to explode"));
     } else {
         remedies.push(

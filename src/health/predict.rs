@@ -4,18 +4,15 @@
 //! σ_w², the fan-in and the second moment of the layer's input (q = σ_w²·fan_in·E[a²] + σ_b²).
 //! Backward, the squared norm of the back-propagated gradient ‖∂L/∂a‖² is multiplied at each
 //! dense layer by its gain χ = σ_w²·fan_in·E[φ'(z)²], z ~ N(0, q), the expectations estimated
-//! by sampling (see [`moments`]). Norm layers divide by the variance they remove, dropout
+//! by sampling (see [`super::moments`]). Norm layers divide by the variance they remove, dropout
 //! multiplies by 1/(1−p), and a residual adds its body's gain to the skip path's
 //! (χ = χ_skip + Π χ_body). The product of the gains from the output down to a layer predicts
 //! how much smaller (or larger) its gradient is than the last layer's; see
 //! docs/gradient-health.md.
 
-pub mod lint;
-pub mod moments;
-
+use super::moments::{init_second_moment, Gaussian};
 use crate::model::{Activation, Init, Layer, LayerKind, Loss, Model};
 use crate::span::Span;
-use moments::{init_second_moment, Gaussian};
 use serde::Serialize;
 
 /// Predicted gradients that fall below 1/100 of the last layer's are vanishing.
@@ -181,7 +178,7 @@ impl Walk<'_> {
             LayerKind::Recurrent(r) => {
                 // Across depth a recurrent layer maps its input through `weight_ih` and ends
                 // in its cell's squashing; its behaviour through time is predicted apart
-                // (`spectral::predict`).
+                // (`health::spectral::predict`).
                 let w2 = init_second_moment(&r.init, fan_in, r.units);
                 let q = w2 * fan_in as f64 * input.second;
                 let act = match r.cell {
@@ -361,27 +358,5 @@ fn conclude(mut layers: Vec<LayerPrediction>) -> Prediction {
         factor,
         involved,
         gain_per_layer,
-    }
-}
-
-/// One line saying what the prediction is, for reports.
-pub fn describe(p: &Prediction) -> String {
-    match p.trend {
-        Trend::Healthy => format!(
-            "healthy (first layer's ‖∂L/∂a‖ ≈ {:.1e}× the last layer's)\n",
-            p.factor
-        ),
-        Trend::Vanishing => format!(
-            "vanishing in layers {} (√χ ≈ {:.2} per layer, first/last ≈ {:.1e})\n",
-            p.involved_range(),
-            p.gain_per_layer,
-            p.factor
-        ),
-        Trend::Exploding => format!(
-            "exploding in layers {} (√χ ≈ {:.2} per layer, first/last ≈ {:.1e})\n",
-            p.involved_range(),
-            p.gain_per_layer,
-            p.factor
-        ),
     }
 }

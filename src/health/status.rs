@@ -1,10 +1,10 @@
 //! Per-layer gradient health of a run: one status per layer, from the recorded probes, with
 //! documented thresholds (docs/gradient-health.md).
 
-use super::run::Run;
-use crate::analyze::lint::{flat_layers, layer_act};
+use super::lint::layer_act;
 use crate::model::Activation;
 use crate::probe::ProbeStat;
+use crate::report::run::Run;
 use serde::Serialize;
 
 /// ‖∂L/∂a‖ below this fraction of the last layer's: vanishing.
@@ -104,10 +104,10 @@ pub fn layer_health(run: &Run) -> Vec<LayerHealth> {
         .iter()
         .map(|&s| run.probe(s, top, ProbeStat::GradActSq).unwrap_or(f64::NAN))
         .collect();
-    let layers = flat_layers(&run.model);
+    let layers = run.model.flat_layers();
     // A final softmax/sigmoid fused into the loss passes its gradient through the logits, not
     // through σ', so its confident (flat-tail) outputs are not saturation.
-    let fused = crate::analyze::fused_last(&run.model);
+    let fused = super::predict::fused_last(&run.model);
     run.layers
         .iter()
         .enumerate()

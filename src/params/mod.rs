@@ -14,8 +14,11 @@
 //! the tensor. A file that is truncated, has a malformed header or inconsistent offsets is an
 //! error naming the file; reading never panics, whatever the bytes.
 
+pub mod names;
+
 use crate::ir::Tensor;
 use miette::Diagnostic;
+use names::{NameMap, NameMapError};
 use safetensors::{Dtype, SafeTensorError, SafeTensors, View};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -65,6 +68,13 @@ pub enum ParamsError {
         name: String,
         dtype: String,
     },
+
+    #[error("cannot rename the tensors of {}: {source}", path.display())]
+    #[diagnostic(
+        code(netc::params::rename),
+        help("`netc params FILE --like W.safetensors` proposes a map from the file's order and shapes")
+    )]
+    Rename { path: PathBuf, source: NameMapError },
 
     #[error("{} do not match the model:\n{report}", source_name(file))]
     #[diagnostic(
@@ -268,12 +278,27 @@ impl ParamStore {
     }
 
     /// Loads `path` and checks it against `expected` (what `--load W.safetensors` does); a
-    /// mismatch names the file.
+    /// mismatch names the file. PyTorch's recurrent names (`lstm1.weight_ih_l0`) are taken
+    /// for netc's (`lstm1.weight_ih`).
     pub fn load_expecting<S: AsRef<str>, D: AsRef<[usize]>>(
         path: &Path,
         expected: &[(S, D)],
     ) -> Result<(ParamStore, BTreeMap<String, String>), ParamsError> {
+        ParamStore::load_renamed(path, expected, &NameMap::default())
+    }
+
+    /// [`ParamStore::load_expecting`] with the file's names first turned into the model's by
+    /// `names` (`--rename`, `--name-map`).
+    pub fn load_renamed<S: AsRef<str>, D: AsRef<[usize]>>(
+        path: &Path,
+        expected: &[(S, D)],
+        names: &NameMap,
+    ) -> Result<(ParamStore, BTreeMap<String, String>), ParamsError> {
         let (store, metadata) = ParamStore::load_safetensors(path)?;
+        let store = names.apply(store).map_err(|source| ParamsError::Rename {
+            path: path.to_path_buf(),
+            source,
+        })?;
         store.check_against(expected).map_err(|e| e.in_file(path))?;
         Ok((store, metadata))
     }

@@ -1,7 +1,8 @@
 //! Gradient-health lints: warnings with a reason and a fix. The static ones read only the
-//! checked model; the run-time ones also read what a run measured (gradient norms, update to
+//! checked model (depth, inits, the recurrent weights' bound through time); the run-time ones also read what a run measured (gradient norms, update to
 //! weight ratios), so `netc report` can show them against the user's file.
 
+use super::spectral::{predict_layer, Regime};
 use crate::diag::Diagnostic;
 use crate::model::{Activation, Clip, Init, Layer, LayerKind, Model};
 use crate::span::Span;
@@ -15,24 +16,16 @@ pub const UPDATE_RATIO_MAX: f64 = 1.0;
 
 /// Every static gradient-health lint of `model`.
 pub fn check(model: &Model) -> Vec<Diagnostic> {
-    let mut diags = saturating_stack(model);
-    diags.extend(relu_with_xavier(model));
+    let mut diags = across_depth(model);
+    diags.extend(vanishing_through_time(model));
     diags
 }
 
-/// The layers in the order the probes record them (a residual's body before the residual).
-pub fn flat_layers(model: &Model) -> Vec<&Layer> {
-    fn walk<'m>(layers: &'m [Layer], out: &mut Vec<&'m Layer>) {
-        for layer in layers {
-            if let LayerKind::Residual { body, .. } = &layer.kind {
-                walk(body, out);
-            }
-            out.push(layer);
-        }
-    }
-    let mut out = Vec::new();
-    walk(&model.layers, &mut out);
-    out
+/// The static lints about the gradient across depth (inits and activations layer by layer).
+pub fn across_depth(model: &Model) -> Vec<Diagnostic> {
+    let mut diags = saturating_stack(model);
+    diags.extend(relu_with_xavier(model));
+    diags
 }
 
 /// The activation a layer ends with, if any.
@@ -69,7 +62,7 @@ pub fn saturating_stack(model: &Model) -> Vec<Diagnostic> {
         }
         run.clear();
     };
-    for layer in flat_layers(model) {
+    for layer in model.flat_layers() {
         match &layer.kind {
             LayerKind::Dense {
                 act: Activation::Sigmoid | Activation::Tanh,
@@ -106,7 +99,7 @@ fn stack_warning(first: &Layer, last: &Layer, n: usize) -> Diagnostic {
 pub fn relu_with_xavier(model: &Model) -> Vec<Diagnostic> {
     let mut seen: Vec<Span> = Vec::new();
     let mut diags = Vec::new();
-    for layer in flat_layers(model) {
+    for layer in model.flat_layers() {
         let LayerKind::Dense { act, init, .. } = &layer.kind else {
             continue;
         };
@@ -171,7 +164,7 @@ pub fn clip_far_from_norms(model: &Model, grad_norms: &[f64]) -> Option<Diagnost
 /// Layers whose optimizer update exceeded UPDATE_RATIO_MAX times their weights' norm, given
 /// `(layer, step, ratio)` of each layer's worst step: one warning at the worst layer.
 pub fn updates_exceed_weights(model: &Model, worst: &[(String, u64, f64)]) -> Option<Diagnostic> {
-    let layers = flat_layers(model);
+    let layers = model.flat_layers();
     let lr = model.train.optimizer.lr();
     let over: Vec<&(String, u64, f64)> = worst
         .iter()
@@ -200,4 +193,47 @@ fn round_sig(v: f64) -> f64 {
     }
     let p = 10f64.powf(v.log10().floor());
     (v / p).round() * p
+}
+
+/// Steps after which a guaranteed-vanishing gradient is worth a warning: the bound has fallen
+/// below this fraction.
+const VANISHED: f64 = 1e-3;
+
+/// A plain `rnn` whose recurrent weights start with σ_max(W_hh) < 1/γ: Pascanu et al.'s bound
+/// then guarantees that gradients vanish through time, and over the whole sequence they fall
+/// below [`VANISHED`] of their size at the end.
+pub fn vanishing_through_time(model: &Model) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    for layer in &model.layers {
+        let LayerKind::Recurrent(r) = &layer.kind else {
+            continue;
+        };
+        let Some(p) = predict_layer(r) else { continue };
+        let steps = layer.in_shape.first().copied().unwrap_or(1);
+        let across = p.bound_after(steps.saturating_sub(1));
+        if p.regime != Regime::Vanishing || across >= VANISHED {
+            continue;
+        }
+        diags.push(
+            Diagnostic::warning(
+                "netc::lint::vanishing_through_time",
+                layer.span,
+                format!(
+                    "gradients through time are bound to vanish: σ_max(W_hh) ≈ {:.3} < 1/γ = {:.0}, \
+                     so ∂L/∂h_0 is at most {:.1e} of ∂L/∂h_{}",
+                    p.sigma_max,
+                    1.0 / p.gamma,
+                    across,
+                    steps.saturating_sub(1)
+                ),
+            )
+            .with_label(format!("{:.3} per step over {steps} steps", p.factor))
+            .with_help(format!(
+                "start the recurrent weights at σ_max ≥ {bound} (`init_rec = orthogonal({bound})` \
+                 or `radius = {bound}`), or use an `lstm` or `gru`",
+                bound = 1.0 / p.gamma
+            )),
+        );
+    }
+    diags
 }

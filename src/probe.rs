@@ -214,11 +214,18 @@ impl ProbeStat {
     /// The name of the step program's output for this statistic of `layer`:
     /// `probe.<layer>.<name>`, with the time step or gate appended for the recurrent ones.
     pub fn output_name(self, layer: &str) -> String {
+        let base = format!("probe.{layer}.{}", self.name());
+        match (self.time_step(), self.gate()) {
+            (Some(t), _) => format!("{base}.{t}"),
+            (None, Some(gate)) => format!("{base}.{}", gate.name()),
+            (None, None) => base,
+        }
+    }
+
+    /// The time step of a through-time statistic.
+    pub fn time_step(self) -> Option<u32> {
         match self {
-            ProbeStat::GradHiddenSq { t } => format!("probe.{layer}.{}.{t}", self.name()),
-            ProbeStat::GateSaturation { gate } => {
-                format!("probe.{layer}.{}.{}", self.name(), gate.name())
-            }
+            ProbeStat::GradHiddenSq { t } => Some(t),
             ProbeStat::GradWeightSq
             | ProbeStat::GradBiasSq
             | ProbeStat::GradActSq
@@ -229,7 +236,27 @@ impl ProbeStat {
             | ProbeStat::Saturation
             | ProbeStat::NonFiniteForward
             | ProbeStat::NonFiniteBackward
-            | ProbeStat::GradZeroFrac => format!("probe.{layer}.{}", self.name()),
+            | ProbeStat::GradZeroFrac
+            | ProbeStat::GateSaturation { .. } => None,
+        }
+    }
+
+    /// The gate of a gate statistic.
+    pub fn gate(self) -> Option<Gate> {
+        match self {
+            ProbeStat::GateSaturation { gate } => Some(gate),
+            ProbeStat::GradWeightSq
+            | ProbeStat::GradBiasSq
+            | ProbeStat::GradActSq
+            | ProbeStat::WeightSq
+            | ProbeStat::UpdateSq
+            | ProbeStat::ActMean
+            | ProbeStat::ActStd
+            | ProbeStat::Saturation
+            | ProbeStat::NonFiniteForward
+            | ProbeStat::NonFiniteBackward
+            | ProbeStat::GradZeroFrac
+            | ProbeStat::GradHiddenSq { .. } => None,
         }
     }
 

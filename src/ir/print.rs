@@ -6,7 +6,6 @@
 //! ```
 
 use super::{BinaryOp, CmpOp, Graph, Node, Op, Origin, ReduceOp, Role, UnaryOp};
-use crate::probe::ProbeStat;
 use std::fmt::Write;
 
 /// The graph as text; origins show byte spans (`@ 40..52`). Use [`print_with_source`] for
@@ -194,20 +193,10 @@ fn role_text(role: &Role) -> String {
     match role {
         Role::Loss => "loss".into(),
         Role::Probe { layer, stat } => {
-            let at = match stat {
-                ProbeStat::GradHiddenSq { t } => format!(" t={t}"),
-                ProbeStat::GateSaturation { gate } => format!(" gate={}", gate.name()),
-                ProbeStat::GradWeightSq
-                | ProbeStat::GradBiasSq
-                | ProbeStat::GradActSq
-                | ProbeStat::WeightSq
-                | ProbeStat::UpdateSq
-                | ProbeStat::ActMean
-                | ProbeStat::ActStd
-                | ProbeStat::Saturation
-                | ProbeStat::NonFiniteForward
-                | ProbeStat::NonFiniteBackward
-                | ProbeStat::GradZeroFrac => String::new(),
+            let at = match (stat.time_step(), stat.gate()) {
+                (Some(t), _) => format!(" t={t}"),
+                (None, Some(gate)) => format!(" gate={}", gate.name()),
+                (None, None) => String::new(),
             };
             // The program computes the square of a norm; the files show its root.
             let squared = if stat.squared() { " (squared)" } else { "" };

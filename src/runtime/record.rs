@@ -49,29 +49,12 @@ impl StepRecord {
     pub fn shown_probes(&self) -> Vec<ProbeValue> {
         self.probes
             .iter()
-            .map(|&(layer, stat, v)| {
-                let (t, gate) = match stat {
-                    ProbeStat::GradHiddenSq { t } => (Some(t), None),
-                    ProbeStat::GateSaturation { gate } => (None, Some(gate.name())),
-                    ProbeStat::GradWeightSq
-                    | ProbeStat::GradBiasSq
-                    | ProbeStat::GradActSq
-                    | ProbeStat::WeightSq
-                    | ProbeStat::UpdateSq
-                    | ProbeStat::ActMean
-                    | ProbeStat::ActStd
-                    | ProbeStat::Saturation
-                    | ProbeStat::NonFiniteForward
-                    | ProbeStat::NonFiniteBackward
-                    | ProbeStat::GradZeroFrac => (None, None),
-                };
-                ProbeValue {
-                    layer,
-                    stat: stat.name(),
-                    t,
-                    gate,
-                    value: stat.shown(v),
-                }
+            .map(|&(layer, stat, v)| ProbeValue {
+                layer,
+                stat: stat.name(),
+                t: stat.time_step(),
+                gate: stat.gate().map(Gate::name),
+                value: stat.shown(v),
             })
             .collect()
     }
@@ -337,26 +320,13 @@ impl Recorder {
         let (mut time, mut gates) = (String::new(), String::new());
         for &(layer, stat, v) in &r.probes {
             let name = &self.layers[layer];
-            // writing into a String cannot fail
-            let _ = match stat {
-                ProbeStat::GradHiddenSq { t } => {
-                    writeln!(time, "{},{name},{t},{}", r.step, stat.shown(v))
-                }
-                ProbeStat::GateSaturation { gate } => {
+            // writing into a String cannot fail; the per-layer statistics go to probes.csv
+            let _ = match (stat.time_step(), stat.gate()) {
+                (Some(t), _) => writeln!(time, "{},{name},{t},{}", r.step, stat.shown(v)),
+                (None, Some(gate)) => {
                     writeln!(gates, "{},{name},{},{}", r.step, gate.name(), stat.shown(v))
                 }
-                // the per-layer statistics go to probes.csv
-                ProbeStat::GradWeightSq
-                | ProbeStat::GradBiasSq
-                | ProbeStat::GradActSq
-                | ProbeStat::WeightSq
-                | ProbeStat::UpdateSq
-                | ProbeStat::ActMean
-                | ProbeStat::ActStd
-                | ProbeStat::Saturation
-                | ProbeStat::NonFiniteForward
-                | ProbeStat::NonFiniteBackward
-                | ProbeStat::GradZeroFrac => Ok(()),
+                (None, None) => Ok(()),
             };
         }
         files.time.write_step(r.step, time)?;
@@ -415,7 +385,38 @@ impl Recorder {
 
 #[cfg(test)]
 mod tests {
-    use super::ProbeRing;
+    use super::{ProbeRing, StepRecord};
+    use crate::probe::{Gate, ProbeStat};
+
+    /// The `--json` probes shape docs/cli.md documents: the one name, roots of squares, `t` and
+    /// `gate` only where they apply.
+    #[test]
+    fn json_probes_use_the_one_name_and_the_shown_value() {
+        let r = StepRecord {
+            step: 1,
+            epoch: 0,
+            loss: 0.5,
+            grad_norm: 1.0,
+            grad_norm_clipped: 1.0,
+            lr: 0.1,
+            probes: vec![
+                (0, ProbeStat::GradActSq, 4.0),
+                (0, ProbeStat::GradZeroFrac, 0.25),
+                (1, ProbeStat::GradHiddenSq { t: 3 }, 9.0),
+                (1, ProbeStat::GateSaturation { gate: Gate::Forget }, 0.5),
+            ],
+        };
+        let json = serde_json::to_value(r.shown_probes()).expect("serializes");
+        assert_eq!(
+            json,
+            serde_json::json!([
+                {"layer": 0, "stat": "grad_a_norm", "value": 2.0},
+                {"layer": 0, "stat": "grad_zero_frac", "value": 0.25},
+                {"layer": 1, "stat": "grad_h_norm", "t": 3, "value": 3.0},
+                {"layer": 1, "stat": "gate_saturation", "gate": "f", "value": 0.5},
+            ])
+        );
+    }
 
     #[test]
     fn a_ring_keeps_the_last_steps_and_resumes_without_torn_or_later_rows() {

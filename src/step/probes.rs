@@ -182,8 +182,43 @@ fn saturation(g: &mut Graph, act: Option<Activation>, a: ValueId) -> Option<Valu
 
 #[cfg(test)]
 mod tests {
+    use crate::ir::Role;
     use crate::model::{Activation, Cell};
-    use crate::probe::Gate;
+    use crate::probe::{Gate, ProbeStat, Scope};
+
+    /// A relu layer with weights and bias has every per-layer statistic, so the step must
+    /// emit each of [`ProbeStat::PER_LAYER`] for it, and everything the step emits must have a
+    /// home in the files: a new statistic missing from either list fails here.
+    #[test]
+    fn the_step_emits_every_per_layer_statistic_and_only_those_the_files_hold() {
+        let src = "model m {\n    input x: [2]\n    dense 4, act = relu as hidden\n    dense 1 as out\n}\ntrain {\n    data = xor(n = 8)\n    loss = mse\n    optimizer = sgd(lr = 0.1)\n}\n";
+        let model = crate::sema::check_source("m.net", src, &[])
+            .model
+            .expect("the model checks");
+        let program = super::super::build_step(&model, 2, &super::super::StepOptions::default());
+        let emitted: Vec<ProbeStat> = program
+            .graph
+            .outputs
+            .iter()
+            .filter_map(|o| match &o.role {
+                Role::Probe { layer, stat } if layer == "hidden" => Some(*stat),
+                Role::Probe { .. }
+                | Role::Loss
+                | Role::Metric
+                | Role::Update { .. }
+                | Role::Value => None,
+            })
+            .collect();
+        for stat in ProbeStat::PER_LAYER {
+            assert!(emitted.contains(&stat), "the step does not emit {stat:?}");
+        }
+        for stat in emitted {
+            assert!(
+                stat.scope() != Scope::Layer || stat.column().is_some(),
+                "{stat:?} has no probes.csv column"
+            );
+        }
+    }
 
     #[test]
     fn every_gate_lowering_names_is_a_probe_gate() {

@@ -8,79 +8,11 @@
 
 use crate::model::Model;
 use crate::probe::ProbeStat;
-use crate::runtime::run_folder::{self, Header, Trained, TrainedError};
+use crate::runtime::run_folder::{
+    self, parse_metrics, parse_probes, parse_time, RecordError, Trained, TrainedError,
+};
+pub use crate::runtime::run_folder::{EpochRow, ProbeRow, StatValues, StepRow, TimeRow, STATS};
 use std::path::{Path, PathBuf};
-
-/// Number of per-layer probe statistics.
-pub const STATS: usize = ProbeStat::PER_LAYER.len();
-
-/// A layer's per-layer statistics at one step, looked up by statistic: norms (not squares)
-/// and the other statistics as `probes.csv` holds them; NaN where empty or not recorded.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StatValues([f64; STATS]);
-
-impl StatValues {
-    /// Every statistic missing.
-    pub fn missing() -> StatValues {
-        StatValues([f64::NAN; STATS])
-    }
-
-    pub fn get(&self, stat: ProbeStat) -> f64 {
-        stat.column().map_or(f64::NAN, |i| self.0[i])
-    }
-
-    pub fn set(&mut self, stat: ProbeStat, value: f64) {
-        if let Some(i) = stat.column() {
-            self.0[i] = value;
-        }
-    }
-}
-
-impl std::ops::Index<ProbeStat> for StatValues {
-    type Output = f64;
-
-    /// The statistic's value; NaN for a statistic `probes.csv` has no column for.
-    fn index(&self, stat: ProbeStat) -> &f64 {
-        const MISSING: f64 = f64::NAN;
-        stat.column().map_or(&MISSING, |i| &self.0[i])
-    }
-}
-
-/// One line of `metrics.jsonl` for a step (null, i.e. NaN or ±∞, reads as NaN).
-#[derive(Debug, Clone, PartialEq)]
-pub struct StepRow {
-    pub step: u64,
-    pub loss: f64,
-    pub grad_norm: f64,
-    pub grad_norm_clipped: f64,
-    pub lr: f64,
-}
-
-/// One line of `metrics.jsonl` for an epoch's validation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EpochRow {
-    pub epoch: u64,
-    pub step: u64,
-    pub valid_loss: f64,
-    pub valid_accuracy: Option<f64>,
-}
-
-/// One row of `probes.csv`: norms (not squares) and the other statistics; NaN where empty.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProbeRow {
-    pub step: u64,
-    pub layer: usize,
-    pub values: StatValues,
-}
-
-/// One row of `probes_time.csv`: ‖∂L/∂h_t‖ of a recurrent layer at time step `t`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TimeRow {
-    pub step: u64,
-    pub layer: usize,
-    pub t: u32,
-    pub grad_h: f64,
-}
 
 /// Everything a run folder recorded.
 #[derive(Debug, Clone)]
@@ -108,13 +40,9 @@ pub enum RunError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{file} line {line}: {message}")]
+    #[error(transparent)]
     #[diagnostic(code(netc::report::bad_record))]
-    BadRecord {
-        file: &'static str,
-        line: usize,
-        message: String,
-    },
+    BadRecord(#[from] RecordError),
     #[error(transparent)]
     #[diagnostic(
         code(netc::report::bad_model),
@@ -243,165 +171,4 @@ impl Run {
             .map(|p| (p.step, p.values[stat]))
             .collect()
     }
-}
-
-fn parse_metrics(text: &str) -> Result<(Vec<StepRow>, Vec<EpochRow>), RunError> {
-    let (mut steps, mut epochs) = (Vec::new(), Vec::new());
-    for (i, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let bad = |message: String| RunError::BadRecord {
-            file: run_folder::METRICS,
-            line: i + 1,
-            message,
-        };
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
-        let num = |k: &str| {
-            v.get(k)
-                .and_then(serde_json::Value::as_f64)
-                .unwrap_or(f64::NAN)
-        };
-        let int = |k: &str| v.get(k).and_then(serde_json::Value::as_u64);
-        let step = int("step").ok_or_else(|| bad("no `step`".to_owned()))?;
-        if v.get("valid_loss").is_some() {
-            let epoch = int("epoch").unwrap_or(0);
-            let valid_accuracy = v.get("valid_accuracy").and_then(serde_json::Value::as_f64);
-            epochs.push(EpochRow {
-                epoch,
-                step,
-                valid_loss: num("valid_loss"),
-                valid_accuracy,
-            });
-        } else {
-            steps.push(StepRow {
-                step,
-                loss: num("loss"),
-                grad_norm: num("grad_norm"),
-                grad_norm_clipped: num("grad_norm_clipped"),
-                lr: num("lr"),
-            });
-        }
-    }
-    Ok((steps, epochs))
-}
-
-/// The non-empty lines of a CSV file after its header, with their 1-based line numbers.
-fn data_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    text.lines()
-        .enumerate()
-        .skip(1)
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| (i + 1, l))
-}
-
-/// Parses `probes.csv`, finding each statistic's column by its name in the header: a
-/// column the reader does not know is skipped, and a statistic the file has no column for
-/// (a file written before it existed) reads as NaN.
-fn parse_probes(text: &str, layers: &[String]) -> Result<Vec<ProbeRow>, RunError> {
-    let header = Header::parse(text.lines().next().unwrap_or_default());
-    let bad_header = |message: String| RunError::BadRecord {
-        file: run_folder::PROBES,
-        line: 1,
-        message,
-    };
-    let step_col = header
-        .column("step")
-        .ok_or_else(|| bad_header("no `step` column".to_owned()))?;
-    let layer_col = header
-        .column("layer")
-        .ok_or_else(|| bad_header("no `layer` column".to_owned()))?;
-    let stats: Vec<(usize, ProbeStat)> = header
-        .names()
-        .enumerate()
-        .filter_map(|(i, name)| ProbeStat::from_column(name).map(|s| (i, s)))
-        .collect();
-    let mut rows = Vec::new();
-    for (line, record) in data_lines(text) {
-        let bad = |message: String| RunError::BadRecord {
-            file: run_folder::PROBES,
-            line,
-            message,
-        };
-        let cells: Vec<&str> = record.split(',').collect();
-        if cells.len() != header.len() {
-            return Err(bad(format!(
-                "{} cells, expected {}",
-                cells.len(),
-                header.len()
-            )));
-        }
-        let step = cells[step_col]
-            .parse()
-            .map_err(|_| bad(format!("step `{}` is not a number", cells[step_col])))?;
-        let layer = layers
-            .iter()
-            .position(|l| l == cells[layer_col])
-            .ok_or_else(|| bad(format!("layer `{}` is not in the model", cells[layer_col])))?;
-        let mut values = StatValues::missing();
-        for &(i, stat) in &stats {
-            let cell = cells[i];
-            if !cell.is_empty() {
-                let v = cell
-                    .parse()
-                    .map_err(|_| bad(format!("`{cell}` is not a number")))?;
-                values.set(stat, v);
-            }
-        }
-        rows.push(ProbeRow {
-            step,
-            layer,
-            values,
-        });
-    }
-    Ok(rows)
-}
-
-/// Parses `probes_time.csv` (`step,layer,t,grad_h_norm`), finding the columns by name.
-fn parse_time(text: &str, layers: &[String]) -> Result<Vec<TimeRow>, RunError> {
-    let header = Header::parse(text.lines().next().unwrap_or_default());
-    let names = [
-        "step",
-        "layer",
-        "t",
-        ProbeStat::GradHiddenSq { t: 0 }.name(),
-    ];
-    let mut at = [0; 4];
-    for (col, name) in at.iter_mut().zip(names) {
-        *col = header.column(name).ok_or_else(|| RunError::BadRecord {
-            file: run_folder::PROBES_TIME,
-            line: 1,
-            message: format!("no `{name}` column"),
-        })?;
-    }
-    let mut rows = Vec::new();
-    for (line, record) in data_lines(text) {
-        let bad = |message: String| RunError::BadRecord {
-            file: run_folder::PROBES_TIME,
-            line,
-            message,
-        };
-        let cells: Vec<&str> = record.split(',').collect();
-        if cells.len() != header.len() {
-            let expected = header.len();
-            return Err(bad(format!("{} cells, expected {expected}", cells.len())));
-        }
-        let [step, layer, t, value] = at.map(|i| cells[i]);
-        rows.push(TimeRow {
-            step: step
-                .parse()
-                .map_err(|_| bad(format!("step `{step}` is not a number")))?,
-            layer: layers
-                .iter()
-                .position(|l| l == layer)
-                .ok_or_else(|| bad(format!("layer `{layer}` is not in the model")))?,
-            t: t.parse()
-                .map_err(|_| bad(format!("t `{t}` is not a whole number")))?,
-            grad_h: value
-                .parse()
-                .map_err(|_| bad(format!("`{value}` is not a number")))?,
-        });
-    }
-    Ok(rows)
 }

@@ -11,6 +11,7 @@
 //! complete CSV of at most K steps. A resumed run reads its ring back, drops the steps after
 //! the checkpoint, and goes on; its files end byte for byte as an uninterrupted run's.
 
+use super::run_folder;
 use crate::ir::Role;
 use crate::probe::{Gate, ProbeStat, Scope};
 use crate::step::StepProgram;
@@ -276,10 +277,12 @@ impl Recorder {
         resume: Option<u64>,
     ) -> io::Result<Recorder> {
         std::fs::create_dir_all(dir)?;
-        let metrics = BufWriter::new(open_record(&dir.join("metrics.jsonl"), resume.is_some())?);
-        let header: Vec<&str> = ProbeStat::PER_LAYER.iter().map(|s| s.name()).collect();
-        let header = format!("step,layer,{}", header.join(","));
-        let probes = ProbeSink::open(dir, "probes.csv", &header, files.keep, resume)?;
+        let metrics = BufWriter::new(open_record(
+            &dir.join(run_folder::METRICS),
+            resume.is_some(),
+        )?);
+        let header = run_folder::probes_header();
+        let probes = ProbeSink::open(dir, run_folder::PROBES, &header, files.keep, resume)?;
         let stats = || {
             program.graph.outputs.iter().filter_map(|o| match &o.role {
                 Role::Probe { stat, .. } => Some(*stat),
@@ -291,14 +294,9 @@ impl Recorder {
         let through_time = stats().any(|s| s.scope() == Scope::Time);
         let time = if through_time {
             let open = |name, header| ProbeSink::open(dir, name, header, files.keep, resume);
-            let time_header = format!("step,layer,t,{}", ProbeStat::GradHiddenSq { t: 0 }.name());
-            let gate_header = format!(
-                "step,layer,gate,{}",
-                ProbeStat::GateSaturation { gate: Gate::Hidden }.name()
-            );
             Some(TimeFiles {
-                time: open("probes_time.csv", &time_header)?,
-                gates: open("probes_gates.csv", &gate_header)?,
+                time: open(run_folder::PROBES_TIME, &run_folder::time_header())?,
+                gates: open(run_folder::PROBES_GATES, &run_folder::gates_header())?,
             })
         } else {
             None

@@ -12,6 +12,7 @@ use crate::runtime::run_folder::{
     self, parse_metrics, parse_probes, parse_time, RecordError, Trained, TrainedError,
 };
 pub use crate::runtime::run_folder::{EpochRow, ProbeRow, StatValues, StepRow, TimeRow, STATS};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Everything a run folder recorded.
@@ -24,9 +25,13 @@ pub struct Run {
     pub layers: Vec<String>,
     pub steps: Vec<StepRow>,
     pub epochs: Vec<EpochRow>,
+    /// Read-only after [`Run::parse`]: `probe_index` points into it.
     pub probes: Vec<ProbeRow>,
     /// ‖∂L/∂h_t‖ through time (recurrent layers only; empty otherwise).
     pub time: Vec<TimeRow>,
+    /// (step, layer) → its row in `probes`, built once so a look-up does not scan the table
+    /// (the report asks for every layer at many steps: a scan made it quadratic in the run).
+    probe_index: HashMap<(u64, usize), usize>,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -85,6 +90,11 @@ impl Run {
         let layers: Vec<String> = model.flat_layers().iter().map(|l| l.name.clone()).collect();
         let (steps, epochs) = parse_metrics(metrics)?;
         let probes = parse_probes(probes, &layers)?;
+        let probe_index = probes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ((p.step, p.layer), i))
+            .collect();
         Ok(Run {
             dir: PathBuf::new(),
             model,
@@ -94,6 +104,7 @@ impl Run {
             epochs,
             probes,
             time: Vec::new(),
+            probe_index,
         })
     }
 
@@ -157,10 +168,8 @@ impl Run {
 
     /// The value of `stat` for `layer` at `step`, as `probes.csv` holds it.
     pub fn probe(&self, step: u64, layer: usize, stat: ProbeStat) -> Option<f64> {
-        self.probes
-            .iter()
-            .find(|p| p.step == step && p.layer == layer)
-            .map(|p| p.values[stat])
+        let &row = self.probe_index.get(&(step, layer))?;
+        self.probes.get(row).map(|p| p.values[stat])
     }
 
     /// The series of `stat` of `layer` over the recorded steps.

@@ -4,7 +4,8 @@
 //! compile time, and probe overhead; it asserts nothing (numbers, not a test).
 
 use netc::codegen::{compile, JitOptions};
-use netc::ir::{Graph, ProbeStat, ReduceOp, Role, UnaryOp, ValueId};
+use netc::ir::{Graph, ReduceOp, Role, UnaryOp, ValueId};
+use netc::probe::ProbeStat;
 use std::time::Instant;
 
 #[derive(Clone, Copy, PartialEq)]

@@ -18,6 +18,7 @@ pub mod health;
 pub mod init;
 pub mod model;
 pub mod params;
+pub mod probe;
 pub mod repl;
 pub mod report;
 pub mod runtime;

@@ -5,10 +5,10 @@
 //! the `.net` construct each item came from, so run-time findings can name a line.
 
 use crate::span::Span;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A whole checked `.net` file: one model and how to train it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Model {
     pub name: String,
     pub span: Span,
@@ -21,14 +21,14 @@ pub struct Model {
 }
 
 /// The model's input. Shapes never include the batch axis.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Input {
     pub name: String,
     pub kind: InputKind,
     pub span: Span,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum InputKind {
     /// `input x: [64]`: a feature vector (or any static shape).
     Tensor { shape: Vec<usize> },
@@ -47,7 +47,7 @@ impl InputKind {
 }
 
 /// One resolved layer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Layer {
     /// Unique name: the user's `as name`, or the documented default (`dense1`, `relu2`, ...).
     pub name: String,
@@ -59,7 +59,7 @@ pub struct Layer {
     pub out_shape: Vec<usize>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum LayerKind {
     /// `dense N`: y = act(x·Wᵀ + b) with W of shape [N, in] (PyTorch's layout).
     Dense {
@@ -90,7 +90,7 @@ pub enum LayerKind {
 }
 
 /// A recurrent layer's settings.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Recurrent {
     pub cell: Cell,
     pub units: usize,
@@ -105,7 +105,7 @@ pub struct Recurrent {
 }
 
 /// The recurrent cell.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Cell {
     /// h' = act(W_ih·x + b_ih + W_hh·h + b_hh).
     Rnn { act: Activation },
@@ -136,7 +136,7 @@ impl Cell {
 }
 
 /// What a recurrent layer outputs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Returns {
     /// The last hidden state `[N]`.
     Last,
@@ -145,7 +145,7 @@ pub enum Returns {
 }
 
 /// Activation functions, as layer attributes (`act = relu`) or standalone layers.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Activation {
     Identity,
     Sigmoid,
@@ -176,7 +176,7 @@ pub enum Activation {
 }
 
 /// Which fan a variance-scaling init uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FanMode {
     FanIn,
     FanOut,
@@ -184,7 +184,7 @@ pub enum FanMode {
 
 /// Weight initializers. Fans follow PyTorch: for a dense W of shape [out, in], fan_in = in,
 /// fan_out = out.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Init {
     Zeros,
     Constant(f64),
@@ -227,7 +227,7 @@ pub enum Init {
 }
 
 /// The `train { ... }` section, every default filled in.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub data: DataSource,
     pub loss: Loss,
@@ -248,13 +248,13 @@ pub struct TrainConfig {
     pub span: Span,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum DataSource {
     Csv(CsvSource),
     Synthetic(Synthetic),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CsvSource {
     /// As written; relative paths resolve against the `.net` file's folder.
     pub path: String,
@@ -271,7 +271,7 @@ pub struct CsvSource {
 }
 
 /// The columns that lay out a long-format sequence file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LongFormat {
     /// The column naming each row's sequence (any text).
     pub sequence: String,
@@ -279,13 +279,13 @@ pub struct LongFormat {
     pub time: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Task {
     Classification,
     Regression,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Scale {
     None,
     /// Zero mean, unit variance, statistics from the training split only.
@@ -296,7 +296,7 @@ pub enum Scale {
 
 /// Built-in synthetic data sets, generated from the training seed. `n` is the number of
 /// examples; `split` the training fraction.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Synthetic {
     pub kind: SyntheticKind,
     pub n: usize,
@@ -304,7 +304,7 @@ pub struct Synthetic {
     pub split: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum SyntheticKind {
     /// The four-point XOR truth table (repeated to `n`), 2 inputs, 1 binary target.
     Xor,
@@ -366,7 +366,7 @@ impl SyntheticKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Loss {
     Mse,
     /// Softmax cross-entropy on logits over the last axis, targets are class indices; fused
@@ -376,7 +376,7 @@ pub enum Loss {
     BinaryCrossEntropy,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Optimizer {
     Sgd {
         lr: f64,
@@ -433,7 +433,7 @@ impl Optimizer {
 }
 
 /// Learning-rate schedules: the factor applied to the optimizer's lr at a step.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Schedule {
     Constant,
     /// lr·gamma^(step / every).
@@ -452,7 +452,7 @@ pub enum Schedule {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Clip {
     None,
     /// Rescale all gradients together when their global L2 norm exceeds the threshold.
@@ -464,7 +464,7 @@ pub enum Clip {
 }
 
 /// Probe settings: how often per-layer statistics are recorded.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProbeConfig {
     pub enabled: bool,
     /// Record every N steps.
@@ -475,7 +475,7 @@ pub struct ProbeConfig {
     pub keep: Option<usize>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OnNonFinite {
     Stop,
     SkipStep,

@@ -205,23 +205,6 @@ pub fn line_of(src: &str, span: crate::span::Span) -> usize {
     span.line_col(src).0
 }
 
-/// The resolved configuration (`config.json`) and the source it came from (`model.net`, so
-/// the spans in the records point at its lines), beside the records.
-pub fn write_config(
-    dir: &std::path::Path,
-    model: &crate::model::Model,
-    src: &str,
-    resume: bool,
-) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    if resume {
-        return Ok(());
-    }
-    let text = serde_json::to_string_pretty(model).map_err(std::io::Error::other)?;
-    std::fs::write(dir.join("config.json"), text)?;
-    std::fs::write(dir.join("model.net"), src)
-}
-
 /// A bar whose length is log10 of `value / reference`, centred: left of `|` is smaller than
 /// the reference, right is larger (one character a decade, up to 8 each way).
 pub fn log_bar(value: f64, reference: f64) -> String {

@@ -6,8 +6,8 @@ use super::common::ModelArgs;
 use super::train::TrainArgs;
 use crate::health::Diagnosis;
 use crate::params::WeightsFile;
+use crate::probe::ProbeStat;
 use crate::report::plot::{LinePlot, Plot};
-use crate::report::run::col;
 use crate::report::{self, Run};
 use crate::runtime::exec::Backend;
 use crate::runtime::train::{self, Observer, TrainOptions};
@@ -256,7 +256,7 @@ fn train_one(
         let text = crate::diag::render(&checked.diagnostics, &v.label, &v.src, false);
         format!("{}: the model does not check\n{text}", v.label)
     })?;
-    super::common::write_config(dir, &model, &v.src, false)
+    crate::runtime::run_folder::write_trained(dir, &model, &v.src, false)
         .map_err(|e| format!("{}: {e}", dir.display()))?;
     let opts = TrainOptions {
         backend,
@@ -373,7 +373,9 @@ pub fn overlaid_plots(outcomes: &[&Outcome]) -> Vec<(&'static str, Plot)> {
                     .map(|i| {
                         (
                             i as f64 + 1.0,
-                            o.run.probe(last, i, col::GRAD_A).unwrap_or(f64::NAN),
+                            o.run
+                                .probe(last, i, ProbeStat::GradActSq)
+                                .unwrap_or(f64::NAN),
                         )
                     })
                     .collect(),

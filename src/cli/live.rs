@@ -4,8 +4,8 @@
 
 use crate::health::lint::layer_act;
 use crate::health::status::{classify, LayerHealth, Status};
-use crate::ir::ProbeStat;
 use crate::model::{Activation, Model};
+use crate::probe::ProbeStat;
 use crate::runtime::record::StepRecord;
 use std::time::{Duration, Instant};
 
@@ -110,6 +110,7 @@ impl LiveTable {
             rel,
             update_ratio: update_ratio(r, i).unwrap_or(f64::NAN),
             saturation: sat.unwrap_or(f64::NAN),
+            grad_zero_frac: r.probe(i, ProbeStat::GradZeroFrac).unwrap_or(f64::NAN),
             worst_update: self.worst_update[i],
             // growth needs the run's history; the report judges it
             grad_w_growth: 1.0,

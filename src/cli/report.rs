@@ -5,6 +5,7 @@ use super::common;
 use crate::diag;
 use crate::health::Diagnosis;
 use crate::report::{self, plot, Run};
+use crate::runtime::run_folder;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -53,7 +54,7 @@ pub fn text(run: &Run, d: &Diagnosis) -> String {
     if !d.lints.is_empty() {
         out.push_str(&diag::render(
             &d.lints,
-            "model.net",
+            run_folder::SOURCE,
             &run.src,
             std::io::stdout().is_terminal(),
         ));
@@ -78,7 +79,7 @@ pub fn write_plots(run: &Run, d: &Diagnosis, dir: &Path) -> Result<PathBuf, Stri
     let title = format!("netc report: {}", run.model.name);
     let html = report::html::page(&title, &report::render_text(run, d), &plots)
         .map_err(|e| e.to_string())?;
-    let path = dir.join("report.html");
-    std::fs::write(&path, html).map_err(|e| format!("cannot write report.html: {e}"))?;
+    let path = dir.join(run_folder::REPORT_HTML);
+    std::fs::write(&path, html).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path)
 }

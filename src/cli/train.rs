@@ -4,6 +4,7 @@ use super::args::NameArgs;
 use super::common::{self, ModelArgs, ThreadArgs};
 use super::out;
 use crate::runtime::record::{EpochRecord, StepRecord};
+use crate::runtime::run_folder;
 use crate::runtime::train::{self, Observer, RunInfo, StopReason, TrainOptions};
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use std::io::IsTerminal;
@@ -103,7 +104,7 @@ pub fn run(mut args: TrainArgs) -> ExitCode {
         interrupt,
         pause_at: args.pause_at,
     };
-    if let Err(e) = common::write_config(&out_dir, model, &loaded.src, args.resume.is_some()) {
+    if let Err(e) = run_folder::write_trained(&out_dir, model, &loaded.src, args.resume.is_some()) {
         eprintln!(
             "error: cannot write the run folder {}: {e}",
             out_dir.display()
@@ -305,11 +306,7 @@ impl Observer for Progress {
                 }
             }
             Mode::Json => {
-                let probes: Vec<_> = r
-                    .probes
-                    .iter()
-                    .map(|&(l, s, v)| (l, crate::step::stat_name(s), v))
-                    .collect();
+                let probes = r.shown_probes();
                 println!(
                     "{}",
                     serde_json::json!({ "event": "step", "record": r, "probes": probes })

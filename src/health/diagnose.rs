@@ -5,7 +5,8 @@
 use super::lint::layer_act;
 use super::status::{LayerHealth, Status, VANISHING_REL};
 use crate::model::Activation;
-use crate::report::run::{col, Run, StepRow};
+use crate::probe::ProbeStat;
+use crate::report::run::{Run, StepRow};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -135,9 +136,9 @@ fn vanishing(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
         top.grad_a, top.name, bottom.grad_a, bottom.name
     )];
     if let Some(s0) = run.probe_steps().first() {
-        let r0 = run.probe(*s0, 0, col::GRAD_A).unwrap_or(f64::NAN)
+        let r0 = run.probe(*s0, 0, ProbeStat::GradActSq).unwrap_or(f64::NAN)
             / run
-                .probe(*s0, health.len() - 1, col::GRAD_A)
+                .probe(*s0, health.len() - 1, ProbeStat::GradActSq)
                 .unwrap_or(f64::NAN);
         let when = if run.probes_from_start() {
             " (initialization)"
@@ -222,8 +223,10 @@ fn rel_rule(
         .iter()
         .copied()
         .filter(|&s| {
-            let rel = run.probe(s, layer, col::GRAD_A).unwrap_or(f64::NAN)
-                / run.probe(s, top, col::GRAD_A).unwrap_or(f64::NAN);
+            let rel = run
+                .probe(s, layer, ProbeStat::GradActSq)
+                .unwrap_or(f64::NAN)
+                / run.probe(s, top, ProbeStat::GradActSq).unwrap_or(f64::NAN);
             past(rel)
         })
         .collect();
@@ -420,7 +423,11 @@ fn non_finite(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
         .iter()
         .filter(|h| h.first_nonfinite == Some(step))
         .collect();
-    let forward = |i: usize| run.probe(step, i, col::NONFINITE_FWD).unwrap_or(0.0) > 0.0;
+    let forward = |i: usize| {
+        run.probe(step, i, ProbeStat::NonFiniteForward)
+            .unwrap_or(0.0)
+            > 0.0
+    };
     let index = |h: &LayerHealth| health.iter().position(|x| x.name == h.name).unwrap_or(0);
     // Forward values break from the input side; gradients from the output side.
     let culprit = at_step
@@ -526,7 +533,7 @@ fn unit_problem(run: &Run, health: &[LayerHealth], status: Status) -> Option<Fin
         .copied()
         .filter(|&s| {
             index
-                .and_then(|i| run.probe(s, i, col::SATURATION))
+                .and_then(|i| run.probe(s, i, ProbeStat::Saturation))
                 .is_some_and(|v| v >= threshold)
         })
         .collect();

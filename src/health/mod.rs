@@ -21,7 +21,8 @@ pub use predict::{predict, Prediction, Trend};
 pub use status::{LayerHealth, Status};
 
 use crate::diag::Diagnostic;
-use crate::report::run::{col, Run};
+use crate::probe::ProbeStat;
+use crate::report::run::Run;
 
 /// Everything the health module concludes about a run.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -82,10 +83,10 @@ pub fn measured_profile(run: &Run) -> Vec<f64> {
         return Vec::new();
     };
     let top = run
-        .probe(s0, run.layers.len().saturating_sub(1), col::GRAD_A)
+        .probe(s0, run.layers.len().saturating_sub(1), ProbeStat::GradActSq)
         .unwrap_or(f64::NAN);
     (0..run.layers.len())
-        .map(|i| run.probe(s0, i, col::GRAD_A).unwrap_or(f64::NAN) / top)
+        .map(|i| run.probe(s0, i, ProbeStat::GradActSq).unwrap_or(f64::NAN) / top)
         .collect()
 }
 

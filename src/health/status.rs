@@ -3,7 +3,8 @@
 
 use super::lint::layer_act;
 use crate::model::{Activation, Optimizer};
-use crate::report::run::{col, Run};
+use crate::probe::ProbeStat;
+use crate::report::run::Run;
 use serde::Serialize;
 
 /// ‖∂L/∂a‖ below this fraction of the last layer's: vanishing.
@@ -57,6 +58,8 @@ pub struct LayerHealth {
     pub rel: f64,
     pub update_ratio: f64,
     pub saturation: f64,
+    /// Fraction of units no gradient reaches (∂L/∂a = 0 on the whole batch), median.
+    pub grad_zero_frac: f64,
     /// Largest ‖ΔW‖/‖W‖ of the run and its step.
     pub worst_update: Option<(u64, f64)>,
     /// Largest ‖∂L/∂W‖ over its median in the first tenth of the run.
@@ -149,7 +152,7 @@ pub fn layer_health(run: &Run) -> Vec<LayerHealth> {
     let top = run.layers.len().saturating_sub(1);
     let top_grad: Vec<f64> = window
         .iter()
-        .map(|&s| run.probe(s, top, col::GRAD_A).unwrap_or(f64::NAN))
+        .map(|&s| run.probe(s, top, ProbeStat::GradActSq).unwrap_or(f64::NAN))
         .collect();
     let layers = run.model.flat_layers();
     // A final softmax/sigmoid fused into the loss passes its gradient through the logits, not
@@ -160,17 +163,17 @@ pub fn layer_health(run: &Run) -> Vec<LayerHealth> {
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            let at = |c: usize| -> Vec<f64> {
+            let at = |stat: ProbeStat| -> Vec<f64> {
                 window
                     .iter()
-                    .map(|&s| run.probe(s, i, c).unwrap_or(f64::NAN))
+                    .map(|&s| run.probe(s, i, stat).unwrap_or(f64::NAN))
                     .collect()
             };
-            let grad_a = at(col::GRAD_A);
+            let grad_a = at(ProbeStat::GradActSq);
             let rel: Vec<f64> = grad_a.iter().zip(&top_grad).map(|(a, t)| a / t).collect();
-            let ratios: Vec<f64> = at(col::UPDATE)
+            let ratios: Vec<f64> = at(ProbeStat::UpdateSq)
                 .iter()
-                .zip(at(col::WEIGHT))
+                .zip(at(ProbeStat::WeightSq))
                 .map(|(u, w)| u / w)
                 .collect();
             let layer = layers.get(i);
@@ -179,10 +182,11 @@ pub fn layer_health(run: &Run) -> Vec<LayerHealth> {
                 line: layer.map_or(0, |l| l.span.line_col(&run.src).0),
                 status: Status::Ok,
                 grad_a: median(&grad_a),
-                grad_w: median(&at(col::GRAD_W)),
+                grad_w: median(&at(ProbeStat::GradWeightSq)),
                 rel: median(&rel),
                 update_ratio: median(&ratios),
-                saturation: median(&at(col::SATURATION)),
+                saturation: median(&at(ProbeStat::Saturation)),
+                grad_zero_frac: median(&at(ProbeStat::GradZeroFrac)),
                 worst_update: worst_update(run, i),
                 grad_w_growth: growth(run, i),
                 first_nonfinite: first_nonfinite(run, i),
@@ -210,7 +214,12 @@ fn worst_update(run: &Run, layer: usize) -> Option<(u64, f64)> {
     run.probes
         .iter()
         .filter(|p| p.layer == layer)
-        .map(|p| (p.step, p.values[col::UPDATE] / p.values[col::WEIGHT]))
+        .map(|p| {
+            (
+                p.step,
+                p.values[ProbeStat::UpdateSq] / p.values[ProbeStat::WeightSq],
+            )
+        })
         .filter(|(_, r)| r.is_finite())
         .max_by(|a, b| a.1.total_cmp(&b.1))
 }
@@ -222,7 +231,7 @@ fn worst_update(run: &Run, layer: usize) -> Option<(u64, f64)> {
 /// gradients first, tiny ones for most of the run — would look like an explosion.)
 fn growth(run: &Run, layer: usize) -> f64 {
     let series: Vec<f64> = run
-        .series(layer, col::GRAD_W)
+        .series(layer, ProbeStat::GradWeightSq)
         .into_iter()
         .map(|(_, v)| v)
         .collect();
@@ -250,10 +259,13 @@ fn first_nonfinite(run: &Run, layer: usize) -> Option<u64> {
         .iter()
         .filter(|p| p.layer == layer)
         .find(|p| {
-            let flagged = p.values[col::NONFINITE_FWD] > 0.0 || p.values[col::NONFINITE_BWD] > 0.0;
-            let overflow = [col::GRAD_W, col::GRAD_A]
+            let flagged = p.values[ProbeStat::NonFiniteForward] > 0.0
+                || p.values[ProbeStat::NonFiniteBackward] > 0.0;
+            let overflow = [ProbeStat::GradWeightSq, ProbeStat::GradActSq]
                 .iter()
-                .any(|&c| p.values[c].is_infinite() || (p.values[c].is_nan() && c == col::GRAD_A));
+                .any(|&c| {
+                    p.values[c].is_infinite() || (p.values[c].is_nan() && c == ProbeStat::GradActSq)
+                });
             flagged || overflow
         })
         .map(|p| p.step)

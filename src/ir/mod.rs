@@ -12,6 +12,7 @@
 //!
 //! Architecture invariant: this module knows nothing of pest, the AST or the checked model.
 
+use crate::probe::ProbeStat;
 use crate::span::Span;
 use serde::Serialize;
 
@@ -245,44 +246,13 @@ pub struct Node {
     pub origin: Origin,
 }
 
-/// The statistic a probe output records for a layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub enum ProbeStat {
-    /// ‖∂L/∂W‖² (before clipping)
-    GradWeightSq,
-    /// ‖∂L/∂b‖²
-    GradBiasSq,
-    /// ‖∂L/∂a‖², a = the layer's output (the back-propagated signal)
-    GradActSq,
-    /// ‖W‖²
-    WeightSq,
-    /// ‖ΔW‖² of the optimizer update
-    UpdateSq,
-    /// mean of the layer's output
-    ActMean,
-    /// standard deviation of the layer's output
-    ActStd,
-    /// fraction of saturated units (sigmoid/tanh) or dead units (relu family)
-    Saturation,
-    /// 1.0 if the layer's output has a NaN or ±∞ in the forward pass
-    NonFiniteForward,
-    /// 1.0 if ∂L/∂a or ∂L/∂W has a NaN or ±∞
-    NonFiniteBackward,
-    /// ‖∂L/∂h_t‖² of a recurrent layer's hidden state at time step `t` (0-based), the total
-    /// derivative through every later step (backpropagation through time)
-    GradHiddenSq { t: u32 },
-    /// fraction of saturated units of a recurrent layer's gate number `gate` (PyTorch's order:
-    /// i, f, g, o for the LSTM; r, z, n for the GRU; the hidden state for a plain rnn) over
-    /// every step
-    GateSaturation { gate: u8 },
-}
-
 /// What an output of a program is for.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Role {
     /// The scalar training loss.
     Loss,
-    /// A scalar statistic of a layer.
+    /// A scalar statistic of a layer; the IR carries the statistic as data (its meaning and
+    /// name live in [`crate::probe`], a leaf module).
     Probe { layer: String, stat: ProbeStat },
     /// A global scalar statistic (e.g. `grad_norm`, `grad_norm_clipped`).
     Metric,

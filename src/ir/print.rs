@@ -5,7 +5,7 @@
 //! %12 = matmul %3, %7ᵀ : [64, 128]    ; dense1 @ 5:5
 //! ```
 
-use super::{BinaryOp, CmpOp, Graph, Node, Op, Origin, ProbeStat, ReduceOp, Role, UnaryOp};
+use super::{BinaryOp, CmpOp, Graph, Node, Op, Origin, ReduceOp, Role, UnaryOp};
 use std::fmt::Write;
 
 /// The graph as text; origins show byte spans (`@ 40..52`). Use [`print_with_source`] for
@@ -86,23 +86,6 @@ pub fn reduce_name(op: ReduceOp) -> &'static str {
         ReduceOp::Sum => "reduce_sum",
         ReduceOp::Mean => "reduce_mean",
         ReduceOp::Max => "reduce_max",
-    }
-}
-
-pub fn probe_stat_name(stat: ProbeStat) -> &'static str {
-    match stat {
-        ProbeStat::GradWeightSq => "grad_weight_sq",
-        ProbeStat::GradBiasSq => "grad_bias_sq",
-        ProbeStat::GradActSq => "grad_act_sq",
-        ProbeStat::WeightSq => "weight_sq",
-        ProbeStat::UpdateSq => "update_sq",
-        ProbeStat::ActMean => "act_mean",
-        ProbeStat::ActStd => "act_std",
-        ProbeStat::Saturation => "saturation",
-        ProbeStat::NonFiniteForward => "nonfinite_forward",
-        ProbeStat::NonFiniteBackward => "nonfinite_backward",
-        ProbeStat::GradHiddenSq { .. } => "grad_hidden_sq",
-        ProbeStat::GateSaturation { .. } => "gate_saturation",
     }
 }
 
@@ -209,22 +192,16 @@ fn origin_text(origin: &Origin, source: Option<&str>) -> String {
 fn role_text(role: &Role) -> String {
     match role {
         Role::Loss => "loss".into(),
-        Role::Probe { layer, stat } => match stat {
-            ProbeStat::GradHiddenSq { t } => format!("probe {layer} grad_hidden_sq t={t}"),
-            ProbeStat::GateSaturation { gate } => {
-                format!("probe {layer} gate_saturation gate={gate}")
-            }
-            ProbeStat::GradWeightSq
-            | ProbeStat::GradBiasSq
-            | ProbeStat::GradActSq
-            | ProbeStat::WeightSq
-            | ProbeStat::UpdateSq
-            | ProbeStat::ActMean
-            | ProbeStat::ActStd
-            | ProbeStat::Saturation
-            | ProbeStat::NonFiniteForward
-            | ProbeStat::NonFiniteBackward => format!("probe {layer} {}", probe_stat_name(*stat)),
-        },
+        Role::Probe { layer, stat } => {
+            let at = match (stat.time_step(), stat.gate()) {
+                (Some(t), _) => format!(" t={t}"),
+                (None, Some(gate)) => format!(" gate={}", gate.name()),
+                (None, None) => String::new(),
+            };
+            // The program computes the square of a norm; the files show its root.
+            let squared = if stat.squared() { " (squared)" } else { "" };
+            format!("probe {layer} {}{at}{squared}", stat.name())
+        }
         Role::Metric => "metric".into(),
         Role::Update { param } => format!("update {param}"),
         Role::Value => "value".into(),

@@ -3,7 +3,7 @@
 
 use super::engine::Run;
 use super::view::profile;
-use crate::ir::ProbeStat;
+use crate::probe::ProbeStat;
 use crate::report::plot::{LinePlot, Plot};
 
 /// What `:plot` draws.

@@ -5,9 +5,9 @@
 use super::command::COMMANDS;
 use super::engine::Run;
 use super::workspace::Snapshot;
-use crate::ir::ProbeStat;
 use crate::lower::{self, LowerOptions};
 use crate::model::NestedLayer;
+use crate::probe::ProbeStat;
 use std::fmt::Write;
 
 /// How many of a run's last steps the gradient profile averages (one step is noisy).

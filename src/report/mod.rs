@@ -11,11 +11,20 @@ pub use run::{read_run, Run, RunError};
 
 use crate::health::{self, Diagnosis, Prediction, Trend};
 
+/// A fraction as a whole percentage; `-` when the statistic was not recorded.
+fn percent(fraction: f64) -> String {
+    if fraction.is_finite() {
+        format!("{:.0}", fraction * 100.0)
+    } else {
+        "-".to_owned()
+    }
+}
+
 /// The diagnosis as text: the per-layer table, the findings, predicted next to measured.
 pub fn render_text(run: &Run, d: &Diagnosis) -> String {
     let mut out = String::new();
     out.push_str(&format!(
-        "{:<14} {:>5} {:>10} {:>10} {:>10} {:>9} {:>7}  {:<10} {:>10} {:>10}\n",
+        "{:<14} {:>5} {:>10} {:>10} {:>10} {:>9} {:>7} {:>7}  {:<10} {:>10} {:>10}\n",
         "layer",
         "line",
         "‖∂L/∂a‖",
@@ -23,25 +32,22 @@ pub fn render_text(run: &Run, d: &Diagnosis) -> String {
         "rel",
         "upd/w",
         "sat%",
+        "∂a=0%",
         "status",
         "predicted",
         "measured0"
     ));
     for (i, h) in d.layers.iter().enumerate() {
-        let pct = if h.saturation.is_finite() {
-            format!("{:.0}", h.saturation * 100.0)
-        } else {
-            "-".to_owned()
-        };
         out.push_str(&format!(
-            "{:<14} {:>5} {:>10} {:>10} {:>10} {:>9} {:>7}  {:<10} {:>10} {:>10}\n",
+            "{:<14} {:>5} {:>10} {:>10} {:>10} {:>9} {:>7} {:>7}  {:<10} {:>10} {:>10}\n",
             h.name,
             h.line,
             sci(h.grad_a),
             sci(h.grad_w),
             sci(h.rel),
             sci(h.update_ratio),
-            pct,
+            percent(h.saturation),
+            percent(h.grad_zero_frac),
             h.status.label(),
             d.prediction
                 .layers
@@ -58,7 +64,7 @@ pub fn render_text(run: &Run, d: &Diagnosis) -> String {
         }
         Some(_) | None => "predicted and measured0 are at initialization".to_owned(),
     };
-    out.push_str(&format!("(medians over the last quarter of the recorded steps; rel = ‖∂L/∂a‖ / last layer's; relative depth profiles: {measured0})\n"));
+    out.push_str(&format!("(medians over the last quarter of the recorded steps; rel = ‖∂L/∂a‖ / last layer's; ∂a=0% = units whose ∂L/∂a is exactly 0 on the whole batch; relative depth profiles: {measured0})\n"));
     if let Some(coverage) = run.probe_coverage() {
         out.push_str(&format!("{coverage}\n"));
     }

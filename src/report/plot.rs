@@ -2,8 +2,9 @@
 //! SVG text. Text uses the DejaVu Sans font compiled into the binary, so plots look the same on
 //! a machine without system fonts. Writing the files is the caller's job.
 
-use super::run::{col, Run};
+use super::run::Run;
 use super::Diagnosis;
+use crate::probe::ProbeStat;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
@@ -262,7 +263,7 @@ pub fn grad_over_steps(run: &Run) -> LinePlot {
         .map(|(i, name)| {
             (
                 name.clone(),
-                run.series(i, col::GRAD_A)
+                run.series(i, ProbeStat::GradActSq)
                     .into_iter()
                     .map(|(s, v)| (s as f64, v))
                     .collect(),
@@ -302,7 +303,7 @@ pub fn depth_profile(run: &Run) -> LinePlot {
                     .map(|i| {
                         (
                             i as f64 + 1.0,
-                            run.probe(s, i, col::GRAD_A).unwrap_or(f64::NAN),
+                            run.probe(s, i, ProbeStat::GradActSq).unwrap_or(f64::NAN),
                         )
                     })
                     .collect(),
@@ -423,7 +424,7 @@ pub fn grad_heatmap(run: &Run) -> Heatmap {
             steps
                 .iter()
                 .map(|&s| {
-                    run.probe(s, i, col::GRAD_A).map_or(f64::NAN, |v| {
+                    run.probe(s, i, ProbeStat::GradActSq).map_or(f64::NAN, |v| {
                         if v > 0.0 {
                             v.log10()
                         } else {

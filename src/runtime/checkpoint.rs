@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 /// The checkpoint's file name inside a run folder.
-pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+pub const CHECKPOINT_FILE: &str = super::run_folder::CHECKPOINT;
 
 /// The `format` metadata value this version writes and reads.
 pub const FORMAT: &str = "netc-checkpoint-1";

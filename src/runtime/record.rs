@@ -11,7 +11,9 @@
 //! complete CSV of at most K steps. A resumed run reads its ring back, drops the steps after
 //! the checkpoint, and goes on; its files end byte for byte as an uninterrupted run's.
 
-use crate::ir::{ProbeStat, Role};
+use super::run_folder;
+use crate::ir::Role;
+use crate::probe::{Gate, ProbeStat, Scope};
 use crate::step::StepProgram;
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -43,6 +45,36 @@ impl StepRecord {
             .find(|&&(l, s, _)| l == layer && s == stat)
             .map(|&(_, _, v)| v)
     }
+
+    /// Every probe of the step as the files show it (norms, not squares), for `--json`.
+    pub fn shown_probes(&self) -> Vec<ProbeValue> {
+        self.probes
+            .iter()
+            .map(|&(layer, stat, v)| ProbeValue {
+                layer,
+                stat: stat.name(),
+                t: stat.time_step(),
+                gate: stat.gate().map(Gate::name),
+                value: stat.shown(v),
+            })
+            .collect()
+    }
+}
+
+/// One probe value as `--json` prints it: the statistic's one name (the CSV column) and the
+/// value as the CSV files hold it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbeValue {
+    /// The layer's index in the model's layer order.
+    pub layer: usize,
+    pub stat: &'static str,
+    /// The time step of a through-time statistic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub t: Option<u32>,
+    /// The gate of a gate statistic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate: Option<&'static str>,
+    pub value: f64,
 }
 
 /// What evaluation on the validation split measured after an epoch.
@@ -53,21 +85,6 @@ pub struct EpochRecord {
     pub valid_loss: f64,
     pub valid_accuracy: Option<f64>,
 }
-
-/// The probe columns, in file order: (statistic, column name, whether the file holds its
-/// square root).
-pub const PROBE_COLUMNS: [(ProbeStat, &str, bool); 10] = [
-    (ProbeStat::GradWeightSq, "grad_w_norm", true),
-    (ProbeStat::GradBiasSq, "grad_b_norm", true),
-    (ProbeStat::GradActSq, "grad_a_norm", true),
-    (ProbeStat::WeightSq, "weight_norm", true),
-    (ProbeStat::UpdateSq, "update_norm", true),
-    (ProbeStat::ActMean, "act_mean", false),
-    (ProbeStat::ActStd, "act_std", false),
-    (ProbeStat::Saturation, "saturation", false),
-    (ProbeStat::NonFiniteForward, "nonfinite_fwd", false),
-    (ProbeStat::NonFiniteBackward, "nonfinite_bwd", false),
-];
 
 /// How the probe files are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,12 +105,10 @@ pub struct Recorder {
     time: Option<TimeFiles>,
 }
 
-/// `probes_time.csv` and `probes_gates.csv`, with the gate names the step program uses.
+/// `probes_time.csv` and `probes_gates.csv`.
 struct TimeFiles {
     time: ProbeSink,
     gates: ProbeSink,
-    /// (layer index, gate index) → gate name (`i`, `f`, `g`, `o`, `r`, `z`, `n`, `h`).
-    gate_names: Vec<((usize, u8), String)>,
 }
 
 /// One probe file: appended to, or a ring of the last recorded steps.
@@ -262,37 +277,26 @@ impl Recorder {
         resume: Option<u64>,
     ) -> io::Result<Recorder> {
         std::fs::create_dir_all(dir)?;
-        let metrics = BufWriter::new(open_record(&dir.join("metrics.jsonl"), resume.is_some())?);
-        let header: Vec<&str> = PROBE_COLUMNS.iter().map(|c| c.1).collect();
-        let header = format!("step,layer,{}", header.join(","));
-        let probes = ProbeSink::open(dir, "probes.csv", &header, files.keep, resume)?;
-        let has_probes = program
-            .graph
-            .outputs
-            .iter()
-            .any(|o| matches!(o.role, Role::Probe { .. }));
+        let metrics = BufWriter::new(open_record(
+            &dir.join(run_folder::METRICS),
+            resume.is_some(),
+        )?);
+        let header = run_folder::probes_header();
+        let probes = ProbeSink::open(dir, run_folder::PROBES, &header, files.keep, resume)?;
+        let stats = || {
+            program.graph.outputs.iter().filter_map(|o| match &o.role {
+                Role::Probe { stat, .. } => Some(*stat),
+                Role::Loss | Role::Metric | Role::Update { .. } | Role::Value => None,
+            })
+        };
+        let has_probes = stats().next().is_some();
         let layers: Vec<String> = program.layers.iter().map(|(n, _)| n.clone()).collect();
-        let mut gate_names = Vec::new();
-        let mut through_time = false;
-        for o in &program.graph.outputs {
-            let Role::Probe { layer, stat } = &o.role else {
-                continue;
-            };
-            if let ProbeStat::GateSaturation { gate } = stat {
-                // the output is named `probe.<layer>.gate_sat.<gate name>`
-                let name = o.name.rsplit('.').next().unwrap_or("?").to_owned();
-                if let Some(l) = layers.iter().position(|n| n == layer) {
-                    gate_names.push(((l, *gate), name));
-                }
-            }
-            through_time |= matches!(stat, ProbeStat::GradHiddenSq { .. });
-        }
+        let through_time = stats().any(|s| s.scope() == Scope::Time);
         let time = if through_time {
             let open = |name, header| ProbeSink::open(dir, name, header, files.keep, resume);
             Some(TimeFiles {
-                time: open("probes_time.csv", "step,layer,t,grad_h_norm")?,
-                gates: open("probes_gates.csv", "step,layer,gate,saturation")?,
-                gate_names,
+                time: open(run_folder::PROBES_TIME, &run_folder::time_header())?,
+                gates: open(run_folder::PROBES_GATES, &run_folder::gates_header())?,
             })
         } else {
             None
@@ -314,30 +318,13 @@ impl Recorder {
         let (mut time, mut gates) = (String::new(), String::new());
         for &(layer, stat, v) in &r.probes {
             let name = &self.layers[layer];
-            // writing into a String cannot fail
-            let _ = match stat {
-                ProbeStat::GradHiddenSq { t } => {
-                    writeln!(time, "{},{name},{t},{}", r.step, v.sqrt())
+            // writing into a String cannot fail; the per-layer statistics go to probes.csv
+            let _ = match (stat.time_step(), stat.gate()) {
+                (Some(t), _) => writeln!(time, "{},{name},{t},{}", r.step, stat.shown(v)),
+                (None, Some(gate)) => {
+                    writeln!(gates, "{},{name},{},{}", r.step, gate.name(), stat.shown(v))
                 }
-                ProbeStat::GateSaturation { gate } => {
-                    let gate_name = files
-                        .gate_names
-                        .iter()
-                        .find(|(k, _)| *k == (layer, gate))
-                        .map_or("?", |(_, n)| n.as_str());
-                    writeln!(gates, "{},{name},{gate_name},{v}", r.step)
-                }
-                // the per-layer statistics go to probes.csv
-                ProbeStat::GradWeightSq
-                | ProbeStat::GradBiasSq
-                | ProbeStat::GradActSq
-                | ProbeStat::WeightSq
-                | ProbeStat::UpdateSq
-                | ProbeStat::ActMean
-                | ProbeStat::ActStd
-                | ProbeStat::Saturation
-                | ProbeStat::NonFiniteForward
-                | ProbeStat::NonFiniteBackward => Ok(()),
+                (None, None) => Ok(()),
             };
         }
         files.time.write_step(r.step, time)?;
@@ -350,10 +337,9 @@ impl Recorder {
         for (i, layer) in self.layers.iter().enumerate() {
             // writing into a String cannot fail
             let _ = write!(rows, "{},{}", r.step, layer);
-            for (stat, _, root) in PROBE_COLUMNS {
+            for stat in ProbeStat::PER_LAYER {
                 let _ = match r.probe(i, stat) {
-                    Some(v) if root => write!(rows, ",{}", v.sqrt()),
-                    Some(v) => write!(rows, ",{v}"),
+                    Some(v) => write!(rows, ",{}", stat.shown(v)),
                     None => write!(rows, ","),
                 };
             }
@@ -397,7 +383,38 @@ impl Recorder {
 
 #[cfg(test)]
 mod tests {
-    use super::ProbeRing;
+    use super::{ProbeRing, StepRecord};
+    use crate::probe::{Gate, ProbeStat};
+
+    /// The `--json` probes shape docs/cli.md documents: the one name, roots of squares, `t` and
+    /// `gate` only where they apply.
+    #[test]
+    fn json_probes_use_the_one_name_and_the_shown_value() {
+        let r = StepRecord {
+            step: 1,
+            epoch: 0,
+            loss: 0.5,
+            grad_norm: 1.0,
+            grad_norm_clipped: 1.0,
+            lr: 0.1,
+            probes: vec![
+                (0, ProbeStat::GradActSq, 4.0),
+                (0, ProbeStat::GradZeroFrac, 0.25),
+                (1, ProbeStat::GradHiddenSq { t: 3 }, 9.0),
+                (1, ProbeStat::GateSaturation { gate: Gate::Forget }, 0.5),
+            ],
+        };
+        let json = serde_json::to_value(r.shown_probes()).expect("serializes");
+        assert_eq!(
+            json,
+            serde_json::json!([
+                {"layer": 0, "stat": "grad_a_norm", "value": 2.0},
+                {"layer": 0, "stat": "grad_zero_frac", "value": 0.25},
+                {"layer": 1, "stat": "grad_h_norm", "t": 3, "value": 3.0},
+                {"layer": 1, "stat": "gate_saturation", "gate": "f", "value": 0.5},
+            ])
+        );
+    }
 
     #[test]
     fn a_ring_keeps_the_last_steps_and_resumes_without_torn_or_later_rows() {

@@ -14,7 +14,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 /// The file's name in the run folder.
-pub const SPECTRAL_FILE: &str = "spectral.csv";
+pub const SPECTRAL_FILE: &str = super::run_folder::SPECTRAL;
 
 /// Appends one row per recurrent gate block at `step` (the header first when the file is
 /// new; `fresh` starts a new file). `weights` reads a parameter's current values by name.

@@ -373,7 +373,7 @@ impl<'m> Session<'m> {
         meta.insert("step".to_owned(), self.step.to_string());
         self.compiled
             .params()
-            .save_safetensors(&dir.join("weights.safetensors"), &meta)?;
+            .save_safetensors(&dir.join(super::run_folder::WEIGHTS), &meta)?;
         Ok(())
     }
 }

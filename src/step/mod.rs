@@ -16,8 +16,6 @@ use crate::ir::{Graph, ReduceOp, Role, UnaryOp, ValueId};
 use crate::lower::{self, Forward, LowerOptions, ParamSpec};
 use crate::model::Model;
 
-pub use probes::stat_name;
-
 /// Name of the scalar learning-rate input.
 pub const INPUT_LR: &str = "lr";
 

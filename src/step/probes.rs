@@ -4,9 +4,10 @@
 //! free.
 
 use super::{sum_sq, ParamGrad};
-use crate::ir::{CmpOp, Graph, ProbeStat, ReduceOp, Role, UnaryOp, ValueId};
+use crate::ir::{BinaryOp, CmpOp, Graph, ReduceOp, Role, UnaryOp, ValueId};
 use crate::lower::LayerValues;
 use crate::model::Activation;
+use crate::probe::{Gate, ProbeStat};
 
 /// A sigmoid output within this distance of 0 or 1 is saturated (σ' < 0.01·max σ').
 const SIGMOID_SATURATION: f64 = 0.01;
@@ -27,7 +28,7 @@ pub(crate) fn add(
         g.set_origin(Some(layer.span), Some(&layer.name));
         let probe = |g: &mut Graph, stat: ProbeStat, value: ValueId| {
             g.add_output(
-                format!("probe.{}.{}", layer.name, stat_name(stat)),
+                stat.output_name(&layer.name),
                 value,
                 Role::Probe {
                     layer: layer.name.clone(),
@@ -38,6 +39,8 @@ pub(crate) fn add(
         let a = layer.output;
         let grad_a_sq = sum_sq(g, grad_a);
         probe(g, ProbeStat::GradActSq, grad_a_sq);
+        let zero_frac = grad_zero_frac(g, grad_a);
+        probe(g, ProbeStat::GradZeroFrac, zero_frac);
         // mean and E[a²] are two reductions over the same values, which the JIT computes in
         // one loop; std = √max(E[a²] − mean², 0) needs no second pass over a.
         let mean = g.reduce_all(ReduceOp::Mean, a);
@@ -47,7 +50,7 @@ pub(crate) fn add(
         let mean2 = g.unary(UnaryOp::Square, mean);
         let var = g.sub(mean_sq, mean2);
         let zero = g.scalar(0.0);
-        let var = g.binary(crate::ir::BinaryOp::Max, var, zero);
+        let var = g.binary(BinaryOp::Max, var, zero);
         let std = g.unary(UnaryOp::Sqrt, var);
         probe(g, ProbeStat::ActStd, std);
         if let Some(sat) = saturation(g, layer.act, a) {
@@ -76,7 +79,7 @@ pub(crate) fn add(
                 probe(g, ProbeStat::UpdateSq, v);
             }
             let w_bad = g.unary(UnaryOp::IsNonFinite, grad_w_sq);
-            backward_bad = g.binary(crate::ir::BinaryOp::Max, backward_bad, w_bad);
+            backward_bad = g.binary(BinaryOp::Max, backward_bad, w_bad);
         }
         if let Some(b) = find(&layer.bias) {
             let v = sum_sq(g, b.grad);
@@ -92,32 +95,50 @@ pub(crate) fn add(
     }
 }
 
-/// A recurrent layer's probes: ‖∂L/∂h_t‖² for every step t, named `probe.<layer>.grad_h_sq.<t>`,
-/// and each gate's saturation over every step, named `probe.<layer>.gate_sat.<gate>`.
+/// A recurrent layer's probes: ‖∂L/∂h_t‖² for every step t, and each gate's saturation over
+/// every step (named as [`ProbeStat::output_name`] says).
 fn through_time(g: &mut Graph, layer: &LayerValues, hidden_grads: &[ValueId]) {
     for (t, &grad_h) in hidden_grads.iter().enumerate() {
         let v = sum_sq(g, grad_h);
+        let stat = ProbeStat::GradHiddenSq { t: t as u32 };
         g.add_output(
-            format!("probe.{}.grad_h_sq.{t}", layer.name),
+            stat.output_name(&layer.name),
             v,
             Role::Probe {
                 layer: layer.name.clone(),
-                stat: ProbeStat::GradHiddenSq { t: t as u32 },
+                stat,
             },
         );
     }
-    for (k, gate) in layer.gates.iter().enumerate() {
+    for gate in &layer.gates {
+        // Lowering names gates by `Cell::gate_names`, every one of which is a `Gate` (a test
+        // below checks it), so no gate is skipped here.
+        let Some(name) = Gate::from_name(&gate.gate) else {
+            continue;
+        };
         if let Some(sat) = saturation(g, Some(gate.act), gate.value) {
+            let stat = ProbeStat::GateSaturation { gate: name };
             g.add_output(
-                format!("probe.{}.gate_sat.{}", layer.name, gate.gate),
+                stat.output_name(&layer.name),
                 sat,
                 Role::Probe {
                     layer: layer.name.clone(),
-                    stat: ProbeStat::GateSaturation { gate: k as u8 },
+                    stat,
                 },
             );
         }
     }
+}
+
+/// The fraction of units (the axes after the batch's) whose gradient is exactly zero for every
+/// example of the batch. Asking for every example, as the dead-unit count does, keeps the
+/// zero rows of a partial batch's padding (masked out of the loss) from counting.
+fn grad_zero_frac(g: &mut Graph, grad: ValueId) -> ValueId {
+    let abs = g.unary(UnaryOp::Abs, grad);
+    let largest = g.reduce(ReduceOp::Max, abs, &[0], false);
+    let zero = g.scalar(0.0);
+    let dead = g.compare(CmpOp::Le, largest, zero);
+    g.reduce_all(ReduceOp::Mean, dead)
 }
 
 /// The fraction of saturated units (sigmoid, tanh) or dead units (relu: no example of the
@@ -160,20 +181,60 @@ fn saturation(g: &mut Graph, act: Option<Activation>, a: ValueId) -> Option<Valu
     }
 }
 
-/// The column name of a statistic in probe files and outputs.
-pub fn stat_name(stat: ProbeStat) -> &'static str {
-    match stat {
-        ProbeStat::GradWeightSq => "grad_w_sq",
-        ProbeStat::GradBiasSq => "grad_b_sq",
-        ProbeStat::GradActSq => "grad_a_sq",
-        ProbeStat::WeightSq => "weight_sq",
-        ProbeStat::UpdateSq => "update_sq",
-        ProbeStat::ActMean => "act_mean",
-        ProbeStat::ActStd => "act_std",
-        ProbeStat::Saturation => "saturation",
-        ProbeStat::NonFiniteForward => "nonfinite_fwd",
-        ProbeStat::NonFiniteBackward => "nonfinite_bwd",
-        ProbeStat::GradHiddenSq { .. } => "grad_h_sq",
-        ProbeStat::GateSaturation { .. } => "gate_sat",
+#[cfg(test)]
+mod tests {
+    use crate::ir::Role;
+    use crate::model::{Activation, Cell};
+    use crate::probe::{Gate, ProbeStat, Scope};
+
+    /// A relu layer with weights and bias has every per-layer statistic, so the step must
+    /// emit each of [`ProbeStat::PER_LAYER`] for it, and everything the step emits must have a
+    /// home in the files: a new statistic missing from either list fails here.
+    #[test]
+    fn the_step_emits_every_per_layer_statistic_and_only_those_the_files_hold() {
+        let src = "model m {\n    input x: [2]\n    dense 4, act = relu as hidden\n    dense 1 as out\n}\ntrain {\n    data = xor(n = 8)\n    loss = mse\n    optimizer = sgd(lr = 0.1)\n}\n";
+        let model = crate::sema::check_source("m.net", src, &[])
+            .model
+            .expect("the model checks");
+        let program = super::super::build_step(&model, 2, &super::super::StepOptions::default());
+        let emitted: Vec<ProbeStat> = program
+            .graph
+            .outputs
+            .iter()
+            .filter_map(|o| match &o.role {
+                Role::Probe { layer, stat } if layer == "hidden" => Some(*stat),
+                Role::Probe { .. }
+                | Role::Loss
+                | Role::Metric
+                | Role::Update { .. }
+                | Role::Value => None,
+            })
+            .collect();
+        for stat in ProbeStat::PER_LAYER {
+            assert!(emitted.contains(&stat), "the step does not emit {stat:?}");
+        }
+        for stat in emitted {
+            assert!(
+                stat.scope() != Scope::Layer || stat.column().is_some(),
+                "{stat:?} has no probes.csv column"
+            );
+        }
+    }
+
+    #[test]
+    fn every_gate_lowering_names_is_a_probe_gate() {
+        let cells = [
+            Cell::Rnn {
+                act: Activation::Tanh,
+            },
+            Cell::Lstm { forget_bias: 1.0 },
+            Cell::Gru,
+        ];
+        for cell in cells {
+            for name in cell.gate_names() {
+                let gate = Gate::from_name(name);
+                assert_eq!(gate.map(Gate::name), Some(*name), "{cell:?}");
+            }
+        }
     }
 }

@@ -24,7 +24,7 @@ fn ir_prints_forward_step_and_clif() {
     let step = stdout(&netc(&["ir", "examples/xor.net", "--grad"]));
     for needle in [
         "output update.hidden.weight",
-        "probe.hidden.grad_a_sq",
+        "probe.hidden.grad_a_norm",
         "grad_norm_clipped",
         "optim.hidden.weight.exp_avg",
     ] {

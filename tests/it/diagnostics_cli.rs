@@ -114,3 +114,44 @@ fn vary_trains_every_combination_and_tabulates_them() {
     check_png(&dir.join("compare_depth.png"));
     check_png(&dir.join("compare_loss.png"));
 }
+
+/// The report reads the model as trained from the run folder: after `--set optimizer.lr=0.123`
+/// every place that names the learning rate — the text (remedies and the update lint), the
+/// HTML page and the `--json` findings — quotes 0.123, never the file's `sgd(lr = 0.5)`.
+#[test]
+fn report_quotes_the_learning_rate_the_run_was_trained_with() {
+    let dir = temp("lr-override");
+    let out = dir.to_str().expect("a UTF-8 temp path");
+    let o = netc(&[
+        "train",
+        "examples/exploding_init.net",
+        "--set",
+        "optimizer.lr=0.123",
+        "--out",
+        out,
+        "--no-report",
+    ]);
+    assert!(
+        std::fs::read_to_string(dir.join("probes.csv")).is_ok(),
+        "the run recorded probes: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = stdout(&netc(&["report", out]));
+    let json = stdout(&netc(&["report", out, "--json", "--no-plots"]));
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
+    for (what, shown) in [("text", &text), ("json", &json), ("html", &html)] {
+        assert!(
+            shown.contains("lr = 0.123"),
+            "{what} quotes the trained lr:\n{shown}"
+        );
+        assert!(
+            !shown.contains("lr = 0.5"),
+            "{what} quotes the file's lr:\n{shown}"
+        );
+    }
+    assert!(
+        text.contains("with lr = 0.123 a step replaces the weights"),
+        "the update lint quotes the trained lr:\n{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -188,7 +188,11 @@ fn a_damaged_probe_file_is_an_error_naming_the_line() {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/xor.net"))
             .expect("xor");
     let probes = "step,layer,grad_w_norm,grad_b_norm,grad_a_norm,weight_norm,update_norm,act_mean,act_std,saturation,nonfinite_fwd,nonfinite_bwd\n1,hidden,1,2\n";
-    let err = report::Run::parse(&src, "", "", probes).expect_err("a short row");
+    let model = netc::sema::check_source("xor.net", &src, &[])
+        .model
+        .expect("xor checks");
+    let trained = netc::runtime::run_folder::Trained { model, src };
+    let err = report::Run::parse(trained, "", probes).expect_err("a short row");
     assert!(err.to_string().contains("probes.csv line 2"), "{err}");
 }
 

@@ -2,7 +2,8 @@
 
 use netc::autodiff::grad;
 use netc::ir::print::{print, print_with_source};
-use netc::ir::{BinaryOp, CmpOp, Graph, ProbeStat, ReduceOp, Role, UnaryOp};
+use netc::ir::{BinaryOp, CmpOp, Graph, ReduceOp, Role, UnaryOp};
+use netc::probe::ProbeStat;
 use netc::span::Span;
 
 const SOURCE: &str = "model tiny {\n  input x: [2, 3]\n  dense1 = dense(4, tanh)\n  loss mse\n}\n";
@@ -35,7 +36,7 @@ fn dense_layer_with_its_gradient() {
         layer: "dense1".into(),
         stat: ProbeStat::GradActSq,
     };
-    g.add_output("dense1.grad_act_sq", norm, probe);
+    g.add_output(ProbeStat::GradActSq.output_name("dense1"), norm, probe);
     insta::assert_snapshot!("dense_with_grad_lines", print_with_source(&g, SOURCE));
     insta::assert_snapshot!("dense_with_grad_bytes", print(&g));
 }

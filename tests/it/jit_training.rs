@@ -6,7 +6,8 @@
 use netc::autodiff::grad;
 use netc::codegen::{compile, JitOptions};
 use netc::ir::interp;
-use netc::ir::{BinaryOp, Graph, ProbeStat, ReduceOp, Role, Tensor, UnaryOp, ValueId};
+use netc::ir::{BinaryOp, Graph, ReduceOp, Role, Tensor, UnaryOp, ValueId};
+use netc::probe::ProbeStat;
 use std::collections::HashMap;
 
 /// A model under test: its graph, parameter names and the batch.

@@ -458,7 +458,7 @@ fn a_nan_made_in_layer_two_sets_only_layer_two_flag() {
     let y = g.unary(UnaryOp::Log, h);
     let f2 = g.unary(UnaryOp::IsNonFinite, y);
     let flag2 = g.reduce_all(ReduceOp::Max, f2);
-    let stat = netc::ir::ProbeStat::NonFiniteForward;
+    let stat = netc::probe::ProbeStat::NonFiniteForward;
     for (layer, v) in [("layer1", flag1), ("layer2", flag2)] {
         let role = Role::Probe {
             layer: layer.into(),
@@ -498,4 +498,120 @@ fn emit_asm_disassembles_every_function() {
     let asm = netc::codegen::emit_asm(&g, &JitOptions::default()).expect("emits");
     assert!(asm.contains("; netc_step_0"), "{asm}");
     assert!(asm.contains("ret"), "{asm}");
+}
+
+/// A 2 → 3 relu → 2 relu → 1 net whose weights make some units unreachable, on a batch of two,
+/// for the `grad_zero_frac` probe (the fraction of a layer's units whose ∂L/∂a is exactly 0 on
+/// every example).
+const DEAD_UNITS: &str = "model dead {
+    input x: [2]
+    dense 3, act = relu as hidden
+    dense 2, act = relu as gate
+    dense 1 as out
+}
+train {
+    data      = xor(n = 8)
+    loss      = mse
+    optimizer = sgd(lr = 0.1)
+    batch     = 2
+}
+";
+
+/// The step program of [`DEAD_UNITS`] with every leaf set:
+/// x = [[1, 0], [2, 0]], y = 0; W_hidden = [[1, 0], [0, 1], [1, 1]], W_gate = [[1, 0, 0],
+/// [0, 1, 0]], W_out = [[1, 1]], every bias 0.
+fn dead_units_step() -> (Graph, HashMap<String, Tensor<f32>>) {
+    let model = netc::sema::check_source("dead.net", DEAD_UNITS, &[])
+        .model
+        .expect("the model checks");
+    let program = netc::step::build_step(&model, 2, &netc::step::StepOptions::default());
+    let leaves: HashMap<&str, Vec<f32>> = HashMap::from([
+        ("x", vec![1.0, 0.0, 2.0, 0.0]),
+        ("y", vec![0.0, 0.0]),
+        ("mask", vec![1.0, 1.0]),
+        ("step", vec![1.0]),
+        ("lr", vec![0.1]),
+        ("hidden.weight", vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0]),
+        ("gate.weight", vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0]),
+        ("out.weight", vec![1.0, 1.0]),
+    ]);
+    let g = program.graph;
+    let mut env = HashMap::new();
+    for (name, shape) in g.inputs().into_iter().chain(g.params()) {
+        let n = shape.iter().product();
+        // biases are 0; SGD without momentum keeps no other state
+        let data = leaves.get(name).cloned().unwrap_or_else(|| vec![0.0; n]);
+        assert_eq!(data.len(), n, "{name}");
+        env.insert(name.to_owned(), Tensor::new(shape.to_vec(), data));
+    }
+    (g, env)
+}
+
+/// The hand case, on both backends. Forward: z_hidden = a_hidden = [[1, 0, 1], [2, 0, 2]];
+/// z_gate = [[1, 0], [2, 0]] (gate unit 2 sits at z = 0 on both examples); out = [[1], [2]],
+/// so ∂L/∂out ≠ 0 on both rows. Backward:
+/// - out: one unit, ∂L/∂out ≠ 0 → fraction 0;
+/// - gate: ∂L/∂a_gate = ∂L/∂out · W_out = ∂L/∂out · [1, 1], non-zero for both units → 0,
+///   although unit 2 is dead (its saturation is 1/2: dead units still receive ∂L/∂a);
+/// - hidden: ∂L/∂z_gate = ∂L/∂a_gate ⊙ relu′(z_gate) = [[g₁, 0], [g₂, 0]] since relu′(0) = 0
+///   (PyTorch's convention); ∂L/∂a_hidden = ∂L/∂z_gate · W_gate = [[g₁, 0, 0], [g₂, 0, 0]]:
+///   unit 3 because W_gate's third column is 0, unit 2 because its only path runs through gate
+///   unit 2 at z = 0 → 2 of 3 units, fraction 2/3.
+#[test]
+fn grad_zero_frac_counts_units_no_gradient_reaches() {
+    use netc::probe::ProbeStat;
+    let (g, env) = dead_units_step();
+    let want = interp::run(&g, &env).expect("interp runs");
+    let mut k = compile(&g, &verified()).expect("compiles");
+    let got = k.run(&env).expect("jit runs");
+    let output = |name: String| {
+        let i = g.outputs.iter().position(|o| o.name == name);
+        let i = i.unwrap_or_else(|| panic!("the step has {name}"));
+        (want[i].data[0], got[i].data[0])
+    };
+    let zero_frac = |layer: &str| output(ProbeStat::GradZeroFrac.output_name(layer));
+    assert_eq!(zero_frac("out"), (0.0, 0.0));
+    assert_eq!(zero_frac("gate"), (0.0, 0.0));
+    assert_eq!(zero_frac("hidden"), (2.0 / 3.0, 2.0 / 3.0));
+    let gate_dead = output(ProbeStat::Saturation.output_name("gate"));
+    assert_eq!(gate_dead, (0.5, 0.5));
+}
+
+/// The JIT computes `grad_zero_frac` as the interpreter does on a whole step with many dead
+/// units (the gate's relu units pushed below 0 by a negative bias), exactly: it is a count.
+#[test]
+fn grad_zero_frac_agrees_with_the_interpreter() {
+    let (g, mut env) = dead_units_step();
+    let mut seed = 7u32;
+    for (name, t) in env.iter_mut() {
+        if name.ends_with(".weight") || name == "x" {
+            for v in &mut t.data {
+                // a small linear congruential stream: values in [−1, 1)
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                *v = (seed >> 8) as f32 / (1u32 << 23) as f32 - 1.0;
+            }
+        }
+        if name == "gate.bias" {
+            // both gate units dead on the batch: no gradient reaches `hidden`
+            t.data = vec![-10.0, -10.0];
+        }
+    }
+    check(&g, &env, 2e-4).expect("every output agrees");
+    let want = interp::run(&g, &env).expect("interp runs");
+    let got = compile(&g, &verified())
+        .expect("compiles")
+        .run(&env)
+        .expect("jit runs");
+    let mut fractions = Vec::new();
+    for (i, o) in g.outputs.iter().enumerate() {
+        if o.name.ends_with(".grad_zero_frac") {
+            assert_eq!(got[i].data, want[i].data, "{}", o.name);
+            fractions.push(want[i].data[0]);
+        }
+    }
+    assert_eq!(fractions.len(), 3, "one grad_zero_frac probe per layer");
+    assert!(
+        fractions.iter().any(|&f| f > 0.0),
+        "some unit gets no gradient: {fractions:?}"
+    );
 }

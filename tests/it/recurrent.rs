@@ -128,7 +128,7 @@ fn jit_matches_interp(model: &Model, what: &str) {
         .graph
         .outputs
         .iter()
-        .filter(|o| o.name.contains(".grad_h_sq."))
+        .filter(|o| o.name.contains(".grad_h_norm."))
         .count();
     assert!(
         time_probes >= 4,

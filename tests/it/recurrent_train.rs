@@ -68,7 +68,7 @@ fn vanilla_rnn_gradient_vanishes_through_time() {
     }
     let gates = std::fs::read_to_string(dir.path().join("probes_gates.csv")).unwrap();
     assert!(
-        gates.starts_with("step,layer,gate,saturation\n1,rnn1,h,"),
+        gates.starts_with("step,layer,gate,gate_saturation\n1,rnn1,h,"),
         "{gates}"
     );
 }

@@ -187,7 +187,7 @@ pub fn compare_backends(m: &Model, batch: usize, steps: usize) {
                 let tol = match out.role {
                     // counts of saturated units can flip on a value at the threshold
                     Role::Probe {
-                        stat: netc::ir::ProbeStat::Saturation,
+                        stat: netc::probe::ProbeStat::Saturation,
                         ..
                     } => 0.2,
                     _ => 2e-4 * (1.0 + x.abs()),

@@ -1,7 +1,7 @@
 //! Inline polynomial approximations of exp, log, log1p, tanh and sigmoid, for f32 and f32x4
 //! alike (Cephes-style range reduction and coefficients). Each handles the whole float range:
 //! overflow to ±∞, gradual underflow, log of subnormals, and NaN/∞ pass through. Their measured
-//! errors are in docs/codegen.md and checked by tests/jit_math.rs.
+//! errors are in docs/codegen.md and checked by tests/it/jit_math.rs.
 // The coefficients are written as published (Cephes), not truncated to f32's shortest form.
 #![allow(clippy::excessive_precision)]
 

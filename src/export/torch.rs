@@ -4,7 +4,7 @@
 //! safetensors that needs nothing but torch.
 //!
 //! The layer walk here mirrors `lower`: whatever a layer computes there, its line here
-//! computes in PyTorch's words. tests/export_torch.rs runs the file against netc's own loss
+//! computes in PyTorch's words. tests/it/export_torch.rs runs the file against netc's own loss
 //! and gradients where torch is installed. The initializers (`init.rs`), the Python writer and
 //! names (`python.rs`) and the helpers every file ends with (`loader.rs`) live beside it.
 

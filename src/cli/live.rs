@@ -3,7 +3,7 @@
 //! relative to the last layer, so the depth profile shows at a glance.
 
 use crate::health::lint::layer_act;
-use crate::health::status::{classify, LayerHealth, Status};
+use crate::health::status::{adaptive, classify_in, LayerHealth, RunContext, Status};
 use crate::model::{Activation, Model};
 use crate::probe::ProbeStat;
 use crate::runtime::record::StepRecord;
@@ -15,6 +15,9 @@ pub const REFRESH: Duration = Duration::from_millis(250);
 pub struct LiveTable {
     layers: Vec<String>,
     acts: Vec<Option<Activation>>,
+    /// The rules the report will apply: under an adaptive optimizer, update size is no sign
+    /// of explosion here either, so the live table and the report agree.
+    context: RunContext,
     /// Largest update/weight ratio seen so far, per layer.
     worst_update: Vec<Option<(u64, f64)>>,
     first_nonfinite: Vec<Option<u64>>,
@@ -35,6 +38,10 @@ impl LiveTable {
         LiveTable {
             layers: layers.to_vec(),
             acts,
+            context: RunContext {
+                adaptive: adaptive(&model.train.optimizer),
+                ..RunContext::SGD
+            },
             worst_update: vec![None; layers.len()],
             first_nonfinite: vec![None; layers.len()],
             last_draw: None,
@@ -116,7 +123,7 @@ impl LiveTable {
             grad_w_growth: 1.0,
             first_nonfinite: self.first_nonfinite[i],
         };
-        classify(&h, self.acts[i])
+        classify_in(&h, self.acts[i], self.context)
     }
 }
 
@@ -127,4 +134,48 @@ fn norm(r: &StepRecord, layer: usize, stat: ProbeStat) -> f64 {
 
 fn update_ratio(r: &StepRecord, layer: usize) -> Option<f64> {
     Some((r.probe(layer, ProbeStat::UpdateSq)? / r.probe(layer, ProbeStat::WeightSq)?).sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sema::{check_source, Override};
+
+    /// The table for examples/xor.net's `hidden` layer under `optimizer`.
+    fn table_for(optimizer: &str) -> LiveTable {
+        let src = include_str!("../../examples/xor.net");
+        let set = [Override {
+            key: "optimizer".into(),
+            value: optimizer.into(),
+        }];
+        let model = check_source("xor.net", src, &set)
+            .model
+            .expect("xor checks");
+        LiveTable::new(&model, &["hidden".to_owned()])
+    }
+
+    /// A step whose update is twice the weight (‖ΔW‖² = 4, ‖W‖² = 1): an explosion under plain
+    /// SGD, where the update is the gradient times lr; under Adam the update is normalized,
+    /// so its size says nothing about the gradient, and the report does not call it one.
+    #[test]
+    fn the_update_rule_is_judged_per_optimizer_as_in_the_report() {
+        let record = StepRecord {
+            step: 1,
+            epoch: 0,
+            loss: 0.5,
+            grad_norm: 1.0,
+            grad_norm_clipped: 1.0,
+            lr: 0.1,
+            probes: vec![(0, ProbeStat::UpdateSq, 4.0), (0, ProbeStat::WeightSq, 1.0)],
+        };
+        for (optimizer, want) in [
+            ("sgd(lr = 0.1)", Status::Exploding),
+            ("adam(lr = 0.1)", Status::Ok),
+            ("rmsprop(lr = 0.1)", Status::Ok),
+        ] {
+            let mut table = table_for(optimizer);
+            table.observe(&record);
+            assert_eq!(table.status(&record, 0, 1.0, None), want, "{optimizer}");
+        }
+    }
 }

@@ -81,7 +81,7 @@ pub struct RunContext {
 }
 
 impl RunContext {
-    /// Plain SGD with unknown history: every rule on, as the live table during training sees it.
+    /// Plain SGD with unknown history: every rule on.
     pub const SGD: RunContext = RunContext {
         adaptive: false,
         global_growth: f64::INFINITY,
@@ -107,11 +107,6 @@ pub fn adaptive(optimizer: &Optimizer) -> bool {
         | Optimizer::AdamW { .. }
         | Optimizer::NAdam { .. } => true,
     }
-}
-
-/// The status of one layer from its statistics, as during training (plain-SGD rules).
-pub fn classify(h: &LayerHealth, act: Option<Activation>) -> Status {
-    classify_in(h, act, RunContext::SGD)
 }
 
 /// The status of one layer from its statistics; the first matching rule wins:

@@ -155,10 +155,16 @@ fn predict(loaded: &Loaded, args: &PredictArgs) -> Result<(), TrainError> {
     let model = &loaded.model;
     // The scaling statistics come from the training split, recomputed deterministically.
     let splits = loaded.load_data()?;
+    // A file laid out like the training data may keep its target column: it is ignored.
+    let target = match &model.train.data {
+        crate::model::DataSource::Csv(csv) => Some(csv.target.as_str()),
+        crate::model::DataSource::Synthetic(_) => None,
+    };
     let features = data::load_features(
         &args.data,
         splits.train.input_width(),
         splits.scaler.as_ref(),
+        target,
     )?;
     let weights = args.names.weights(&args.weights)?;
     let mut prog = eval_program(loaded, &weights, args.threads.exec(&args.model))?;

@@ -80,17 +80,18 @@ pub fn parse_csv(
     labeled(&table, target, None, task, loss).map(|(data, _)| data)
 }
 
-/// Reads the features of a prediction file (no target column) and scales them with the training
-/// `scaler`. The file needs `expected_width` columns, or must contain every column the scaler
-/// was fitted on (extra columns, such as the target, are then ignored).
+/// Reads the features of a prediction file and scales them with the training `scaler`. The
+/// file needs `expected_width` columns; or those plus the training data's `target` column,
+/// which is then ignored; or every column the scaler was fitted on (extra columns ignored).
 pub fn load_features(
     path: &Path,
     expected_width: usize,
     scaler: Option<&Scaler>,
+    target: Option<&str>,
 ) -> Result<Tensor<f32>, DataError> {
     let file = path.display().to_string();
     let table = Table::parse(&read_file(path)?, &file)?;
-    let columns = feature_columns(&table, expected_width, scaler)?;
+    let columns = feature_columns(&table, expected_width, scaler, target)?;
     let mut data = Vec::with_capacity(table.rows.len() * columns.len());
     for row in &table.rows {
         for &column in &columns {
@@ -116,9 +117,16 @@ fn feature_columns(
     table: &Table,
     expected_width: usize,
     scaler: Option<&Scaler>,
+    target: Option<&str>,
 ) -> Result<Vec<usize>, DataError> {
     if table.header.len() == expected_width {
         return Ok((0..expected_width).collect());
+    }
+    // The training file itself, target column included: every other column, in file order.
+    if let Some(t) = target.and_then(|name| table.column(name)) {
+        if table.header.len() == expected_width + 1 {
+            return Ok((0..table.header.len()).filter(|&c| c != t).collect());
+        }
     }
     let by_name: Option<Vec<usize>> = scaler
         .filter(|s| s.columns.len() == expected_width)

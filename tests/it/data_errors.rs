@@ -210,8 +210,8 @@ fn binary_target_with_several_outputs() {
 
 #[test]
 fn prediction_file_of_the_wrong_width() {
-    let error =
-        data::load_features(&Path::new(FIXTURES).join("good.csv"), 5, None).expect_err("3 ≠ 5");
+    let error = data::load_features(&Path::new(FIXTURES).join("good.csv"), 5, None, None)
+        .expect_err("3 ≠ 5");
     insta::assert_snapshot!(render(&error));
 }
 

@@ -234,8 +234,13 @@ fn prediction_features_match_by_width_or_by_scaler_column_names() {
     );
     let scaler = splits.scaler.expect("scaler");
     // The training file itself has 3 columns; by name the scaler picks `width` and `height`.
-    let features = data::load_features(Path::new("tests/data/data/good.csv"), 2, Some(&scaler))
-        .expect("by name");
+    let features = data::load_features(
+        Path::new("tests/data/data/good.csv"),
+        2,
+        Some(&scaler),
+        None,
+    )
+    .expect("by name");
     assert_eq!(features.shape, vec![4, 2]);
     let expected = |raw: f64, c: usize| ((raw - scaler.offset[c]) / scaler.divisor[c]) as f32;
     assert_eq!(features.data[0], expected(1.0, 0));
@@ -245,12 +250,14 @@ fn prediction_features_match_by_width_or_by_scaler_column_names() {
         Path::new("tests/data/data/predict_with_target.csv"),
         2,
         Some(&scaler),
+        None,
     )
     .expect("by name");
     assert_eq!(reordered.data[0], expected(10.0, 0));
     assert_eq!(reordered.data[1], expected(20.0, 1));
     // Without a scaler, a file of exactly the right width is read as is.
-    let raw = data::load_features(Path::new("tests/data/data/good.csv"), 3, None).expect("width 3");
+    let raw =
+        data::load_features(Path::new("tests/data/data/good.csv"), 3, None, None).expect("width 3");
     assert_eq!(&raw.data[..3], &[1.0, 2.0, 0.0]);
 }
 

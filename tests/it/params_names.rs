@@ -290,3 +290,42 @@ fn twin_layers_with_unordered_names_are_refused_as_ambiguous() {
         "{stderr}"
     );
 }
+
+/// `netc predict` on the training file itself: the unscaled fixture has no scaler to find the
+/// feature columns by name, so the target column is recognised by the model's `target`, and
+/// the predictions equal those on the same rows without it.
+#[test]
+fn predict_ignores_the_training_files_target_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/export/sequential.csv");
+    let text = std::fs::read_to_string(&csv).expect("fixture");
+    let features: String = text
+        .lines()
+        .map(|l| l.rsplit_once(',').map_or(l, |(f, _)| f).to_owned() + "\n")
+        .collect();
+    let bare = dir.path().join("features.csv");
+    std::fs::write(&bare, features).expect("write");
+    let rename = [
+        "--rename",
+        r"^0\.=dense1.",
+        "--rename",
+        r"^2\.=dense2.",
+        "--rename",
+        r"^4\.=dense3.",
+    ];
+    let predict = |data: &str| {
+        let mut args = vec!["predict", NET, "--weights", WEIGHTS, "--data", data];
+        args.extend_from_slice(&rename);
+        let (ok, stdout, stderr) = run(&args);
+        assert!(ok, "netc {args:?} failed:\n{stderr}");
+        stdout
+    };
+    let with_target = predict(csv.to_str().expect("utf-8"));
+    let without = predict(bare.to_str().expect("utf-8"));
+    assert_eq!(
+        with_target.lines().count(),
+        text.lines().count(),
+        "{with_target}"
+    );
+    assert_eq!(with_target, without);
+}

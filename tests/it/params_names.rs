@@ -329,3 +329,52 @@ fn predict_ignores_the_training_files_target_column() {
     );
     assert_eq!(with_target, without);
 }
+
+/// `train --vary` starts every variant from the renamed `--load` weights: each variant's
+/// first step sees all 12 rows (`batch = 12`) at those weights, so its recorded loss is the
+/// one PyTorch computed. (The flags were once dropped there, and the variants started from
+/// their initializers.)
+#[test]
+fn every_vary_variant_starts_from_the_renamed_weights() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("vary");
+    let mut args = vec![
+        "train",
+        NET,
+        "--steps",
+        "1",
+        "--load",
+        WEIGHTS,
+        "--vary",
+        "optimizer.lr=0.1,0.2",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ];
+    args.extend([
+        "--rename",
+        r"^0\.=dense1.",
+        "--rename",
+        r"^2\.=dense2.",
+        "--rename",
+        r"^4\.=dense3.",
+    ]);
+    let (ok, _, stderr) = run(&args);
+    assert!(ok, "{stderr}");
+    let mut variants = 0;
+    for entry in std::fs::read_dir(&out).expect("the vary folder") {
+        let metrics = entry.expect("an entry").path().join("metrics.jsonl");
+        let Ok(text) = std::fs::read_to_string(&metrics) else {
+            continue;
+        };
+        let first: serde_json::Value =
+            serde_json::from_str(text.lines().next().expect("a step")).expect("json");
+        assert_pytorchs_loss(first["loss"].as_f64().expect("a loss"));
+        variants += 1;
+    }
+    assert_eq!(
+        variants,
+        2,
+        "one run folder per variant under {}",
+        out.display()
+    );
+}

@@ -5,54 +5,7 @@ use crate::common;
 
 use common::*;
 use netc::model::*;
-use netc::runtime::exec::{self, Backend};
-use netc::step::{build_step, StepOptions};
-
-/// A model whose loss is (w − y)² for its single weight w: dense 1→1 without bias, identity,
-/// MSE, fed x = 1.
-fn square_model(opt: Optimizer) -> Model {
-    let kind = LayerKind::Dense {
-        units: 1,
-        bias: false,
-        act: Activation::Identity,
-        init: Init::Constant(0.5),
-        bias_init: Init::Zeros,
-    };
-    let mut m = model(1, vec![layer("w", kind, vec![1], vec![1])], Loss::Mse);
-    m.train.optimizer = opt;
-    m.train.batch = 1;
-    m
-}
-
-/// The weight after each of `steps` steps from w = 0.5 with lr 0.1 and target `y` (so
-/// ∂L/∂w = 2(w − y)), on `backend`, with every optimizer state at zero to begin with (as the
-/// runtime starts it).
-fn weights_after(opt: Optimizer, steps: usize, y: f32, backend: Backend) -> Vec<f64> {
-    let m = square_model(opt);
-    let program = build_step(&m, 1, &StepOptions::default());
-    let mut p = exec::compile(&program.graph, backend).expect("compiles");
-    p.set_leaf("w.weight", &[0.5]).expect("the weight");
-    for s in &program.state {
-        let zeros = vec![0.0; s.shape.iter().product()];
-        p.set_leaf(&s.name, &zeros).expect("a state tensor");
-    }
-    let mut out = Vec::new();
-    for t in 1..=steps {
-        for (name, v) in [
-            ("x", 1.0),
-            ("y", y),
-            ("mask", 1.0),
-            ("step", t as f32),
-            ("lr", 0.1),
-        ] {
-            p.set_leaf(name, &[v]).expect("an input");
-        }
-        p.run().expect("runs");
-        p.apply_updates();
-        out.push(f64::from(p.leaf("w.weight").expect("the weight")[0]));
-    }
-    out
-}
+use netc::runtime::exec::Backend;
 
 /// Within 1e-5: the bias correction 1 − β₂ᵗ = 0.001 comes from e^(t·ln β₂) ≈ 0.999 in f32,
 /// which keeps only four of its digits (Adam's steps likewise), and the JIT's exp rounds
@@ -90,7 +43,7 @@ fn nadam_by_hand_on_both_backends() {
     for backend in [Backend::Interp, Backend::Jit] {
         let what = format!("nadam on {backend:?}");
         let want = [0.394_354_8, 0.324_670_7, 0.264_727_0];
-        assert_close(&weights_after(opt, 3, 0.0, backend), &want, &what);
+        assert_close(&square_weights_after(opt, 3, 0.0, backend), &want, &what);
     }
 }
 
@@ -116,6 +69,6 @@ fn nadam_weight_decay_joins_the_gradient() {
     for backend in [Backend::Interp, Backend::Jit] {
         let what = format!("nadam with weight decay on {backend:?}");
         let want = [0.605_645_2, 0.667_775_3];
-        assert_close(&weights_after(opt, 2, 1.0, backend), &want, &what);
+        assert_close(&square_weights_after(opt, 2, 1.0, backend), &want, &what);
     }
 }

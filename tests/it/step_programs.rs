@@ -5,50 +5,12 @@ use crate::common;
 
 use common::*;
 use netc::model::*;
-use netc::runtime::exec::{self, Backend};
-use netc::step::{build_step, StepOptions};
+use netc::runtime::exec::Backend;
 
-/// A model whose loss is w² for its single weight w: dense 1→1 without bias, identity, MSE,
-/// fed x = 1, y = 0. So ∂L/∂w = 2w.
-fn square_model(opt: Optimizer) -> Model {
-    let kind = LayerKind::Dense {
-        units: 1,
-        bias: false,
-        act: Activation::Identity,
-        init: Init::Constant(0.5),
-        bias_init: Init::Zeros,
-    };
-    let mut m = model(1, vec![layer("w", kind, vec![1], vec![1])], Loss::Mse);
-    m.train.optimizer = opt;
-    m.train.batch = 1;
-    m
-}
-
-/// The weight after each of `steps` steps from w = 0.5 with lr 0.1.
+/// The weight after each of `steps` steps from w = 0.5 with lr 0.1 on the model whose loss
+/// is w² (`common::square_model` fed x = 1, y = 0, so ∂L/∂w = 2w), on the interpreter.
 fn weights_after(opt: Optimizer, steps: usize) -> Vec<f64> {
-    let m = square_model(opt);
-    let program = build_step(&m, 1, &StepOptions::default());
-    let mut p = exec::compile(&program.graph, Backend::Interp).expect("compiles");
-    p.set_leaf("w.weight", &[0.5]).unwrap();
-    for s in &program.state {
-        p.set_leaf(&s.name, &[0.0]).unwrap();
-    }
-    let mut out = Vec::new();
-    for t in 1..=steps {
-        for (name, v) in [
-            ("x", 1.0),
-            ("y", 0.0),
-            ("mask", 1.0),
-            ("step", t as f32),
-            ("lr", 0.1),
-        ] {
-            p.set_leaf(name, &[v]).unwrap();
-        }
-        p.run().unwrap();
-        p.apply_updates();
-        out.push(f64::from(p.leaf("w.weight").unwrap()[0]));
-    }
-    out
+    square_weights_after(opt, steps, 0.0, Backend::Interp)
 }
 
 fn assert_close(got: &[f64], want: &[f64]) {

@@ -252,3 +252,49 @@ pub fn assert_model_gradients(model: &Model, what: &str, seed: u64) -> usize {
     }
     errors.len()
 }
+
+/// A model whose loss is (w − y)² for its single weight w: dense 1→1 without bias, identity,
+/// MSE, fed x = 1.
+pub fn square_model(opt: Optimizer) -> Model {
+    let kind = LayerKind::Dense {
+        units: 1,
+        bias: false,
+        act: Activation::Identity,
+        init: Init::Constant(0.5),
+        bias_init: Init::Zeros,
+    };
+    let mut m = model(1, vec![layer("w", kind, vec![1], vec![1])], Loss::Mse);
+    m.train.optimizer = opt;
+    m.train.batch = 1;
+    m
+}
+
+/// The weight after each of `steps` steps from w = 0.5 with lr 0.1 and target `y` (so
+/// ∂L/∂w = 2(w − y)), on `backend`, with every optimizer state at zero to begin with (as the
+/// runtime starts it).
+pub fn square_weights_after(opt: Optimizer, steps: usize, y: f32, backend: Backend) -> Vec<f64> {
+    let m = square_model(opt);
+    let program = build_step(&m, 1, &StepOptions::default());
+    let mut p = exec::compile(&program.graph, backend).expect("compiles");
+    p.set_leaf("w.weight", &[0.5]).expect("the weight");
+    for s in &program.state {
+        let zeros = vec![0.0; s.shape.iter().product()];
+        p.set_leaf(&s.name, &zeros).expect("a state tensor");
+    }
+    let mut out = Vec::new();
+    for t in 1..=steps {
+        for (name, v) in [
+            ("x", 1.0),
+            ("y", y),
+            ("mask", 1.0),
+            ("step", t as f32),
+            ("lr", 0.1),
+        ] {
+            p.set_leaf(name, &[v]).expect("an input");
+        }
+        p.run().expect("runs");
+        p.apply_updates();
+        out.push(f64::from(p.leaf("w.weight").expect("the weight")[0]));
+    }
+    out
+}

@@ -124,6 +124,12 @@ fn vjp(g: &mut Graph, y: ValueId, node: &Node, d: ValueId) -> Vec<(ValueId, Valu
             len,
         } => vec![(*x, slice_vjp(g, *x, *axis, *start, *len, d))],
         Op::Concat { xs, axis } => concat_vjp(g, xs, *axis, d),
+        // the windows gather and their scatter-add are each other's transpose
+        Op::Windows { x, win } => {
+            let x_shape = g.shape(*x).to_vec();
+            vec![(*x, g.windows_add(d, win, x_shape))]
+        }
+        Op::WindowsAdd { dy, win } => vec![(*dy, g.windows(d, win))],
         Op::RandomMask { .. } => vec![],
     }
 }

@@ -11,6 +11,8 @@ use super::program::{
 use super::CodegenError;
 use crate::ir::{numel, BinaryOp, Graph, Op, ReduceOp, UnaryOp, ValueId};
 
+mod window;
+
 /// Largest expression (in nodes) fused into one loop before a value is materialized.
 const MAX_FUSED_NODES: usize = 48;
 
@@ -166,6 +168,8 @@ impl<'g> Lower<'g> {
                 self.view(*x, &from, &starts, rank, false)?
             }
             Op::Concat { xs, axis } => self.concat(xs, *axis, &shape)?,
+            Op::Windows { x, win } => self.windows(*x, win)?,
+            Op::WindowsAdd { dy, win } => self.windows_add(*dy, win, &shape)?,
             Op::RandomMask {
                 p,
                 seed,

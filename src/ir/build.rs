@@ -1,7 +1,7 @@
 //! Shape-checked constructors for every op. A shape error here is a compiler bug (the checker
 //! guarantees well-shaped models), so it panics with the facts rather than returning an error.
 
-use super::{numel, BinaryOp, CmpOp, Graph, Op, ReduceOp, Shape, UnaryOp, ValueId};
+use super::{numel, BinaryOp, CmpOp, Graph, Op, ReduceOp, Shape, UnaryOp, ValueId, Window2d};
 
 impl Graph {
     pub fn input(&mut self, name: impl Into<String>, shape: Shape) -> ValueId {
@@ -231,6 +231,25 @@ impl Graph {
             },
             shape,
         )
+    }
+
+    /// The windows of a channels-last [N, H, W, C] tensor: [N, OH, OW, KH, KW, C].
+    pub fn windows(&mut self, x: ValueId, win: &Window2d) -> ValueId {
+        let from = self.shape(x).to_vec();
+        let shape = (win.windows_shape(&from))
+            .unwrap_or_else(|| panic!("IR builder: window {win:?} over {from:?}"));
+        self.push(Op::Windows { x, win: *win }, shape)
+    }
+
+    /// Windows `dy` ([N, OH, OW, KH, KW, C]) scattered and summed back onto `x_shape`
+    /// ([N, H, W, C]): the transpose of [`Graph::windows`].
+    pub fn windows_add(&mut self, dy: ValueId, win: &Window2d, x_shape: Shape) -> ValueId {
+        let from = self.shape(dy).to_vec();
+        assert!(
+            win.windows_shape(&x_shape).as_deref() == Some(from.as_slice()),
+            "IR builder: windows {from:?} of {win:?} do not come from {x_shape:?}"
+        );
+        self.push(Op::WindowsAdd { dy, win: *win }, x_shape)
     }
 
     pub fn random_mask(

@@ -5,7 +5,9 @@
 //! verified first; after that, evaluation cannot fail.
 
 use super::verify::{verify, VerifyError};
-use super::{mask_uniform, numel, BinaryOp, CmpOp, Graph, Op, ReduceOp, Tensor, UnaryOp, ValueId};
+use super::{
+    mask_uniform, numel, BinaryOp, CmpOp, Graph, Op, ReduceOp, Tensor, UnaryOp, ValueId, Window2d,
+};
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::ops::{Add, Div, Mul, Neg, Sub};
@@ -183,6 +185,8 @@ fn eval<T: Element>(
             len,
         } => slice(val(x), *axis, *start, *len),
         Op::Concat { xs, axis } => concat(&xs.iter().map(val).collect::<Vec<_>>(), *axis),
+        Op::Windows { x, win } => windows(val(x), win),
+        Op::WindowsAdd { dy, win } => windows_add(val(dy), win, shape),
         Op::RandomMask {
             p,
             seed,
@@ -445,6 +449,50 @@ fn concat<T: Element>(xs: &[&Tensor<T>], axis: usize) -> Vec<T> {
         }
     }
     out
+}
+
+/// Calls `f(window offset, Some(input offset))` for every element of the windows of an
+/// [N, H, W, C] tensor, in row-major order of [N, OH, OW, KH, KW, C], with `None` for taps in
+/// the padding: the one index rule of [`windows`] and [`windows_add`].
+fn for_each_tap(x_shape: &[usize], win: &Window2d, mut f: impl FnMut(usize, Option<usize>)) {
+    let (n, h, w, c) = (x_shape[0], x_shape[1], x_shape[2], x_shape[3]);
+    let (oh, ow) = win.output_hw(h, w).unwrap_or((0, 0));
+    let mut at = 0;
+    for b in 0..n {
+        for i in 0..oh {
+            for j in 0..ow {
+                for p in 0..win.kernel[0] {
+                    for q in 0..win.kernel[1] {
+                        let row = win.source(0, i, p, h);
+                        let col = win.source(1, j, q, w);
+                        for ch in 0..c {
+                            let from = row.zip(col).map(|(r, s)| ((b * h + r) * w + s) * c + ch);
+                            f(at, from);
+                            at += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn windows<T: Element>(x: &Tensor<T>, win: &Window2d) -> Vec<T> {
+    let mut out = Vec::new();
+    for_each_tap(&x.shape, win, |_, from| {
+        out.push(from.map_or(T::ZERO, |i| x.data[i]));
+    });
+    out
+}
+
+fn windows_add<T: Element>(dy: &Tensor<T>, win: &Window2d, x_shape: &[usize]) -> Vec<T> {
+    let mut dx = vec![T::ZERO; numel(x_shape)];
+    for_each_tap(x_shape, win, |at, from| {
+        if let Some(i) = from {
+            dx[i] = dx[i] + dy.data[at];
+        }
+    });
+    dx
 }
 
 /// Inverted-dropout mask: 0 with probability p, else 1/(1-p). The counter is read as a u32

@@ -22,6 +22,9 @@ pub use build::broadcast_shape;
 mod tensor;
 pub use tensor::Tensor;
 
+mod window;
+pub use window::Window2d;
+
 pub mod interp;
 pub mod passes;
 pub mod print;
@@ -196,6 +199,20 @@ pub enum Op {
         xs: Vec<ValueId>,
         axis: usize,
     },
+    /// The sliding windows of a channels-last [N, H, W, C] tensor, as [N, OH, OW, KH, KW, C]:
+    /// element (n, i, j, p, q, c) is x[n, i·sh + p·dh − top, j·sw + q·dw − left, c], zero where
+    /// that falls in the padding (im2col as a tensor).
+    Windows {
+        x: ValueId,
+        win: Window2d,
+    },
+    /// The transpose of [`Op::Windows`]: each element of `dy` ([N, OH, OW, KH, KW, C]) added
+    /// onto the position of x ([N, H, W, C], the node's shape) it was read from; taps in the
+    /// padding are dropped (col2im).
+    WindowsAdd {
+        dy: ValueId,
+        win: Window2d,
+    },
     /// Inverted-dropout mask of the node's shape: 0 with probability `p`, else 1/(1-p), from
     /// [`mask_uniform`] of (`seed`, `stream`, the scalar `counter` input, element index).
     RandomMask {
@@ -216,7 +233,9 @@ impl Op {
             | Op::Reshape { x }
             | Op::Transpose { x, .. }
             | Op::Broadcast { x }
-            | Op::Slice { x, .. } => vec![*x],
+            | Op::Slice { x, .. }
+            | Op::Windows { x, .. } => vec![*x],
+            Op::WindowsAdd { dy, .. } => vec![*dy],
             Op::Binary { a, b, .. } | Op::Compare { a, b, .. } | Op::MatMul { a, b, .. } => {
                 vec![*a, *b]
             }

@@ -5,7 +5,7 @@
 //! %12 = matmul %3, %7ᵀ : [64, 128]    ; dense1 @ 5:5
 //! ```
 
-use super::{BinaryOp, CmpOp, Graph, Node, Op, Origin, ReduceOp, Role, UnaryOp};
+use super::{BinaryOp, CmpOp, Graph, Node, Op, Origin, ReduceOp, Role, UnaryOp, Window2d};
 use std::fmt::Write;
 
 /// The graph as text; origins show byte spans (`@ 40..52`). Use [`print_with_source`] for
@@ -36,6 +36,8 @@ pub fn op_name(op: &Op) -> &'static str {
         Op::Broadcast { .. } => "broadcast",
         Op::Slice { .. } => "slice",
         Op::Concat { .. } => "concat",
+        Op::Windows { .. } => "windows",
+        Op::WindowsAdd { .. } => "windows_add",
         Op::RandomMask { .. } => "random_mask",
     }
 }
@@ -162,7 +164,22 @@ fn op_text(node: &Node) -> String {
             stream,
             counter,
         } => format!("{name} {counter} p {p:?} seed {seed} stream {stream}"),
+        Op::Windows { x: v, win } | Op::WindowsAdd { dy: v, win } => {
+            format!("{name} {v} {}", window_text(win))
+        }
     }
+}
+
+/// `kernel 3x3 stride 1x1 dilation 1x1 pad [1, 1, 1, 1]` (padding: top, bottom, left, right).
+fn window_text(win: &Window2d) -> String {
+    let pair = |xs: [usize; 2]| format!("{}x{}", xs[0], xs[1]);
+    format!(
+        "kernel {} stride {} dilation {} pad {:?}",
+        pair(win.kernel),
+        pair(win.stride),
+        pair(win.dilation),
+        win.padding
+    )
 }
 
 fn tee(transposed: bool) -> &'static str {

@@ -2,7 +2,7 @@
 //! shape consistent with its op's rule, outputs valid). Tests run it after every pass.
 
 use super::print::op_name;
-use super::{broadcast_shape, numel, Graph, Node, Op, Output, Role, Shape, ValueId};
+use super::{broadcast_shape, numel, Graph, Node, Op, Output, Role, Shape, ValueId, Window2d};
 use std::collections::HashMap;
 
 /// What is wrong with a graph, with the facts needed to find it.
@@ -168,6 +168,13 @@ fn shape_rule(op: &Op, operands: &[Shape], shape: &Shape) -> Result<(), Fault> {
             axis, start, len, ..
         } => slice_shape(&operands[0], *axis, *start, *len)?,
         Op::Concat { axis, .. } => concat_shape(operands, *axis)?,
+        Op::Windows { win, .. } => windows_shape(&operands[0], win)?,
+        Op::WindowsAdd { win, .. } => {
+            // The result's shape is given; its windows must be the operand.
+            let want = windows_shape(shape, win)?;
+            let rule = || format!("an [N, H, W, C] shape whose windows are {want:?}");
+            return require(want == operands[0], rule);
+        }
         Op::RandomMask { p, .. } => {
             if !(0.0..1.0).contains(p) {
                 return Err(Fault::Attribute(format!("p = {p} is not in [0, 1)")));
@@ -176,6 +183,17 @@ fn shape_rule(op: &Op, operands: &[Shape], shape: &Shape) -> Result<(), Fault> {
         }
     };
     require(*shape == want, || format!("{want:?}"))
+}
+
+fn windows_shape(x: &Shape, win: &Window2d) -> Result<Shape, Fault> {
+    if let Some(detail) = win.fault() {
+        return Err(Fault::Attribute(detail));
+    }
+    if x.len() != 4 {
+        return Err(Fault::Shape("an [N, H, W, C] tensor".into()));
+    }
+    win.windows_shape(x)
+        .ok_or_else(|| Fault::Attribute(format!("the window {win:?} does not fit in {x:?}")))
 }
 
 fn require(ok: bool, rule: impl FnOnce() -> String) -> Result<(), Fault> {

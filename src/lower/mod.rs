@@ -8,6 +8,7 @@
 //! layouts (`dense1.weight` is `[out, in]`).
 
 mod act;
+pub mod conv;
 mod layers;
 mod loss;
 mod recurrent;

@@ -55,6 +55,14 @@ fn folded(g: &Graph, node: &Node) -> Option<f64> {
                 .all(|&x| c(x).map(f64::to_bits) == Some(first.to_bits()));
             same.then_some(first)
         }
+        // every tap reads a value of x or a padding zero: one value when there is no padding
+        // or the fill is zero
+        Op::Windows { x, win } => {
+            let value = c(*x)?;
+            (value == 0.0 || win.padding == [0; 4]).then_some(value)
+        }
+        // overlapping windows sum unevenly, so only zero stays one value
+        Op::WindowsAdd { dy, .. } => c(*dy).filter(|&value| value == 0.0),
         // a mask is not a fill of one value
         Op::RandomMask { .. } => None,
     }

@@ -222,6 +222,14 @@ pub(crate) fn map_operands(op: &Op, f: impl Fn(ValueId) -> ValueId) -> Op {
             stream: *stream,
             counter: f(*counter),
         },
+        Op::Windows { x, win } => Op::Windows {
+            x: f(*x),
+            win: *win,
+        },
+        Op::WindowsAdd { dy, win } => Op::WindowsAdd {
+            dy: f(*dy),
+            win: *win,
+        },
     }
 }
 
@@ -242,6 +250,8 @@ pub(crate) fn constant(g: &Graph, v: ValueId) -> Option<f64> {
         | Op::Broadcast { .. }
         | Op::Slice { .. }
         | Op::Concat { .. }
+        | Op::Windows { .. }
+        | Op::WindowsAdd { .. }
         | Op::RandomMask { .. } => None,
     }
 }

@@ -77,6 +77,8 @@ fn identity(g: &Graph, node: &Node) -> Rewrite {
         | Op::Reduce { .. }
         | Op::Slice { .. }
         | Op::Concat { .. }
+        | Op::Windows { .. }
+        | Op::WindowsAdd { .. }
         | Op::RandomMask { .. } => Rewrite::Keep,
     }
 }

@@ -154,14 +154,14 @@ fn max_pooling_routes_the_gradient_to_the_maximum() {
 
 /// One random configuration: an [N, H, W, C] input, a window that fits it and a filter count.
 #[derive(Debug, Clone)]
-struct Config {
-    x: Shape,
-    win: Window2d,
-    filters: usize,
+pub(crate) struct Config {
+    pub x: Shape,
+    pub win: Window2d,
+    pub filters: usize,
 }
 
 /// The named edge cases, then random ones.
-fn configs() -> Vec<Config> {
+pub(crate) fn configs() -> Vec<Config> {
     let cfg = |x: [usize; 4], win, filters| Config {
         x: x.to_vec(),
         win,

@@ -47,6 +47,7 @@ mod step_programs;
 mod words;
 
 // The JIT against the interpreter and by hand.
+mod conv_jit;
 mod jit_kernel_cache;
 mod jit_math;
 mod jit_ops;

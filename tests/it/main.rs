@@ -37,6 +37,7 @@ mod autodiff_ops;
 mod autodiff_prop;
 mod clip_threshold;
 mod conv_ops;
+mod conv_torch;
 mod init_formulas;
 mod kinks;
 mod kinks_torch;

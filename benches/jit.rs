@@ -1,10 +1,13 @@
 //! Training-step micro benchmark of the JIT on the issue's workloads W1–W5 (forward, softmax
 //! cross-entropy or MSE, autodiff backward, SGD update; optional per-layer gradient probes).
 //! Run: `cargo bench --profile dev --bench jit [-- W1,W4]`. Prints median µs per step,
-//! compile time, and probe overhead; it asserts nothing (numbers, not a test).
+//! compile time, and probe overhead; it asserts nothing (numbers, not a test). `-- conv` times
+//! one convolution layer's kernels instead: im2col + GEMM against a direct loop nest.
 
+use netc::autodiff::grad;
 use netc::codegen::{compile, JitOptions};
-use netc::ir::{Graph, ReduceOp, Role, UnaryOp, ValueId};
+use netc::ir::{Graph, ReduceOp, Role, UnaryOp, ValueId, Window2d};
+use netc::lower::conv::conv2d;
 use netc::probe::ProbeStat;
 use std::time::Instant;
 
@@ -303,7 +306,123 @@ fn unary_rate(rows: usize, cols: usize) {
     }
 }
 
+/// One convolution layer, 3×3 with "same" padding, over x [n, h, w, c] into `filters`
+/// channels: as `lower::conv::conv2d` (im2col: the windows materialized, then one GEMM) or
+/// `direct`ly (the windows and a weight stored as [F, KH, KW, C] broadcast against each other
+/// and summed over the taps: one accumulating loop nest, no im2col buffer). With `backward`,
+/// the program also computes ∂/∂x and ∂/∂w of Σ y ⊙ r.
+fn conv_layer(x_shape: [usize; 4], filters: usize, direct: bool, backward: bool) -> Graph {
+    let [n, h, w, c] = x_shape;
+    let win = Window2d {
+        kernel: [3, 3],
+        stride: [1, 1],
+        dilation: [1, 1],
+        padding: [1; 4],
+    };
+    let mut g = Graph::new();
+    let x = g.input("x", x_shape.to_vec());
+    let (weight, y) = if direct {
+        let weight = g.param("w", vec![filters, 3, 3, c]);
+        let taps = g.windows(x, &win);
+        let every = vec![filters, n, h, w, 3, 3, c];
+        let taps = g.broadcast(taps, every);
+        let taps = g.transpose(taps, vec![1, 2, 3, 0, 4, 5, 6]);
+        let weights = g.broadcast(weight, vec![n, h, w, filters, 3, 3, c]);
+        let products = g.mul(taps, weights);
+        (weight, g.reduce(ReduceOp::Sum, products, &[4, 5, 6], false))
+    } else {
+        let weight = g.param("w", vec![filters, c, 3, 3]);
+        (weight, conv2d(&mut g, x, weight, &win))
+    };
+    if backward {
+        let r = g.input("r", vec![n, h, w, filters]);
+        let weighted = g.mul(y, r);
+        let loss = g.reduce_all(ReduceOp::Sum, weighted);
+        let grads = grad(&mut g, loss, &[x, weight]);
+        g.add_output("dx", grads[0], Role::Value);
+        g.add_output("dw", grads[1], Role::Value);
+    } else {
+        g.add_output("y", y, Role::Value);
+    }
+    g
+}
+
+/// Nanoseconds this thread has run on a CPU (Linux's /proc/thread-self/schedstat), so a
+/// timing on a shared machine does not count the time other processes held the core.
+fn thread_cpu_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
+}
+
+/// Median (wall, on-CPU) µs per step of each program, timed in interleaved rounds; on-CPU
+/// time is NaN where the kernel does not report it.
+fn time_interleaved(graphs: &[Graph], reps: usize) -> Vec<(f64, f64)> {
+    let mut kernels: Vec<netc::codegen::Kernel> = graphs
+        .iter()
+        .map(|g| compile(g, &JitOptions::default()).expect("compiles"))
+        .collect();
+    for k in &mut kernels {
+        for slot in 0..k.leaf_names().len() {
+            let fill: Vec<f32> = (0..k.leaf(slot).len())
+                .map(|i| (i * 7919 % 1000) as f32 / 1000.0 - 0.5)
+                .collect();
+            k.leaf_mut(slot).copy_from_slice(&fill);
+        }
+    }
+    let mut wall = vec![Vec::new(); kernels.len()];
+    let mut cpu = vec![Vec::new(); kernels.len()];
+    for _ in 0..7 {
+        for (i, k) in kernels.iter_mut().enumerate() {
+            let (t, c) = (Instant::now(), thread_cpu_ns());
+            for _ in 0..reps {
+                k.step();
+            }
+            wall[i].push(t.elapsed().as_secs_f64() * 1e6 / reps as f64);
+            let on_cpu = c.zip(thread_cpu_ns()).map(|(a, b)| (b - a) as f64 / 1e3);
+            cpu[i].push(on_cpu.map_or(f64::NAN, |us| us / reps as f64));
+        }
+    }
+    wall.into_iter()
+        .zip(cpu)
+        .map(|(w, c)| (median(w), median(c)))
+        .collect()
+}
+
+/// The convolution table of docs/performance.md: im2col + GEMM against the direct loop nest,
+/// forward alone and forward + backward, on a small and a wide layer (batch 64).
+fn conv_rates() {
+    println!("On-CPU µs per step (wall-clock µs in parentheses) and GFLOP/s on CPU time.");
+    println!("| layer | pass | im2col + GEMM µs | direct µs | im2col GFLOP/s | direct GFLOP/s |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for (name, x, filters, reps) in [
+        ("8×8×1 → 16", [64, 8, 8, 1], 16, 200),
+        ("32×32×32 → 64", [64, 32, 32, 32], 64, 2),
+    ] {
+        let forward_flops = 2.0 * (x[0] * x[1] * x[2] * filters * 9 * x[3]) as f64;
+        for (pass, backward, flops) in [
+            ("forward", false, forward_flops),
+            ("forward + backward", true, 3.0 * forward_flops),
+        ] {
+            let graphs = [false, true].map(|direct| conv_layer(x, filters, direct, backward));
+            let t = time_interleaved(&graphs, reps);
+            let rate = |(_, cpu): (f64, f64)| flops / cpu / 1e3;
+            let us = |(wall, cpu): (f64, f64)| format!("{cpu:.1} ({wall:.1})");
+            println!(
+                "| {name} | {pass} | {} | {} | {:.1} | {:.1} |",
+                us(t[0]),
+                us(t[1]),
+                rate(t[0]),
+                rate(t[1])
+            );
+        }
+    }
+}
+
 fn main() {
+    if std::env::args().skip(1).any(|a| a == "conv") {
+        conv_rates();
+        return;
+    }
     if let Some(dims) = std::env::args().skip(1).find(|a| a.starts_with("unary=")) {
         let d: Vec<usize> = dims[6..]
             .split('x')

@@ -17,13 +17,29 @@ pub fn conv2d(g: &mut Graph, x: ValueId, weight: ValueId, win: &Window2d) -> Val
         [filters, c, kh, kw],
         "IR builder: conv2d weight for {c} channels and a {kh}×{kw} kernel"
     );
-    // Rows are output pixels, columns the taps (p, q, c) in the windows' own order, so the
-    // weight is permuted to [F, KH, KW, C] to match and used transposed by the product.
-    let cols = g.reshape(cols, vec![n * oh * ow, kh * kw * c]);
-    let taps_last = g.transpose(weight, vec![0, 2, 3, 1]);
-    let filters_by_taps = g.reshape(taps_last, vec![filters, kh * kw * c]);
-    let y = g.matmul(cols, filters_by_taps, false, true);
+    let filters_by_taps = weight_matrix(g, weight);
+    let (pixels, taps) = (n * oh * ow, kh * kw * c);
+    let y = if win.pixels_inner(c, ow) {
+        // Windows as [KH, KW, C, N, OH, OW]: rows of pixels, copied in long contiguous runs.
+        let by_tap = g.transpose(cols, vec![3, 4, 5, 0, 1, 2]);
+        let cols_t = g.reshape(by_tap, vec![taps, pixels]);
+        g.matmul(cols_t, filters_by_taps, true, true)
+    } else {
+        // Rows are output pixels, columns the taps (p, q, c) in the windows' own order.
+        let cols = g.reshape(cols, vec![pixels, taps]);
+        g.matmul(cols, filters_by_taps, false, true)
+    };
     g.reshape(y, vec![n, oh, ow, filters])
+}
+
+/// The weight [F, C, KH, KW] as [F, KH·KW·C]: permuted to [F, KH, KW, C] so its columns are
+/// the taps in the windows' order, for the product to use transposed.
+fn weight_matrix(g: &mut Graph, weight: ValueId) -> ValueId {
+    let &[filters, c, kh, kw] = g.shape(weight) else {
+        unreachable!("the shape was checked by conv2d")
+    };
+    let taps_last = g.transpose(weight, vec![0, 2, 3, 1]);
+    g.reshape(taps_last, vec![filters, kh * kw * c])
 }
 
 /// Max pooling (no padding; the gradient goes to the window's maximum) → [N,OH,OW,C]

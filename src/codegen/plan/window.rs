@@ -58,7 +58,7 @@ impl Lower<'_> {
         let padded = padded_shape(shape, win);
         let buf = self.zeroed(&padded);
         let rm = row_major(&padded);
-        let scatter = LoopNest {
+        let mut scatter = LoopNest {
             space: self.shape(dy).to_vec(),
             expr: self.expr(dy)?,
             dst: Access {
@@ -71,6 +71,14 @@ impl Lower<'_> {
             mode: StoreMode::Add,
             fused: Vec::new(),
         };
+        let out_width = scatter.space[2];
+        if win.pixels_inner(shape[3], out_width) {
+            // Taps outer, pixels inner (a sum: any order of the points gives it).
+            let order = |xs: &[usize]| [3, 4, 5, 0, 1, 2].map(|d| xs[d]).to_vec();
+            scatter.space = order(&scatter.space);
+            scatter.dst.at.strides = order(&scatter.dst.at.strides);
+            for_each_affine(&mut scatter.expr, &mut |a| a.strides = order(&a.strides));
+        }
         self.plan.steps.push(Step::Loop(scatter));
         Ok(Expr::Load(interior(buf, &padded, win)))
     }

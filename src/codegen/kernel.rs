@@ -215,6 +215,12 @@ impl Kernel {
         fns.len()
     }
 
+    /// The size of the arena in bytes: every leaf, output and temporary of one step, with
+    /// temporaries whose lifetimes do not overlap sharing memory (the step's peak memory).
+    pub fn arena_bytes(&self) -> usize {
+        std::mem::size_of_val(self.arena.as_slice())
+    }
+
     /// The row-major values of output `i` (in `g.outputs` order) after the last step.
     pub fn output(&self, i: usize) -> &[f32] {
         &self.arena[self.outputs[i].range(self.odd)]

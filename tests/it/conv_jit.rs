@@ -1,7 +1,8 @@
 //! The JIT's sliding windows (strided views, zero-bordered copies, scatter-add loops) against
 //! the reference interpreter: convolution and pooling forward and backward on the named window
 //! configurations of `conv_ops`, windows of computed (not stored) values, and proptest over
-//! random conv/pool graphs with random shapes, strides, dilations and paddings.
+//! random conv/pool graphs with random shapes, strides, dilations and paddings; and im2col
+//! buffers sharing the arena.
 //!
 //! Tolerance as in `jit_vs_interp`: |jit − interp| ≤ rel · (1 + max |interp|), rel = 2e-4 (the
 //! GEMM and the loops may add in a different order than the interpreter).
@@ -205,4 +206,32 @@ proptest! {
             return Err(TestCaseError::fail(format!("{layer:?} {c:?}: {e}")));
         }
     }
+}
+
+#[test]
+fn im2col_buffers_share_the_arena() {
+    // Four chained 3×3 "same" convolutions of 8 channels over 8×16×16 images: each im2col
+    // matrix holds 8·16·16·72 floats and is dead once its product has run, so the arena holds
+    // one at a time (with the input, the weights, two activations and the output), not four.
+    let mut g = Graph::new();
+    let x = g.input("x", vec![8, 16, 16, 8]);
+    let same = Window2d {
+        kernel: [3, 3],
+        stride: [1, 1],
+        dilation: [1, 1],
+        padding: [1; 4],
+    };
+    let mut h = x;
+    for i in 0..4 {
+        let w = g.param(format!("w{i}"), vec![8, 8, 3, 3]);
+        h = conv2d(&mut g, h, w, &same);
+    }
+    g.add_output("y", h, Role::Value);
+    let k = compile(&g, &JitOptions::default()).expect("compiles");
+    let im2col_bytes = 8 * 16 * 16 * 72 * 4;
+    assert!(
+        k.arena_bytes() < 2 * im2col_bytes,
+        "arena {} bytes, one im2col matrix {im2col_bytes}",
+        k.arena_bytes()
+    );
 }

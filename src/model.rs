@@ -4,6 +4,10 @@
 //! final name and its input and output shapes, every default is filled in. Spans point back to
 //! the `.net` construct each item came from, so run-time findings can name a line.
 
+mod image;
+
+pub use image::{Conv2d, Padding, Pool2d, PoolOp};
+
 use crate::span::Span;
 use serde::{Deserialize, Serialize};
 
@@ -83,6 +87,15 @@ pub enum LayerKind {
         body: Vec<Layer>,
         projection: Option<Init>,
     },
+    /// `conv2d F` over a channels-last `[H, W, C]` image: y = act(conv(x, W) + b) with W of
+    /// shape `[F, C, KH, KW]` and b `[F]` (PyTorch's `nn.Conv2d` layout), output `[OH, OW, F]`.
+    Conv2d(Conv2d),
+    /// `maxpool K` or `avgpool K` over each channel of an `[H, W, C]` image; no parameters.
+    Pool2d(Pool2d),
+    /// `global_avgpool`: the mean over H and W of each channel, `[H, W, C]` → `[C]`.
+    GlobalAvgPool,
+    /// `flatten`: `[H, W, C]` → `[H·W·C]`, row-major (channels fastest), no parameters.
+    Flatten,
     /// `rnn N`, `lstm N`, `gru N` over a `[T, d]` sequence, unrolled through time. Parameters
     /// follow PyTorch: `weight_ih` `[G·N, d]`, `weight_hh` `[G·N, N]`, `bias_ih`, `bias_hh`
     /// `[G·N]`, G = 1 (rnn), 4 (lstm, gates i, f, g, o) or 3 (gru, gates r, z, n).
@@ -183,7 +196,7 @@ pub enum FanMode {
 }
 
 /// Weight initializers. Fans follow PyTorch: for a dense W of shape [out, in], fan_in = in,
-/// fan_out = out.
+/// fan_out = out; for a conv W of shape [F, C, KH, KW], fan_in = C·KH·KW, fan_out = F·KH·KW.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Init {
     Zeros,

@@ -8,6 +8,7 @@
 //! and gradients where torch is installed. The initializers (`init.rs`), the Python writer and
 //! names (`python.rs`) and the helpers every file ends with (`loader.rs`) live beside it.
 
+mod image;
 mod init;
 mod loader;
 mod python;
@@ -88,6 +89,9 @@ fn class(py: &mut Python, model: &Model, params: &[ParamSpec]) {
         py.line("");
         py.block("def forward(self, x):", |py| {
             let mut names = Names::default();
+            if model.input.kind.shape().len() == 3 {
+                py.line(image::TO_CHANNELS_FIRST);
+            }
             let h = forward_layers(py, &model.layers, "x", true, &mut names, model);
             py.line(format!("return {h}"));
         });
@@ -138,7 +142,27 @@ fn declare(py: &mut Python, layer: &Layer) {
                 float(*init)
             ));
         }
-        LayerKind::Activation(_) | LayerKind::Dropout { .. } => {}
+        LayerKind::Activation(_)
+        | LayerKind::Dropout { .. }
+        | LayerKind::Pool2d(_)
+        | LayerKind::GlobalAvgPool
+        | LayerKind::Flatten => {}
+        LayerKind::Conv2d(conv) => {
+            image::declare_conv(py, &attr, layer, conv);
+            if let Activation::Prelu { init } = conv.act {
+                py.line(format!(
+                    "{attr}.slope = nn.Parameter(torch.full(({},), {}))",
+                    conv.filters,
+                    float(init)
+                ));
+            }
+        }
+        // Over an image, BatchNorm2d: statistics per channel over N, H and W.
+        LayerKind::BatchNorm { momentum, eps } if image::reads_image(layer) => py.line(format!(
+            "{attr} = nn.BatchNorm2d({fan_in}, eps={}, momentum={})",
+            float(*eps),
+            float(*momentum)
+        )),
         LayerKind::BatchNorm { momentum, eps } => py.line(format!(
             "{attr} = nn.BatchNorm1d({}, eps={}, momentum={})",
             layer.in_shape.iter().product::<usize>(),
@@ -151,7 +175,9 @@ fn declare(py: &mut Python, layer: &Layer) {
             py_bool(*affine)
         )),
         LayerKind::Residual { projection, .. } => {
-            if projection.is_some() {
+            if projection.is_some() && image::reads_image(layer) {
+                image::declare_projection(py, &attr, layer);
+            } else if projection.is_some() {
                 py.line(format!(
                     "{attr} = nn.Linear({fan_in}, {}, bias=False)  # the skip's projection",
                     features(&layer.out_shape)
@@ -169,7 +195,7 @@ fn declare(py: &mut Python, layer: &Layer) {
                 // nn.RNN knows only tanh and relu.
                 Cell::Rnn { act } => (
                     "ElmanRNN",
-                    format!(", act=lambda z: {}", activation(&act, "z", "None")),
+                    format!(", act=lambda z: {}", activation(&act, "z", "None", false)),
                 ),
                 Cell::Lstm { .. } => ("nn.LSTM", String::new()),
                 Cell::Gru => ("nn.GRU", String::new()),
@@ -231,17 +257,27 @@ fn forward_layer(
             *act
         }
     };
+    let image = image::reads_image(layer);
+    let slope = format!("{attr}.slope");
     let line = match &layer.kind {
         LayerKind::Dense { act, .. } => {
             let z = format!("{attr}({h})");
-            activation(&act_here(act), &z, &format!("{attr}.slope"))
+            activation(&act_here(act), &z, &slope, false)
         }
-        LayerKind::Activation(act) => activation(&act_here(act), h, &format!("{attr}.slope")),
+        LayerKind::Conv2d(conv) => {
+            let z = format!("{attr}({h})");
+            activation(&act_here(&conv.act), &z, &slope, true)
+        }
+        LayerKind::Activation(act) => activation(&act_here(act), h, &slope, image),
         LayerKind::BatchNorm { .. } => match layer.in_shape.len() {
-            1 => format!("{attr}({h})"),
+            1 | 3 => format!("{attr}({h})"),
             _ => format!("{attr}({h}.flatten(1)).view_as({h})"),
         },
+        LayerKind::LayerNorm { .. } if image => image::layernorm(&attr, h),
         LayerKind::LayerNorm { .. } => format!("{attr}({h})"),
+        LayerKind::Pool2d(pool) => image::pool(pool, h),
+        LayerKind::GlobalAvgPool => image::global_avgpool(h),
+        LayerKind::Flatten => image::flatten(layer, h),
         LayerKind::Dropout { p } => {
             format!("F.dropout({h}, p={}, training=self.training)", float(*p))
         }
@@ -277,8 +313,14 @@ fn fused_last(model: &Model) -> Option<Activation> {
     }
 }
 
-/// `act` applied to the Python expression `z`; `slope` names PReLU's parameter.
-fn activation(act: &Activation, z: &str, slope: &str) -> String {
+/// `act` applied to the Python expression `z`; `slope` names PReLU's parameter. Over an NCHW
+/// `image` the per-channel axis is 1, not the last.
+fn activation(act: &Activation, z: &str, slope: &str, image: bool) -> String {
+    let (slope, dim) = if image {
+        (format!("{slope}.view(-1, 1, 1)"), 1)
+    } else {
+        (slope.to_owned(), -1)
+    };
     match *act {
         Activation::Identity => z.to_owned(),
         Activation::Sigmoid => format!("torch.sigmoid({z})"),
@@ -294,7 +336,7 @@ fn activation(act: &Activation, z: &str, slope: &str) -> String {
         Activation::Softplus => format!("F.softplus({z})"),
         Activation::Softsign => format!("F.softsign({z})"),
         Activation::Hardswish => format!("F.hardswish({z})"),
-        Activation::Softmax => format!("torch.softmax({z}, dim=-1)"),
+        Activation::Softmax => format!("torch.softmax({z}, dim={dim})"),
     }
 }
 

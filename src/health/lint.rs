@@ -41,6 +41,7 @@ pub fn across_depth(model: &Model) -> Vec<Diagnostic> {
 pub fn layer_act(layer: &Layer) -> Option<Activation> {
     match &layer.kind {
         LayerKind::Dense { act, .. } | LayerKind::Activation(act) => Some(*act),
+        LayerKind::Conv2d(conv) => Some(conv.act),
         LayerKind::Recurrent(r) => match r.cell {
             crate::model::Cell::Rnn { act } => Some(act),
             crate::model::Cell::Lstm { .. } | crate::model::Cell::Gru => None,
@@ -48,6 +49,9 @@ pub fn layer_act(layer: &Layer) -> Option<Activation> {
         LayerKind::BatchNorm { .. }
         | LayerKind::LayerNorm { .. }
         | LayerKind::Dropout { .. }
+        | LayerKind::Pool2d(_)
+        | LayerKind::GlobalAvgPool
+        | LayerKind::Flatten
         | LayerKind::Residual { .. } => None,
     }
 }

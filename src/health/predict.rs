@@ -175,6 +175,26 @@ impl Walk<'_> {
                 t
             }
             LayerKind::Activation(act) => self.activation(*act, input.second, width, fused),
+            LayerKind::Conv2d(conv) => {
+                // As a dense layer whose fans are PyTorch's conv fans.
+                let channels = layer.in_shape.last().copied().unwrap_or(1);
+                let (fan_in, fan_out) = conv.fans(channels);
+                let w2 = init_second_moment(&conv.init, fan_in, fan_out);
+                let b2 = if conv.bias {
+                    init_second_moment(&conv.bias_init, fan_in, fan_out)
+                } else {
+                    0.0
+                };
+                let q = w2 * fan_in as f64 * input.second + b2;
+                let mut t = self.activation(conv.act, q, width, fused);
+                t.chi *= w2 * fan_in as f64;
+                t.pre_var = Some(q);
+                t
+            }
+            // Taken as gain 1: they move no parameters and keep the signal's scale roughly.
+            LayerKind::Pool2d(_) | LayerKind::GlobalAvgPool | LayerKind::Flatten => {
+                Through::simple(1.0, input)
+            }
             LayerKind::Recurrent(r) => {
                 // Across depth a recurrent layer maps its input through `weight_ih` and ends
                 // in its cell's squashing; its behaviour through time is predicted apart
@@ -306,6 +326,8 @@ pub fn fused_last(model: &Model) -> Option<String> {
     let last = model.layers.last()?;
     let act = match &last.kind {
         LayerKind::Dense { act, .. } | LayerKind::Activation(act) => *act,
+        LayerKind::Conv2d(conv) => conv.act,
+        LayerKind::Pool2d(_) | LayerKind::GlobalAvgPool | LayerKind::Flatten => return None,
         LayerKind::BatchNorm { .. }
         | LayerKind::LayerNorm { .. }
         | LayerKind::Dropout { .. }

@@ -164,6 +164,10 @@ fn finding(run: &Run, layer: &Layer, index: usize, p: &TimeProfile) -> Option<Fi
         | LayerKind::BatchNorm { .. }
         | LayerKind::LayerNorm { .. }
         | LayerKind::Dropout { .. }
+        | LayerKind::Conv2d(_)
+        | LayerKind::Pool2d(_)
+        | LayerKind::GlobalAvgPool
+        | LayerKind::Flatten
         | LayerKind::Residual { .. } => None,
     };
     evidence.extend(prediction.map(describe));

@@ -104,6 +104,21 @@ impl<'m> Lowering<'m> {
                 let a = act::apply(&mut self.graph, *act, z, slope);
                 (a, fusable(*act).then_some((z, *act)), Some(*act))
             }
+            LayerKind::Conv2d(conv) => {
+                let (z, w, b) = self.conv2d(layer, h, conv);
+                weight = Some(w);
+                bias = b;
+                let slope = self.prelu_slope(layer, conv.act);
+                let a = act::apply(&mut self.graph, conv.act, z, slope);
+                (
+                    a,
+                    fusable(conv.act).then_some((z, conv.act)),
+                    Some(conv.act),
+                )
+            }
+            LayerKind::Pool2d(pool) => (self.pool2d(h, pool), None, None),
+            LayerKind::GlobalAvgPool => (self.global_avgpool(h), None, None),
+            LayerKind::Flatten => (self.flatten(h), None, None),
             LayerKind::Activation(a) => {
                 let slope = self.prelu_slope(layer, *a);
                 let out = act::apply(&mut self.graph, *a, h, slope);
@@ -120,6 +135,12 @@ impl<'m> Lowering<'m> {
                 let inner = self.lower_layers(body, h, false);
                 self.graph.set_origin(Some(layer.span), Some(&layer.name));
                 let skip = match projection {
+                    Some(init) if layer.in_shape.len() == 3 => {
+                        let filters = layer.out_shape.last().copied().unwrap_or(1);
+                        let (z, w) = self.projection_1x1(layer, h, filters, *init);
+                        weight = Some(w);
+                        z
+                    }
                     Some(init) => {
                         let units = layer.out_shape.last().copied().unwrap_or(1);
                         let (z, w, _) = self.dense(layer, h, units, false, *init, Init::Zeros);
@@ -228,10 +249,13 @@ impl<'m> Lowering<'m> {
 
     /// Normalizes over the batch axis with batch statistics in training (and updates the
     /// running statistics PyTorch's way: running ← (1 − m)·running + m·batch, with the unbiased
-    /// variance), or with the running statistics in evaluation.
+    /// variance), or with the running statistics in evaluation. Over images `[B, H, W, C]`
+    /// the statistics are per channel over B, H and W, as BatchNorm2d's.
     fn batchnorm(&mut self, layer: &Layer, h: ValueId, momentum: f64, eps: f64) -> ValueId {
-        let features = self.graph.shape(h)[1..].to_vec();
-        let n = self.graph.shape(h)[0];
+        let shape = self.graph.shape(h).to_vec();
+        let axes: &[usize] = if shape.len() == 4 { &[0, 1, 2] } else { &[0] };
+        let features = shape[axes.len()..].to_vec();
+        let n: usize = shape[..axes.len()].iter().product();
         let [gamma, beta] = self.affine(layer, &features);
         let mean_name = format!("{}.running_mean", layer.name);
         let var_name = format!("{}.running_var", layer.name);
@@ -256,10 +280,10 @@ impl<'m> Lowering<'m> {
         let g = &mut self.graph;
         let (mean, var) = match self.opts.mode {
             Mode::Train => {
-                let mean = g.reduce(ReduceOp::Mean, h, &[0], false);
+                let mean = g.reduce(ReduceOp::Mean, h, axes, false);
                 let centered = g.sub(h, mean);
                 let sq = g.unary(UnaryOp::Square, centered);
-                let var = g.reduce(ReduceOp::Mean, sq, &[0], false);
+                let var = g.reduce(ReduceOp::Mean, sq, axes, false);
                 let unbiased = g.scale(var, n as f64 / (n.max(2) - 1) as f64);
                 let new_mean = blend(g, running_mean, mean, momentum);
                 let new_var = blend(g, running_var, unbiased, momentum);

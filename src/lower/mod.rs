@@ -9,6 +9,7 @@
 
 mod act;
 pub mod conv;
+mod image;
 mod layers;
 mod loss;
 mod recurrent;

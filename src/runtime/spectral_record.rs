@@ -93,6 +93,10 @@ fn recurrent_layers(model: &Model) -> Vec<&Layer> {
             | LayerKind::BatchNorm { .. }
             | LayerKind::LayerNorm { .. }
             | LayerKind::Dropout { .. }
+            | LayerKind::Conv2d(_)
+            | LayerKind::Pool2d(_)
+            | LayerKind::GlobalAvgPool
+            | LayerKind::Flatten
             | LayerKind::Residual { .. } => false,
         })
         .collect()

@@ -14,6 +14,8 @@ pub struct DataFacts {
     pub features: Option<usize>,
     /// Steps per example, for the sequence tasks.
     pub steps: Option<usize>,
+    /// The image `[H, W, C]` a CSV's `shape = ...` makes of each row.
+    pub image: Option<[usize; 3]>,
     pub target: Target,
 }
 
@@ -31,7 +33,7 @@ pub enum Target {
 pub fn data_params(name: &str) -> &'static [&'static str] {
     match name {
         "csv" => &[
-            "path", "target", "scale", "split", "test", "task", "sequence", "time",
+            "path", "target", "scale", "split", "test", "task", "sequence", "time", "shape",
         ],
         "circles" => &["n", "noise", "factor", "split"],
         "spirals" => &["n", "noise", "arms", "split"],
@@ -104,6 +106,7 @@ fn synthetic_kind(
     let facts = |features: usize, target: Target| DataFacts {
         features: Some(features),
         steps: None,
+        image: None,
         target,
     };
     let kind = match name {
@@ -222,6 +225,7 @@ fn sequence_kind(
     let facts = DataFacts {
         features: Some(features),
         steps: Some(steps),
+        image: None,
         target,
     };
     Some((kind, facts))
@@ -282,6 +286,7 @@ fn csv(diags: &mut Vec<Diagnostic>, b: &Bound<'_>) -> Option<(DataSource, DataFa
         .map(Some),
     };
     let long = long_format(diags, b);
+    let image = image_shape(diags, b);
     let source = CsvSource {
         path: path?,
         target: target?.unwrap_or_else(|| "label".to_string()),
@@ -291,12 +296,45 @@ fn csv(diags: &mut Vec<Diagnostic>, b: &Bound<'_>) -> Option<(DataSource, DataFa
         task: task?,
         long: long?,
     };
+    let image = image?;
     let facts = DataFacts {
-        features: None,
+        features: image.map(|[h, w, c]| h * w * c),
         steps: None,
+        image,
         target: Target::Unknown(source.task),
     };
     Some((DataSource::Csv(source), facts))
+}
+
+/// `shape = [H, W, C]`: each row's features, row-major (channels fastest), as an image.
+fn image_shape(diags: &mut Vec<Diagnostic>, b: &Bound<'_>) -> Option<Option<[usize; 3]>> {
+    let Some(expr) = b.get("shape") else {
+        return Some(None);
+    };
+    let what = "a dimension of `shape`";
+    match &expr.kind {
+        ExprKind::List(dims) if dims.len() == 3 => {
+            let mut shape = [0; 3];
+            for (slot, dim) in shape.iter_mut().zip(dims) {
+                let v = super::args::int_value(diags, dim, what)?;
+                *slot =
+                    super::args::int_in_bounds(diags, dim.span, what, v, (1, 1 << 20))? as usize;
+            }
+            Some(Some(shape))
+        }
+        ExprKind::List(_)
+        | ExprKind::Number(_)
+        | ExprKind::Str(_)
+        | ExprKind::Name(_)
+        | ExprKind::Call { .. } => {
+            diags.push(type_error(
+                expr,
+                "`shape` of `csv`",
+                "an image shape [height, width, channels], like [8, 8, 1]",
+            ));
+            None
+        }
+    }
 }
 
 /// `sequence = "id"` (and optionally `time = "t"`, the default) read the file in long format.

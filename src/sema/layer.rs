@@ -8,7 +8,7 @@ use super::attrs::{activation, activation_value, init_value};
 use super::layers::{Expander, Scope, MAX_UNITS};
 use super::names::{LAYERS, RECURRENT};
 use crate::diag::Diagnostic;
-use crate::model::{Activation, Init, Input, InputKind, Layer, LayerKind};
+use crate::model::{Activation, Init, Input, InputKind, Layer, LayerKind, PoolOp};
 use crate::syntax::ast::*;
 
 /// The parameters of a built-in layer, in positional order (for tools that edit a layer's
@@ -20,6 +20,9 @@ pub fn layer_params(kind: &str) -> &'static [&'static str] {
         "layernorm" => &["eps", "affine"],
         "dropout" => &["p"],
         "rnn" | "lstm" | "gru" => super::recurrent::recurrent_params(kind),
+        "conv2d" | "maxpool" | "avgpool" | "global_avgpool" | "flatten" => {
+            super::spatial::spatial_params(kind)
+        }
         other => super::attrs::activation_params(other),
     }
 }
@@ -39,15 +42,17 @@ impl Expander<'_> {
                         (1, MAX_UNITS),
                     )? as usize);
                 }
-                if shape.len() != 1 {
+                if shape.len() != 1 && shape.len() != 3 {
                     self.diags.push(
                         Diagnostic::error(
                             "netc::shape::unsupported_input",
                             input.shape.span,
-                            format!("inputs of rank {} are not supported yet", shape.len()),
+                            format!("inputs of rank {} are not supported", shape.len()),
                         )
-                        .with_label("expected one width, like `[64]`")
-                        .with_help("flatten the features into one vector: `input x: [width]`"),
+                        .with_label("expected a vector `[64]` or an image `[8, 8, 1]`")
+                        .with_help(
+                            "give one width (`input x: [width]`), or an image as height, width                              and channels (`input x: [H, W, C]`)",
+                        ),
                     );
                     return None;
                 }
@@ -100,7 +105,20 @@ impl Expander<'_> {
         }
         let in_shape = shape.clone();
         let Some((kind, default_name)) = self.layer_kind(layer) else {
-            if matches!(kind_name, "dense" | "linear" | "rnn" | "lstm" | "gru") {
+            // Layers that change the shape leave it unknown when they fail.
+            if matches!(
+                kind_name,
+                "dense"
+                    | "linear"
+                    | "rnn"
+                    | "lstm"
+                    | "gru"
+                    | "conv2d"
+                    | "maxpool"
+                    | "avgpool"
+                    | "global_avgpool"
+                    | "flatten"
+            ) {
                 *shape = None;
             }
             return None;
@@ -113,8 +131,12 @@ impl Expander<'_> {
             *shape = None;
             return None;
         }
+        let Some(spatial) = self.spatial_out_shape(&kind, layer, &in_shape) else {
+            *shape = None;
+            return None;
+        };
         self.add_params(param_count(&kind, last(&in_shape) as u64), layer.span);
-        let out_shape = out_shape(&kind, &in_shape);
+        let out_shape = spatial.unwrap_or_else(|| out_shape(&kind, &in_shape));
         *shape = Some(out_shape.clone());
         Some(Layer {
             name,
@@ -134,6 +156,14 @@ impl Expander<'_> {
             "rnn" => Some((self.recurrent(layer, "rnn")?, "rnn")),
             "lstm" => Some((self.recurrent(layer, "lstm")?, "lstm")),
             "gru" => Some((self.recurrent(layer, "gru")?, "gru")),
+            "conv2d" => Some((self.conv2d(layer)?, "conv")),
+            "maxpool" => Some((self.pool2d(layer, PoolOp::Max)?, "maxpool")),
+            "avgpool" => Some((self.pool2d(layer, PoolOp::Avg)?, "avgpool")),
+            "global_avgpool" => Some((
+                self.no_arguments(layer, LayerKind::GlobalAvgPool)?,
+                "global_avgpool",
+            )),
+            "flatten" => Some((self.no_arguments(layer, LayerKind::Flatten)?, "flatten")),
             "batchnorm" => {
                 let b = bind(
                     self.diags,
@@ -232,7 +262,18 @@ pub(super) fn param_count(kind: &LayerKind, width: u64) -> u64 {
         LayerKind::Activation(act) => prelu(act, width),
         LayerKind::BatchNorm { .. } => 2 * width,
         LayerKind::LayerNorm { affine, .. } => 2 * width * u64::from(*affine),
-        LayerKind::Dropout { .. } | LayerKind::Residual { .. } => 0,
+        LayerKind::Conv2d(conv) => {
+            let (fan_in, _) = conv.fans(width as usize);
+            let filters = conv.filters as u64;
+            (fan_in as u64).saturating_mul(filters)
+                + u64::from(conv.bias) * filters
+                + prelu(&conv.act, filters)
+        }
+        LayerKind::Dropout { .. }
+        | LayerKind::Residual { .. }
+        | LayerKind::Pool2d(_)
+        | LayerKind::GlobalAvgPool
+        | LayerKind::Flatten => 0,
         LayerKind::Recurrent(r) => super::recurrent::recurrent_param_count(r, width),
     }
 }
@@ -257,6 +298,10 @@ fn out_shape(kind: &LayerKind, in_shape: &[usize]) -> Vec<usize> {
         | LayerKind::LayerNorm { .. }
         | LayerKind::Dropout { .. }
         | LayerKind::Residual { .. } => in_shape.to_vec(),
+        // Their shapes come from `Expander::spatial_out_shape`, which checks them; these
+        // arms only keep the match whole.
+        LayerKind::Conv2d(_) | LayerKind::Pool2d(_) | LayerKind::GlobalAvgPool => in_shape.to_vec(),
+        LayerKind::Flatten => vec![in_shape.iter().product()],
         LayerKind::Recurrent(r) => super::recurrent::recurrent_out_shape(r, in_shape),
     }
 }

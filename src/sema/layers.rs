@@ -366,6 +366,15 @@ impl Expander<'_> {
             return true;
         }
         let width = last(in_shape);
+        let help = match (in_shape.len(), ranks_match) {
+            (3, true) => format!(
+                "make the body end with {width} filters, or ask for a 1×1 convolution on the skip: `residual projection = he_normal {{ ... }}`"
+            ),
+            (3, false) => "the skip's projection is a 1×1 convolution with stride 1, so the body must keep the height and width (stride 1, `padding = same`)".to_string(),
+            _ => format!(
+                "make the body end with {width} units, or ask for a projection: `residual projection = xavier_uniform {{ ... }}`"
+            ),
+        };
         self.diags.push(
             Diagnostic::error(
                 "netc::shape::residual_mismatch",
@@ -374,9 +383,7 @@ impl Expander<'_> {
             )
             .with_label(format!("the skip carries {in_shape:?}"))
             .with_related(last_span, format!("but the body outputs {out_shape:?}"))
-            .with_help(format!(
-                "make the body end with {width} units, or ask for a projection: `residual projection = xavier_uniform {{ ... }}`"
-            )),
+            .with_help(help),
         );
         false
     }

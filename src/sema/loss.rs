@@ -22,9 +22,13 @@ pub fn final_activation(layers: &[Layer]) -> Option<(Activation, Span)> {
     match &layers.last()?.kind {
         LayerKind::Dense { act, .. } => Some((*act, layers.last()?.span)),
         LayerKind::Activation(act) => Some((*act, layers.last()?.span)),
+        LayerKind::Conv2d(conv) => Some((conv.act, layers.last()?.span)),
         LayerKind::BatchNorm { .. }
         | LayerKind::LayerNorm { .. }
         | LayerKind::Dropout { .. }
+        | LayerKind::Pool2d(_)
+        | LayerKind::GlobalAvgPool
+        | LayerKind::Flatten
         | LayerKind::Residual { .. }
         | LayerKind::Recurrent(_) => None,
     }
@@ -100,6 +104,14 @@ fn check_input(diags: &mut Vec<Diagnostic>, cx: &LossContext<'_>) {
         return;
     };
     let (given, help) = match (&cx.input.kind, facts.steps) {
+        (InputKind::Tensor { shape }, None) if facts.image.is_some() => (
+            facts.image.is_some_and(|image| shape[..] == image[..]),
+            format!(
+                "write `input {}: {:?}` to match the data's `shape`",
+                cx.input.name,
+                facts.image.unwrap_or_default()
+            ),
+        ),
         (InputKind::Tensor { shape }, None) => (
             shape.last().copied() == Some(features),
             format!("write `input {}: [{features}]`", cx.input.name),
@@ -126,9 +138,10 @@ fn check_input(diags: &mut Vec<Diagnostic>, cx: &LossContext<'_>) {
     if given {
         return;
     }
-    let gives = match facts.steps {
-        Some(steps) => format!("sequences of {steps} steps × {features} features"),
-        None => format!("{features} features"),
+    let gives = match (facts.steps, facts.image) {
+        (Some(steps), _) => format!("sequences of {steps} steps × {features} features"),
+        (None, Some(image)) => format!("images {image:?}"),
+        (None, None) => format!("{features} features"),
     };
     diags.push(
         Diagnostic::error(

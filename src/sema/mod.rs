@@ -16,12 +16,14 @@ pub mod names;
 mod overrides;
 mod recurrent;
 mod settings;
+mod spatial;
 mod train;
 pub mod words;
 
 pub use layer::layer_params;
 pub use layers::{MAX_LAYERS, MAX_PARAMS, MAX_UNITS};
 pub use overrides::Override;
+pub use spatial::{spatial_params, window_output_hw};
 
 use crate::diag::Diagnostic;
 use crate::model::Model;

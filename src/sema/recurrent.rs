@@ -145,6 +145,13 @@ impl Expander<'_> {
         if in_shape.len() == 2 {
             return true;
         }
+        let help = if in_shape.len() == 3 {
+            "an image [H, W, C] goes through `conv2d` and pooling, then `flatten` or \
+             `global_avgpool`; a sequence is declared `input x: seq(T, d)`"
+        } else {
+            "declare `input x: seq(T, d)`, and give `return = all` to a recurrent layer \
+             that feeds another"
+        };
         self.diags.push(
             Diagnostic::error(
                 "netc::shape::recurrent_input",
@@ -152,10 +159,7 @@ impl Expander<'_> {
                 format!("`{kind}` reads a sequence [T, d], but its input is {in_shape:?}"),
             )
             .with_label("needs a sequence")
-            .with_help(
-                "declare `input x: seq(T, d)`, and give `return = all` to a recurrent layer \
-                 that feeds another",
-            ),
+            .with_help(help),
         );
         false
     }

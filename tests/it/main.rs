@@ -9,6 +9,7 @@ mod ir_common;
 mod invariants;
 
 // The front end: parse, check, format, diagnostics.
+mod conv_language;
 mod frontend_cascade;
 mod frontend_cli;
 mod frontend_diagnostics;

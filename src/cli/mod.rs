@@ -14,6 +14,7 @@ mod eval;
 mod export;
 mod fmt;
 mod gradcheck;
+mod grid;
 mod ir;
 mod live;
 mod out;

@@ -1,5 +1,5 @@
 //! `netc sweep FILE --vary ... [--seeds N]`: a grid of variants (the grid of `train --vary`,
-//! expanded by [`compare::grid`]) in one sweep folder, trained here or as a Slurm job array,
+//! expanded by [`grid::grid`]) in one sweep folder, trained here or as a Slurm job array,
 //! merged into one comparison; and `netc train FILE --vary ... --variant I | --shard I/N`,
 //! which trains some of its variants (what each array task, GNU parallel job or indexed job
 //! runs).
@@ -14,7 +14,8 @@ mod slurm;
 pub mod spec;
 pub mod state;
 
-use super::compare::{self, Job, Variant};
+use super::compare::{self, Job};
+use super::grid::{self, Variant};
 use super::train::TrainArgs;
 use crate::params::WeightsFile;
 use crate::runtime::exec::Backend;
@@ -175,7 +176,7 @@ pub fn train_selected(args: &TrainArgs) -> ExitCode {
     let grid = Grid {
         vary: args.vary.clone(),
         seeds: args.sweep.seeds,
-        set: compare::train_settings(args),
+        set: grid::train_settings(args),
     };
     let Ok((sweep, variants)) = Sweep::define(&args.model.file, grid) else {
         return ExitCode::FAILURE;

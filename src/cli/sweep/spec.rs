@@ -3,7 +3,7 @@
 //! the array tasks) needs only the folder. Also the names of the other files a sweep folder
 //! holds.
 
-use crate::cli::compare::{self, Variant};
+use crate::cli::grid::{self, Variant};
 use std::path::{Path, PathBuf};
 
 /// The sweep's definition.
@@ -49,13 +49,13 @@ impl Sweep {
     pub fn define(file: &Path, grid: Grid) -> Result<(Sweep, Vec<Variant>), ()> {
         let file = std::fs::canonicalize(file)
             .map_err(|e| eprintln!("error: cannot read {}: {e}", file.display()))?;
-        let variants = compare::grid_of(&file, &grid.set, &grid.vary, grid.seeds)?;
+        let variants = grid::grid_of(&file, &grid.set, &grid.vary, grid.seeds)?;
         let entries = variants
             .iter()
             .enumerate()
             .map(|(index, v)| Entry {
                 index,
-                name: compare::folder_name(index, &v.label),
+                name: grid::folder_name(index, &v.label),
                 label: v.label.clone(),
                 choices: v.choices.clone(),
             })

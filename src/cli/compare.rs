@@ -1,11 +1,12 @@
 //! `netc compare A.net B.net ...` and `netc train FILE --vary key=v1,v2`: train variants with
 //! the same seed and data, in parallel across cores (std threads), then print one table and
-//! write overlaid plots of the depth profiles and the losses.
+//! write overlaid plots of the depth profiles and the losses (the grid of `--vary` is
+//! [`super::grid`]'s). `netc compare SWEEP_DIR` hands over to the sweep's merge.
 
-use super::common::ModelArgs;
+use super::grid::{self, folder_name, parse_overrides, Variant};
 use super::train::TrainArgs;
 use crate::health::Diagnosis;
-use crate::params::WeightsFile;
+use crate::params::{write_file_atomically, WeightsFile};
 use crate::probe::ProbeStat;
 use crate::report::plot::{LinePlot, Plot};
 use crate::report::{self, Run};
@@ -19,7 +20,8 @@ use std::sync::{Arc, Mutex};
 
 #[derive(clap::Args, Debug)]
 pub struct CompareArgs {
-    /// The .net files to compare (the first one's seed is used for all).
+    /// The .net files to compare (the first one's seed is used for all), or one sweep folder
+    /// (`netc sweep --out SWEEP_DIR`) to merge what its variants have written so far.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Override a setting of every file's train section.
@@ -31,15 +33,9 @@ pub struct CompareArgs {
     /// The folder for the runs and the overlaid plots (default `runs/compare-<time>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
-}
-
-/// One model to train: its label, source and overrides.
-#[derive(Debug, Clone)]
-pub struct Variant {
-    pub label: String,
-    pub src: String,
-    pub base_dir: PathBuf,
-    pub overrides: Vec<Override>,
+    /// Print the comparison as one JSON object on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// A trained variant, read back from its run folder and diagnosed.
@@ -50,6 +46,11 @@ pub struct Outcome {
 }
 
 pub fn run(args: CompareArgs) -> ExitCode {
+    if let [dir] = args.files.as_slice() {
+        if dir.is_dir() {
+            return super::sweep::merge::run(dir, args.json);
+        }
+    }
     let mut variants = Vec::new();
     for file in &args.files {
         let Ok(src) = super::common::read_text(file) else {
@@ -65,6 +66,7 @@ pub fn run(args: CompareArgs) -> ExitCode {
             src,
             base_dir,
             overrides: Vec::new(),
+            choices: Vec::new(),
         });
     }
     let Ok(set) = parse_overrides(&args.set) else {
@@ -84,46 +86,18 @@ pub fn run(args: CompareArgs) -> ExitCode {
         }
     }
     let out = args.out.clone().unwrap_or_else(|| default_dir("compare"));
-    finish(train_all(&variants, &out, args.backend, None), &out)
+    finish(
+        train_all(&variants, &out, args.backend, None),
+        &out,
+        args.json,
+    )
 }
 
 /// `netc train FILE --vary ...`: every combination of the varied values.
 pub fn run_vary(args: &TrainArgs) -> ExitCode {
-    let ModelArgs { file, set, backend } = &args.model;
-    let Ok(src) = super::common::read_text(file) else {
+    let Ok(variants) = grid::vary_grid(args) else {
         return ExitCode::FAILURE;
     };
-    let Ok(mut set) = parse_overrides(set) else {
-        return ExitCode::FAILURE;
-    };
-    set.extend(args.steps.map(|n| Override {
-        key: "steps".into(),
-        value: n.to_string(),
-    }));
-    set.extend(args.epochs.map(|n| Override {
-        key: "epochs".into(),
-        value: n.to_string(),
-    }));
-    let base = Variant {
-        label: String::new(),
-        src,
-        base_dir: file.parent().map(Path::to_path_buf).unwrap_or_default(),
-        overrides: set,
-    };
-    let mut variants = vec![base];
-    for spec in &args.vary {
-        let Some((key, values)) = spec.split_once('=') else {
-            eprintln!("error: bad --vary `{spec}`: expected KEY=V1,V2");
-            return ExitCode::FAILURE;
-        };
-        match expand(&variants, key.trim(), &split_top_level(values)) {
-            Ok(v) => variants = v,
-            Err(e) => {
-                eprintln!("error: bad --vary `{spec}`: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-    }
     // Every variant starts from the same `--load` weights, renamed as the flags say.
     let load = match args.names.optional_weights(args.load.as_deref(), "--load") {
         Ok(load) => load,
@@ -133,13 +107,12 @@ pub fn run_vary(args: &TrainArgs) -> ExitCode {
         }
     };
     let out = args.out.clone().unwrap_or_else(|| default_dir("vary"));
-    finish(train_all(&variants, &out, *backend, load.as_ref()), &out)
-}
-
-fn parse_overrides(set: &[String]) -> Result<Vec<Override>, ()> {
-    set.iter()
-        .map(|s| Override::parse(s).map_err(|e| eprintln!("error: bad --set `{s}`: {e}")))
-        .collect()
+    let backend = args.model.backend;
+    finish(
+        train_all(&variants, &out, backend, load.as_ref()),
+        &out,
+        false,
+    )
 }
 
 fn default_dir(kind: &str) -> PathBuf {
@@ -149,73 +122,49 @@ fn default_dir(kind: &str) -> PathBuf {
     PathBuf::from("runs").join(format!("{kind}-{secs}"))
 }
 
-/// Every variant times every value of `key`: model attributes are rewritten in the source,
-/// anything else becomes a `--set` override.
-pub fn expand(variants: &[Variant], key: &str, values: &[String]) -> Result<Vec<Variant>, String> {
-    let mut out = Vec::new();
-    for v in variants {
-        for value in values {
-            let mut next = v.clone();
-            if matches!(key, "act" | "init" | "bias_init") {
-                let (file, _) = crate::syntax::parse_file(&v.src);
-                next.src = crate::syntax::edit::set_layer_attribute(&v.src, &file, key, value)
-                    .ok_or_else(|| format!("the model has no `{key} = ...` to vary"))?;
-            } else {
-                next.overrides.push(Override {
-                    key: key.to_owned(),
-                    value: value.clone(),
-                });
-            }
-            next.label = if v.label.is_empty() {
-                format!("{key}={value}")
-            } else {
-                format!("{} {key}={value}", v.label)
-            };
-            out.push(next);
-        }
-    }
-    Ok(out)
-}
-
-/// Splits `a,b(1, 2),c` on the commas outside parentheses.
-pub fn split_top_level(s: &str) -> Vec<String> {
-    let (mut parts, mut depth, mut cur) = (Vec::new(), 0i32, String::new());
-    for c in s.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(cur.trim().to_owned());
-                cur.clear();
-                continue;
-            }
-            _ => {}
-        }
-        cur.push(c);
-    }
-    parts.push(cur.trim().to_owned());
-    parts.into_iter().filter(|p| !p.is_empty()).collect()
-}
-
 /// Trains every variant, at most one per core at a time, each from `load` when given (else
-/// its initializers); each gets `out/<i>-<label>`.
+/// its initializers); each gets `out/<i>-<label>` ([`folder_name`]).
 pub fn train_all(
     variants: &[Variant],
     out: &Path,
     backend: Backend,
     load: Option<&WeightsFile>,
 ) -> Vec<Result<Outcome, String>> {
+    let jobs: Vec<Job> = variants
+        .iter()
+        .enumerate()
+        .map(|(i, variant)| Job {
+            variant,
+            dir: out.join(folder_name(i, &variant.label)),
+            resume: false,
+        })
+        .collect();
+    train_jobs(&jobs, backend, load)
+}
+
+/// One variant to train into its own folder, fresh or from the folder's checkpoint.
+pub struct Job<'v> {
+    pub variant: &'v Variant,
+    pub dir: PathBuf,
+    pub resume: bool,
+}
+
+/// Trains the jobs, at most one per core at a time; the results in the jobs' order.
+pub fn train_jobs(
+    jobs: &[Job],
+    backend: Backend,
+    load: Option<&WeightsFile>,
+) -> Vec<Result<Outcome, String>> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<Outcome, String>>>> =
-        Mutex::new((0..variants.len()).map(|_| None).collect());
+        Mutex::new((0..jobs.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
-        for _ in 0..cores.min(variants.len()) {
+        for _ in 0..cores.min(jobs.len()) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(v) = variants.get(i) else { break };
-                let dir = out.join(format!("{i}-{}", sanitize(&v.label)));
-                let result = train_one(v, &dir, backend, load);
+                let Some(job) = jobs.get(i) else { break };
+                let result = train_recorded(job, backend, load);
                 if let Ok(mut r) = results.lock() {
                     r[i] = Some(result);
                 }
@@ -229,87 +178,85 @@ pub fn train_all(
         .collect()
 }
 
-fn sanitize(label: &str) -> String {
-    label
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
-}
-
 struct Silent;
 impl Observer for Silent {}
 
-fn train_one(
-    v: &Variant,
-    dir: &Path,
+/// Trains one job and records how it ended in its folder (`end.json`), so a sweep can tell a
+/// finished variant from one that stopped part-way.
+fn train_recorded(
+    job: &Job,
     backend: Backend,
     load: Option<&WeightsFile>,
 ) -> Result<Outcome, String> {
+    use super::sweep::state::{self, End};
+    // A stale end (an earlier interrupted attempt) must not outlive the attempt starting now.
+    state::clear_end(&job.dir).map_err(|e| format!("{}: {e}", job.dir.display()))?;
+    let result = train_one(job, backend, load);
+    let end = match &result {
+        Ok((_, report)) => End::of_report(report),
+        Err(message) => End::failed(message),
+    };
+    state::write_end(&job.dir, &end).map_err(|e| format!("{}: {e}", job.dir.display()))?;
+    result.map(|(outcome, _)| outcome)
+}
+
+fn train_one(
+    job: &Job,
+    backend: Backend,
+    load: Option<&WeightsFile>,
+) -> Result<(Outcome, train::TrainReport), String> {
+    let (v, dir) = (job.variant, job.dir.as_path());
     let checked = crate::sema::check_source(&v.label, &v.src, &v.overrides);
     let model = checked.model.ok_or_else(|| {
         let text = crate::diag::render(&checked.diagnostics, &v.label, &v.src, false);
         format!("{}: the model does not check\n{text}", v.label)
     })?;
-    crate::runtime::run_folder::write_trained(dir, &model, &v.src, false)
+    crate::runtime::run_folder::write_trained(dir, &model, &v.src, job.resume)
         .map_err(|e| format!("{}: {e}", dir.display()))?;
     let opts = TrainOptions {
         backend,
         // The variants already train side by side, one per core.
         threads: 1,
         out_dir: dir.to_path_buf(),
-        resume: false,
+        resume: job.resume,
         load: load.cloned(),
         probes: true,
         interrupt: Arc::new(AtomicBool::new(false)),
         pause_at: None,
     };
-    train::train(&model, &v.base_dir, &opts, &mut Silent)
+    let report = train::train(&model, &v.base_dir, &opts, &mut Silent)
         .map_err(|e| format!("{}: {e}", v.label))?;
-    let run = report::read_run(dir).map_err(|e| format!("{}: {e}", v.label))?;
+    let outcome = read_outcome(&v.label, dir)?;
+    Ok((outcome, report))
+}
+
+/// A trained variant read back from its run folder and diagnosed.
+pub fn read_outcome(label: &str, dir: &Path) -> Result<Outcome, String> {
+    let run = report::read_run(dir).map_err(|e| format!("{label}: {e}"))?;
     let diagnosis = crate::health::diagnose(&run);
     Ok(Outcome {
-        label: v.label.clone(),
+        label: label.to_owned(),
         run,
         diagnosis,
     })
 }
 
-/// Prints the table, writes the overlaid plots and the HTML page.
-fn finish(results: Vec<Result<Outcome, String>>, out: &Path) -> ExitCode {
+/// Prints the table (or the JSON rows), writes the overlaid plots and the HTML page.
+fn finish(results: Vec<Result<Outcome, String>>, out: &Path, json: bool) -> ExitCode {
     let ok: Vec<&Outcome> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
     for e in results.iter().filter_map(|r| r.as_ref().err()) {
         eprintln!("error: {e}");
     }
-    print!("{}", table(&ok));
-    let plots = overlaid_plots(&ok);
-    let write = || -> Result<PathBuf, String> {
-        std::fs::create_dir_all(out).map_err(|e| e.to_string())?;
-        for (stem, p) in &plots {
-            std::fs::write(
-                out.join(format!("{stem}.png")),
-                p.png().map_err(|e| e.to_string())?,
-            )
-            .map_err(|e| e.to_string())?;
-            std::fs::write(
-                out.join(format!("{stem}.svg")),
-                p.svg().map_err(|e| e.to_string())?,
-            )
-            .map_err(|e| e.to_string())?;
-        }
-        let html =
-            report::html::page("netc compare", &table(&ok), &plots).map_err(|e| e.to_string())?;
-        let path = out.join("compare.html");
-        std::fs::write(&path, html).map_err(|e| e.to_string())?;
-        Ok(path)
-    };
-    match write() {
-        Ok(path) => println!("runs, plots and report: {}", path.display()),
+    let text = table(&ok);
+    if json {
+        let rows: Vec<serde_json::Value> = ok.iter().map(|o| row_json(o)).collect();
+        println!("{}", serde_json::json!({ "runs": rows }));
+    } else {
+        print!("{text}");
+    }
+    match write_comparison(out, &text, &overlaid_plots(&ok)) {
+        Ok(path) if !json => println!("runs, plots and report: {}", path.display()),
+        Ok(_) => {}
         Err(e) => eprintln!(
             "error: cannot write the comparison into {}: {e}",
             out.display()
@@ -320,6 +267,60 @@ fn finish(results: Vec<Result<Outcome, String>>, out: &Path) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// Writes the overlaid plots (PNG and SVG) and `compare.html` into `out`, each file
+/// atomically; returns the page's path.
+pub fn write_comparison(
+    out: &Path,
+    text: &str,
+    plots: &[(&'static str, Plot)],
+) -> Result<PathBuf, String> {
+    let write = |name: String, bytes: &[u8]| {
+        write_file_atomically(&out.join(name), bytes).map_err(|e| e.to_string())
+    };
+    std::fs::create_dir_all(out).map_err(|e| e.to_string())?;
+    for (stem, p) in plots {
+        write(format!("{stem}.png"), &p.png().map_err(|e| e.to_string())?)?;
+        write(
+            format!("{stem}.svg"),
+            p.svg().map_err(|e| e.to_string())?.as_bytes(),
+        )?;
+    }
+    let html = report::html::page("netc compare", text, plots).map_err(|e| e.to_string())?;
+    write("compare.html".to_owned(), html.as_bytes())?;
+    Ok(out.join("compare.html"))
+}
+
+/// The facts of one row of [`table`] as JSON (NaN as null).
+pub fn row_json(o: &Outcome) -> serde_json::Value {
+    let last_epoch = o.run.epochs.last();
+    serde_json::json!({
+        "label": o.label,
+        "dir": o.run.dir,
+        "steps": o.run.steps.last().map(|s| s.step),
+        "final_loss": o.run.steps.last().map(|s| s.loss),
+        "valid_loss": last_epoch.map(|e| e.valid_loss),
+        "valid_accuracy": last_epoch.and_then(|e| e.valid_accuracy),
+        "first_last_ratio": first_last_ratio(o),
+        "predicted_ratio": o.diagnosis.prediction.factor,
+        "healthy": o.diagnosis.healthy(),
+        "findings": findings(o),
+    })
+}
+
+/// The measured first-to-last ‖∂L/∂a‖ ratio at the end of the run (NaN without probes).
+pub fn first_last_ratio(o: &Outcome) -> f64 {
+    o.diagnosis.layers.first().map_or(f64::NAN, |l| l.rel)
+}
+
+/// The diagnosis' findings by kind, lower case (`vanishing`, `exploding`, ...).
+fn findings(o: &Outcome) -> Vec<String> {
+    o.diagnosis
+        .findings
+        .iter()
+        .map(|f| format!("{:?}", f.kind).to_lowercase())
+        .collect()
 }
 
 /// One row per variant: final loss, validation, the first/last ‖∂L/∂a‖ ratio measured at the
@@ -337,16 +338,11 @@ pub fn table(outcomes: &[&Outcome]) -> String {
                     format!("{:.1}%", a * 100.0)
                 })
         });
-        let ratio = o.diagnosis.layers.first().map_or(f64::NAN, |l| l.rel);
+        let ratio = first_last_ratio(o);
         let diagnosis = if o.diagnosis.healthy() {
             "healthy".to_owned()
         } else {
-            o.diagnosis
-                .findings
-                .iter()
-                .map(|f| format!("{:?}", f.kind).to_lowercase())
-                .collect::<Vec<_>>()
-                .join(", ")
+            findings(o).join(", ")
         };
         out.push_str(&format!(
             "{:<34} {:>10.4} {:>9} {:>11} {:>11}  {}\n",
@@ -417,18 +413,4 @@ pub fn overlaid_plots(outcomes: &[&Outcome]) -> Vec<(&'static str, Plot)> {
             }),
         ),
     ]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_top_level;
-
-    #[test]
-    fn vary_values_split_outside_parentheses() {
-        assert_eq!(
-            split_top_level("normal(0, 0.1),he_normal"),
-            ["normal(0, 0.1)", "he_normal"]
-        );
-        assert_eq!(split_top_level("sigmoid, relu"), ["sigmoid", "relu"]);
-    }
 }

@@ -14,12 +14,14 @@ mod eval;
 mod export;
 mod fmt;
 mod gradcheck;
+mod grid;
 mod ir;
 mod live;
 mod out;
 mod params;
 mod repl;
 mod report;
+mod sweep;
 mod train;
 
 #[derive(Parser, Debug)]
@@ -45,6 +47,8 @@ pub enum Command {
     Fmt(fmt::FmtArgs),
     /// Train a model: progress, per-layer gradient probes, checkpoints, a run folder.
     Train(train::TrainArgs),
+    /// A grid of variants in one folder, trained here or as a Slurm job array, merged.
+    Sweep(sweep::SweepArgs),
     /// Loss and accuracy of trained weights on the validation (and test) data, or on the
     /// training data when nothing is held out.
     Eval(eval::EvalArgs),
@@ -76,8 +80,13 @@ pub fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Fmt(args) => fmt::run(args),
-        // `--vary` trains several variants side by side: the comparison's job, not one run's.
-        Command::Train(args) if !args.vary.is_empty() => compare::run_vary(&args),
+        // `--variant`/`--shard` train some variants of a sweep; `--vary` trains them all side
+        // by side: the comparison's job, not one run's.
+        Command::Train(args) if args.sweep.selects() => sweep::train_selected(&args),
+        Command::Train(args) if !args.vary.is_empty() || args.sweep.seeds.is_some() => {
+            compare::run_vary(&args)
+        }
+        Command::Sweep(args) => sweep::run(args),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run_eval(args),
         Command::Predict(args) => eval::run_predict(args),

@@ -51,6 +51,9 @@ pub struct TrainArgs {
     /// same seed and data, in parallel, with one table and overlaid plots.
     #[arg(long, value_name = "KEY=V1,V2")]
     pub vary: Vec<String>,
+    /// `--seeds`, `--variant`, `--shard`: which variants of the grid, as `netc sweep` runs them.
+    #[command(flatten)]
+    pub sweep: super::sweep::VariantArgs,
     /// Do not print the diagnosis or write the plots at the end.
     #[arg(long)]
     pub no_report: bool,

@@ -11,6 +11,8 @@
 //!   ([`crate::runtime::record`]); `spectral.csv` ([`crate::runtime::spectral_record`]).
 //! - `checkpoint.safetensors` ([`crate::runtime::checkpoint`]), `weights.safetensors` (the
 //!   final parameters), the plots and `report.html` (`netc report`).
+//! - `end.json`: how a run trained by `--vary`, `compare` or `sweep` ended; a sweep's variant
+//!   is complete when it is there and says so (`cli/sweep/state.rs`).
 
 use crate::model::Model;
 use crate::params::write_file_atomically;
@@ -38,6 +40,8 @@ pub const CHECKPOINT: &str = "checkpoint.safetensors";
 pub const WEIGHTS: &str = "weights.safetensors";
 /// The self-contained HTML report.
 pub const REPORT_HTML: &str = "report.html";
+/// How a variant of a comparison or sweep ended (written last, atomically).
+pub const END: &str = "end.json";
 
 /// The model a run trained and the source it came from.
 #[derive(Debug, Clone)]

@@ -80,3 +80,5 @@ mod cli_signals;
 mod export_torch;
 mod repl_session;
 mod repl_terminal;
+mod sweep;
+mod sweep_slurm;

@@ -142,11 +142,10 @@ fn parse_overrides(set: &[String]) -> Result<Vec<Override>, ()> {
         .collect()
 }
 
+/// A new folder no other run has; should it fail, writing into the fallback reports why.
 fn default_dir(kind: &str) -> PathBuf {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    PathBuf::from("runs").join(format!("{kind}-{secs}"))
+    crate::runtime::run_folder::create_new_run_dir(Path::new("runs"), kind)
+        .unwrap_or_else(|_| PathBuf::from("runs").join(kind))
 }
 
 /// Every variant times every value of `key`: model attributes are rewritten in the source,

@@ -35,6 +35,15 @@ pub enum TrainError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the model differs from the one the run in {} was trained on:\n  - {}", dir.display(), differences.join("\n  - "))]
+    #[diagnostic(
+        code(netc::train::resume_model_differs),
+        help("resume with the file the run was trained from (a copy is the folder's model.net), or train the changed model into a new folder")
+    )]
+    ResumedModelDiffers {
+        dir: PathBuf,
+        differences: Vec<String>,
+    },
     #[error("the batch size {batch} is larger than the training split ({rows} rows)")]
     #[diagnostic(
         code(netc::train::batch_too_large),

@@ -38,6 +38,89 @@ pub const CHECKPOINT: &str = "checkpoint.safetensors";
 pub const WEIGHTS: &str = "weights.safetensors";
 /// The self-contained HTML report.
 pub const REPORT_HTML: &str = "report.html";
+/// Where the data came from and what it was: the resolved path, its fingerprint and the
+/// scaler's statistics, so the folder stands alone once the data has moved.
+pub const DATA: &str = "data.json";
+
+/// Every file a run writes besides the plots: a folder holding any of them holds a run.
+pub const RUN_FILES: [&str; 11] = [
+    TRAINED_MODEL,
+    SOURCE,
+    METRICS,
+    PROBES,
+    PROBES_TIME,
+    PROBES_GATES,
+    SPECTRAL,
+    CHECKPOINT,
+    WEIGHTS,
+    REPORT_HTML,
+    DATA,
+];
+
+/// The suffix of a file being written atomically; one left behind is from a killed run.
+pub const TEMP_SUFFIX: &str = ".tmp";
+
+/// Creates a new, empty run folder `parent/<stem>-<unix second>`, or `...-2`, `...-3` when
+/// that name is taken: `create_dir` fails on an existing folder, so two runs started in the
+/// same second (or the variants of one `--vary`) never share a folder.
+pub fn create_new_run_dir(parent: &Path, stem: &str) -> io::Result<PathBuf> {
+    std::fs::create_dir_all(parent)?;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // Far more runs than can start in one second; past that something else is wrong.
+    for n in 1..=10_000u32 {
+        let name = match n {
+            1 => format!("{stem}-{secs}"),
+            n => format!("{stem}-{secs}-{n}"),
+        };
+        let dir = parent.join(name);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!(
+            "every name {stem}-{secs}-N is taken in {}",
+            parent.display()
+        ),
+    ))
+}
+
+/// The run files already in `dir` (none when it does not exist): what `--out` would clobber.
+pub fn existing_run_files(dir: &Path) -> Vec<&'static str> {
+    RUN_FILES
+        .into_iter()
+        .filter(|name| dir.join(name).exists())
+        .collect()
+}
+
+/// Removes the run files of an earlier run from `dir` (for `--overwrite`), so nothing of it
+/// is mistaken for the new run's; other files (the plots among them) are left alone.
+pub fn clear_run_files(dir: &Path) -> io::Result<()> {
+    for name in existing_run_files(dir) {
+        std::fs::remove_file(dir.join(name))?;
+    }
+    remove_temporaries(dir)
+}
+
+/// Removes the `*.tmp` files a killed run left half-written in `dir`.
+pub fn remove_temporaries(dir: &Path) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let stale = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with(TEMP_SUFFIX));
+        if stale && path.is_file() {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
+}
 
 /// The model a run trained and the source it came from.
 #[derive(Debug, Clone)]

@@ -9,6 +9,7 @@ use super::checkpoint::{self, Checkpoint};
 use super::compiled::{Compiled, Feed};
 use super::exec::{Backend, ExecOptions};
 use super::record::{EpochRecord, ProbeFiles, Recorder, StepRecord};
+use super::resume;
 use super::schedule;
 use crate::data::{self, Dataset, Splits};
 use crate::model::{Model, OnNonFinite};
@@ -229,7 +230,7 @@ impl<'m> Session<'m> {
         let total_steps = total_steps(model, feed.steps_per_epoch());
         // Resuming continues the probe files from the checkpoint's step.
         let resumed = if opts.resume {
-            Some(checkpoint::load(&opts.out_dir)?)
+            Some(resume_checkpoint(&opts.out_dir, &compiled)?)
         } else {
             None
         };
@@ -250,7 +251,12 @@ impl<'m> Session<'m> {
             total_steps,
         };
         session.initialize(opts, resumed)?;
-        session.record_spectral(&opts.out_dir, !opts.resume)?;
+        // σ_max is recorded at the run's start; a resumed run has those rows already, unless
+        // it resumes from the very first step.
+        let spectral = opts.out_dir.join(super::run_folder::SPECTRAL);
+        if !opts.resume || !resume::has_rows(&spectral) {
+            session.record_spectral(&opts.out_dir, !opts.resume)?;
+        }
         Ok(session)
     }
 
@@ -439,6 +445,28 @@ fn save_checkpoint(
     };
     checkpoint::save(dir, &ck)?;
     Ok(())
+}
+
+/// The checkpoint in `dir`, once it is known to be of the model `compiled` was built from;
+/// the folder's records are then cut back to its step (see [`resume::prepare_folder`]).
+fn resume_checkpoint(dir: &Path, compiled: &Compiled) -> Result<Checkpoint, TrainError> {
+    let ck = checkpoint::load(dir)?;
+    let program = &compiled.program;
+    let params: Vec<(&str, &[usize])> = (program.params.iter())
+        .map(|p| (p.name.as_str(), p.shape.as_slice()))
+        .collect();
+    let state: Vec<(&str, &[usize])> = (program.state.iter())
+        .map(|s| (s.name.as_str(), s.shape.as_slice()))
+        .collect();
+    let differences = resume::model_differences(&ck, &params, &state);
+    if !differences.is_empty() {
+        return Err(TrainError::ResumedModelDiffers {
+            dir: dir.to_path_buf(),
+            differences,
+        });
+    }
+    resume::prepare_folder(dir, ck.step).map_err(io_error(dir))?;
+    Ok(ck)
 }
 
 /// A failed write into the run folder `dir`, as a [`TrainError`].

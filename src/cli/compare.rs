@@ -266,6 +266,7 @@ fn train_one(
         load: load.cloned(),
         probes: true,
         interrupt: Arc::new(AtomicBool::new(false)),
+        allow_data_change: false,
         pause_at: None,
     };
     train::train(&model, &v.base_dir, &opts, &mut Silent)

@@ -30,6 +30,10 @@ pub struct TrainArgs {
     /// Continue the run in this folder from its last checkpoint.
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     pub resume: Option<PathBuf>,
+    /// With `--resume`: go on even though the data differs from the run's (its size, rows or
+    /// contents, as the checkpoint's fingerprint records them).
+    #[arg(long, requires = "resume")]
+    pub allow_data_change: bool,
     /// Start from these parameters (safetensors, PyTorch names and layouts).
     #[arg(long, value_name = "W.safetensors")]
     pub load: Option<PathBuf>,
@@ -108,6 +112,7 @@ pub fn run(mut args: TrainArgs) -> ExitCode {
         load,
         probes: !args.no_probes,
         interrupt,
+        allow_data_change: args.allow_data_change,
         pause_at: args.pause_at,
     };
     if let Err(e) = run_folder::write_trained(&out_dir, model, &loaded.src, args.resume.is_some()) {

@@ -44,6 +44,16 @@ pub enum TrainError {
         dir: PathBuf,
         differences: Vec<String>,
     },
+    #[error("the data changed since the run in {} started: {} ({data})", dir.display(), changes.join(", "))]
+    #[diagnostic(
+        code(netc::train::resume_data_changed),
+        help("resume on the data the run started with, or pass `--allow-data-change` to go on with this data")
+    )]
+    ResumedDataChanged {
+        dir: PathBuf,
+        data: String,
+        changes: Vec<String>,
+    },
     #[error("the batch size {batch} is larger than the training split ({rows} rows)")]
     #[diagnostic(
         code(netc::train::batch_too_large),

@@ -11,6 +11,7 @@
 use super::checkpoint::Checkpoint;
 use super::run_folder;
 use crate::ir::Tensor;
+use crate::model::DataSource;
 use crate::params::ParamStore;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
@@ -82,6 +83,65 @@ fn differences(saved: &ParamStore, expected: &[(&str, &[usize])], what: &str) ->
         }
     }
     lines
+}
+
+/// What the data a run trains on was: enough to tell, on `--resume`, that it changed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DataFingerprint {
+    /// The CSV file as resolved at train time, or the synthetic set's name.
+    pub source: String,
+    /// The file's size (none for a synthetic set, a function of the model and the seed).
+    pub bytes: Option<u64>,
+    /// The file's FNV-1a hash ([`super::checkpoint::content_hash`]).
+    pub hash: Option<String>,
+    /// Training and validation rows (sequences, for a long-format file).
+    pub rows: usize,
+}
+
+impl DataFingerprint {
+    /// The fingerprint of `source` (paths resolve against `base_dir`) that loaded as `rows`
+    /// rows; the file is read once more to hash it.
+    pub fn of(source: &DataSource, base_dir: &Path, rows: usize) -> io::Result<DataFingerprint> {
+        let name = crate::data::source_name(source, base_dir);
+        let (bytes, hash) = match source {
+            DataSource::Csv(csv) => {
+                let data = std::fs::read(base_dir.join(&csv.path))?;
+                let hash = super::checkpoint::content_hash(&data);
+                (Some(data.len() as u64), Some(hash))
+            }
+            DataSource::Synthetic(_) => (None, None),
+        };
+        Ok(DataFingerprint {
+            source: name,
+            bytes,
+            hash,
+            rows,
+        })
+    }
+
+    /// What differs from the fingerprint `was` taken when the run started, one phrase per
+    /// fact; empty when the data is the same (a file moved but unchanged is the same data).
+    pub fn changes_since(&self, was: &DataFingerprint) -> Vec<String> {
+        let mut changes = Vec::new();
+        if let (Some(before), Some(now)) = (was.bytes, self.bytes) {
+            if before != now {
+                changes.push(format!("its size went from {before} to {now} bytes"));
+            }
+        }
+        if was.rows != self.rows {
+            changes.push(format!("its rows went from {} to {}", was.rows, self.rows));
+        }
+        if changes.is_empty() && was.hash != self.hash {
+            changes.push("its contents changed (same size, another hash)".to_owned());
+        }
+        if was.bytes.is_some() != self.bytes.is_some() {
+            changes.push(format!(
+                "the source was {}, now {}",
+                was.source, self.source
+            ));
+        }
+        changes
+    }
 }
 
 /// The `step` of a `metrics.jsonl` line (step and epoch records both have one).

@@ -9,9 +9,13 @@
 //! - `model.net`: the source text it was checked from, so spans point at its lines.
 //! - `metrics.jsonl`, `probes.csv`, `probes_time.csv`, `probes_gates.csv`: the records
 //!   ([`crate::runtime::record`]); `spectral.csv` ([`crate::runtime::spectral_record`]).
+//! - `data.json` ([`DataRecord`]): the data's absolute path, fingerprint, scaling statistics
+//!   and class names, so the folder stands alone.
 //! - `checkpoint.safetensors` ([`crate::runtime::checkpoint`]), `weights.safetensors` (the
 //!   final parameters), the plots and `report.html` (`netc report`).
 
+use super::resume::DataFingerprint;
+use crate::data::Scaler;
 use crate::model::Model;
 use crate::params::write_file_atomically;
 use crate::probe::ProbeStat;
@@ -151,6 +155,41 @@ pub fn write_trained(dir: &Path, model: &Model, src: &str, resume: bool) -> io::
     let json = serde_json::to_string_pretty(model).map_err(io::Error::other)?;
     write_file_atomically(&dir.join(TRAINED_MODEL), json.as_bytes())?;
     write_file_atomically(&dir.join(SOURCE), src.as_bytes())
+}
+
+/// What the folder keeps of its data, so `netc predict RUN_DIR` needs nothing else and
+/// `netc eval RUN_DIR` finds the data wherever the command runs (`data.json`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DataRecord {
+    /// What the data was when the run started (also in every checkpoint).
+    pub fingerprint: DataFingerprint,
+    /// The CSV file as an absolute path (none for a synthetic set).
+    pub path: Option<PathBuf>,
+    /// Values per example the model reads.
+    pub input_width: usize,
+    /// The target column, which a prediction file may keep (it is ignored).
+    pub target: Option<String>,
+    /// The scaling statistics fitted on the training split.
+    pub scaler: Option<Scaler>,
+    /// Class names in index order (classification only).
+    pub classes: Option<Vec<String>>,
+}
+
+/// Writes `data.json` atomically.
+pub fn write_data_record(dir: &Path, record: &DataRecord) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let json = serde_json::to_string_pretty(record).map_err(io::Error::other)?;
+    write_file_atomically(&dir.join(DATA), json.as_bytes())
+}
+
+/// Reads `data.json`.
+pub fn read_data_record(dir: &Path) -> Result<DataRecord, TrainedError> {
+    let path = dir.join(DATA);
+    let text = std::fs::read_to_string(&path).map_err(|source| TrainedError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| TrainedError::Json { path, source })
 }
 
 /// Reads the model a run trained, exactly as it was resolved at train time: no file is

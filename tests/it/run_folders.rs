@@ -233,3 +233,74 @@ fn resuming_another_model_says_how_it_differs() {
     assert!(words.contains(how), "{stderr}");
     assert!(!stderr.contains("no leaf"), "{stderr}");
 }
+
+/// A small CSV model in `dir`: `m.net` reading `d.csv` (40 rows of two features and a 0/1
+/// target), for runs whose data can be changed or moved.
+fn csv_model(dir: &Path) -> PathBuf {
+    let mut csv = String::from("a,b,y\n");
+    for i in 0..40 {
+        let (a, b) = (f64::from(i % 7) / 7.0, f64::from(i % 5) / 5.0);
+        csv.push_str(&format!("{a},{b},{}\n", u8::from(a > b)));
+    }
+    std::fs::write(dir.join("d.csv"), csv).expect("write the data");
+    let net =
+        "model m {\n    input x: [2]\n    dense 4, act = tanh\n    dense 1, act = sigmoid\n}\n\n\
+               train {\n    data = csv(\"d.csv\", target = \"y\", scale = standard)\n    \
+               loss = binary_cross_entropy\n    optimizer = sgd(lr = 0.1)\n    batch = 8\n    \
+               epochs = 5\n    seed = 1\n}\n";
+    let file = dir.join("m.net");
+    std::fs::write(&file, net).expect("write the model");
+    file
+}
+
+#[test]
+fn resuming_on_changed_data_is_refused_unless_asked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = csv_model(dir.path());
+    let out = dir.path().join("run");
+    let args = ["--steps", "20", "--pause-at", "5", "--out", path(&out)];
+    train(path(&file), &args, 130);
+    let data = dir.path().join("d.csv");
+    let mut csv = std::fs::read_to_string(&data).expect("the data");
+    csv.push_str("0.5,0.25,1\n");
+    std::fs::write(&data, csv).expect("change the data");
+    let o = train(path(&file), &["--resume", path(&out)], 1);
+    let stderr = text(&o.stderr);
+    let words: Vec<&str> = stderr.split_whitespace().filter(|w| *w != "│").collect();
+    let words = words.join(" ");
+    assert!(
+        words.contains("netc::train::resume_data_changed"),
+        "{stderr}"
+    );
+    assert!(words.contains("its rows went from 40 to 41"), "{stderr}");
+    assert!(words.contains("--allow-data-change"), "{stderr}");
+    let args = ["--resume", path(&out), "--allow-data-change"];
+    train(path(&file), &args, 0);
+}
+
+#[test]
+fn a_run_folder_stands_alone_once_the_file_and_data_are_gone() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = csv_model(dir.path());
+    let out = dir.path().join("run");
+    train(path(&file), &["--steps", "20", "--out", path(&out)], 0);
+    // The model file is gone: eval reads the model from the folder, the data where it was.
+    std::fs::remove_file(&file).expect("remove the model file");
+    let o = run(&["eval", path(&out), "--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let eval: serde_json::Value = serde_json::from_slice(&o.stdout).expect("eval JSON");
+    assert_eq!(eval["sets"][0]["rows"], 8, "{eval}");
+    // The data is gone too: predicting new rows and the report need only the folder.
+    std::fs::rename(dir.path().join("d.csv"), dir.path().join("moved.csv")).expect("move");
+    let new = dir.path().join("new.csv");
+    std::fs::write(&new, "a,b\n0.1,0.9\n0.9,0.1\n").expect("write new rows");
+    let o = run(&["predict", path(&out), "--data", path(&new), "--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout).lines().count(), 2, "{}", text(&o.stdout));
+    let o = run(&["report", path(&out), "--json", "--no-plots"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // Only what needs the data says so, naming the file where the run found it.
+    let o = run(&["eval", path(&out)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("d.csv"), "{}", text(&o.stderr));
+}

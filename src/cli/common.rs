@@ -4,6 +4,7 @@
 use crate::diag;
 use crate::model::Model;
 use crate::runtime::exec::{Backend, ExecOptions};
+use crate::runtime::run_folder;
 use crate::sema::{self, Override};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -28,7 +29,8 @@ impl clap::ValueEnum for Backend {
 /// Flags shared by the commands that compile a model.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// The .net file.
+    /// The .net file (or, for eval, predict, params and analyze, a run folder: the model as
+    /// it was trained).
     pub file: PathBuf,
     /// Override a setting of the train section, e.g. `--set optimizer.lr=0.01`, `--set clip=none`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -62,6 +64,29 @@ pub struct Loaded {
     pub model: Model,
     pub base_dir: PathBuf,
     pub src: String,
+    /// The run folder it was read from, when the command was given one instead of a file.
+    pub run: Option<RunFolder>,
+}
+
+/// A run folder given in place of a `.net` file: the model as trained, and what the folder
+/// kept of its data (none in a folder written before `data.json` existed).
+pub struct RunFolder {
+    pub dir: PathBuf,
+    pub data: Option<run_folder::DataRecord>,
+}
+
+impl Loaded {
+    /// The weights to run: `given`, or else the run folder's final weights.
+    pub fn weights_path(&self, given: Option<&Path>) -> Result<PathBuf, String> {
+        match (given, &self.run) {
+            (Some(path), _) => Ok(path.to_path_buf()),
+            (None, Some(run)) => Ok(run.dir.join(run_folder::WEIGHTS)),
+            (None, None) => Err(
+                "--weights is needed with a .net file (or give a run folder in its place)"
+                    .to_owned(),
+            ),
+        }
+    }
 }
 
 impl Loaded {
@@ -76,6 +101,9 @@ impl Loaded {
 /// Reads and checks `args.file` with its overrides; prints the diagnostics (warnings too) to
 /// stderr. `Err` means the caller should exit with failure.
 pub fn load(args: &ModelArgs) -> Result<Loaded, ()> {
+    if args.file.is_dir() {
+        return load_run(&args.file, &args.set);
+    }
     let mut overrides = Vec::new();
     for s in &args.set {
         match Override::parse(s) {
@@ -122,6 +150,48 @@ pub fn load_with(file: &Path, overrides: &[Override]) -> Result<Loaded, ()> {
         model,
         base_dir,
         src: source.text,
+        run: None,
+    })
+}
+
+/// A run folder in place of a `.net` file: the model exactly as trained (`config.json`, so no
+/// `--set` applies), its CSV at the absolute path the run recorded.
+fn load_run(dir: &Path, set: &[String]) -> Result<Loaded, ()> {
+    if !set.is_empty() {
+        eprintln!(
+            "error: --set does not apply to a run folder, which holds the model as trained; \
+             give the .net file to change a setting"
+        );
+        return Err(());
+    }
+    let trained = run_folder::read_trained(dir).map_err(|e| eprintln!("error: {e}"))?;
+    let data = match run_folder::read_data_record(dir) {
+        Ok(record) => Some(record),
+        Err(run_folder::TrainedError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            None
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Err(());
+        }
+    };
+    let mut model = trained.model;
+    if let (Some(path), crate::model::DataSource::Csv(csv)) = (
+        data.as_ref().and_then(|d| d.path.as_ref()),
+        &mut model.train.data,
+    ) {
+        csv.path = path.display().to_string();
+    }
+    Ok(Loaded {
+        model,
+        base_dir: dir.to_path_buf(),
+        src: trained.src,
+        run: Some(RunFolder {
+            dir: dir.to_path_buf(),
+            data,
+        }),
     })
 }
 

@@ -115,11 +115,10 @@ pub fn run_vary(args: &TrainArgs) -> ExitCode {
     )
 }
 
+/// A new folder no other run has; should it fail, writing into the fallback reports why.
 fn default_dir(kind: &str) -> PathBuf {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    PathBuf::from("runs").join(format!("{kind}-{secs}"))
+    crate::runtime::run_folder::create_new_run_dir(Path::new("runs"), kind)
+        .unwrap_or_else(|_| PathBuf::from("runs").join(kind))
 }
 
 /// Trains every variant, at most one per core at a time, each from `load` when given (else
@@ -222,6 +221,7 @@ fn train_one(
         load: load.cloned(),
         probes: true,
         interrupt: Arc::new(AtomicBool::new(false)),
+        allow_data_change: false,
         pause_at: None,
     };
     let report = train::train(&model, &v.base_dir, &opts, &mut Silent)

@@ -16,9 +16,10 @@ pub struct EvalArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub threads: ThreadArgs,
-    /// The trained weights (a run folder's weights.safetensors, or PyTorch's with a name map).
+    /// The trained weights (a run folder's weights.safetensors, or PyTorch's with a name map);
+    /// by default those of the run folder given in place of the file.
     #[arg(long, visible_alias = "load", value_name = "W.safetensors")]
-    pub weights: PathBuf,
+    pub weights: Option<PathBuf>,
     #[command(flatten)]
     pub names: NameArgs,
     /// Print the results as one JSON object on stdout.
@@ -32,9 +33,10 @@ pub struct PredictArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub threads: ThreadArgs,
-    /// The trained weights (a run folder's weights.safetensors, or PyTorch's with a name map).
+    /// The trained weights (a run folder's weights.safetensors, or PyTorch's with a name map);
+    /// by default those of the run folder given in place of the file.
     #[arg(long, visible_alias = "load", value_name = "W.safetensors")]
-    pub weights: PathBuf,
+    pub weights: Option<PathBuf>,
     #[command(flatten)]
     pub names: NameArgs,
     /// A CSV of features (same columns as the training data, without the target).
@@ -72,14 +74,27 @@ pub fn run_eval(args: EvalArgs) -> ExitCode {
     let Ok(loaded) = common::load(&args.model) else {
         return ExitCode::FAILURE;
     };
-    finish(eval(&loaded, &args))
+    let Ok(weights) = weights_path(&loaded, args.weights.as_deref()) else {
+        return ExitCode::FAILURE;
+    };
+    finish(eval(&loaded, &args, &weights))
 }
 
 pub fn run_predict(args: PredictArgs) -> ExitCode {
     let Ok(loaded) = common::load(&args.model) else {
         return ExitCode::FAILURE;
     };
-    finish(predict(&loaded, &args))
+    let Ok(weights) = weights_path(&loaded, args.weights.as_deref()) else {
+        return ExitCode::FAILURE;
+    };
+    finish(predict(&loaded, &args, &weights))
+}
+
+/// The weights file to run; `Err` once the reason is printed.
+fn weights_path(loaded: &Loaded, given: Option<&std::path::Path>) -> Result<PathBuf, ()> {
+    loaded
+        .weights_path(given)
+        .map_err(|message| eprintln!("error: {message}"))
 }
 
 pub fn run_grad(args: GradArgs) -> ExitCode {
@@ -114,10 +129,10 @@ fn eval_program(
     Ok(prog)
 }
 
-fn eval(loaded: &Loaded, args: &EvalArgs) -> Result<(), TrainError> {
+fn eval(loaded: &Loaded, args: &EvalArgs, weights: &std::path::Path) -> Result<(), TrainError> {
     let model = &loaded.model;
     let splits = loaded.load_data()?;
-    let weights = args.names.weights(&args.weights)?;
+    let weights = args.names.weights(weights)?;
     let mut prog = eval_program(loaded, &weights, args.threads.exec(&args.model))?;
     // At `split = 1` nothing is held out, and the loss on the training rows is the one to
     // compare (with PyTorch's on the same file, say).
@@ -151,28 +166,27 @@ fn eval(loaded: &Loaded, args: &EvalArgs) -> Result<(), TrainError> {
     Ok(())
 }
 
-fn predict(loaded: &Loaded, args: &PredictArgs) -> Result<(), TrainError> {
+fn predict(
+    loaded: &Loaded,
+    args: &PredictArgs,
+    weights: &std::path::Path,
+) -> Result<(), TrainError> {
     let model = &loaded.model;
-    // The scaling statistics come from the training split, recomputed deterministically.
-    let splits = loaded.load_data()?;
+    let basis = prediction_basis(loaded)?;
     // A file laid out like the training data may keep its target column: it is ignored.
-    let target = match &model.train.data {
-        crate::model::DataSource::Csv(csv) => Some(csv.target.as_str()),
-        crate::model::DataSource::Synthetic(_) => None,
-    };
     let features = data::load_features(
         &args.data,
-        splits.train.input_width(),
-        splits.scaler.as_ref(),
-        target,
+        basis.input_width,
+        basis.scaler.as_ref(),
+        basis.target.as_deref(),
     )?;
-    let weights = args.names.weights(&args.weights)?;
+    let weights = args.names.weights(weights)?;
     let mut prog = eval_program(loaded, &weights, args.threads.exec(&args.model))?;
     let batch = model.train.batch;
-    let width = splits.train.input_width();
+    let width = basis.input_width;
     let k: usize = model.output_shape.iter().product();
     let rows = features.shape[0];
-    let classes = splits.train.classes.as_deref();
+    let classes = basis.classes.as_deref();
     let mut text = String::new();
     if !args.json {
         let header: Vec<String> = (0..k).map(|j| format!("output{j}")).collect();
@@ -203,6 +217,40 @@ fn predict(loaded: &Loaded, args: &PredictArgs) -> Result<(), TrainError> {
         None => print!("{text}"),
     }
     Ok(())
+}
+
+/// What predicting needs of the training data.
+struct Basis {
+    input_width: usize,
+    /// The target column, which a prediction file may keep (it is ignored).
+    target: Option<String>,
+    scaler: Option<data::Scaler>,
+    classes: Option<Vec<String>>,
+}
+
+/// The run folder's record of the data when given a folder that has one (the data itself is
+/// then not read), else the data loaded again (its scaling statistics come from the training
+/// split, recomputed deterministically).
+fn prediction_basis(loaded: &Loaded) -> Result<Basis, TrainError> {
+    if let Some(record) = loaded.run.as_ref().and_then(|run| run.data.clone()) {
+        return Ok(Basis {
+            input_width: record.input_width,
+            target: record.target,
+            scaler: record.scaler,
+            classes: record.classes,
+        });
+    }
+    let splits = loaded.load_data()?;
+    let target = match &loaded.model.train.data {
+        crate::model::DataSource::Csv(csv) => Some(csv.target.clone()),
+        crate::model::DataSource::Synthetic(_) => None,
+    };
+    Ok(Basis {
+        input_width: splits.train.input_width(),
+        target,
+        scaler: splits.scaler,
+        classes: splits.train.classes,
+    })
 }
 
 /// One row of `netc predict`'s output: CSV cells, or a JSON object.

@@ -20,12 +20,20 @@ pub struct TrainArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub threads: ThreadArgs,
-    /// The run folder (default `runs/<model>-<time>`).
+    /// The run folder (default: a new `runs/<model>-<unix second>`, `-2`, `-3`... when taken);
+    /// one that holds a run is refused unless `--overwrite`.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// With `--out`: replace the run already in that folder.
+    #[arg(long, requires = "out")]
+    pub overwrite: bool,
     /// Continue the run in this folder from its last checkpoint.
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     pub resume: Option<PathBuf>,
+    /// With `--resume`: go on even though the data differs from the run's (its size, rows or
+    /// contents, as the checkpoint's fingerprint records them).
+    #[arg(long, requires = "resume")]
+    pub allow_data_change: bool,
     /// Start from these parameters (safetensors, PyTorch names and layouts).
     #[arg(long, value_name = "W.safetensors")]
     pub load: Option<PathBuf>,
@@ -81,11 +89,13 @@ pub fn run(mut args: TrainArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let out_dir = args
-        .resume
-        .clone()
-        .or(args.out.clone())
-        .unwrap_or_else(|| default_run_dir(&model.name));
+    let out_dir = match run_dir(&args, &model.name) {
+        Ok(dir) => dir,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
     let interrupt = Arc::new(AtomicBool::new(false));
     let reporting = Arc::new(AtomicBool::new(false));
     let (flag, after_training) = (Arc::clone(&interrupt), Arc::clone(&reporting));
@@ -105,6 +115,7 @@ pub fn run(mut args: TrainArgs) -> ExitCode {
         load,
         probes: !args.no_probes,
         interrupt,
+        allow_data_change: args.allow_data_change,
         pause_at: args.pause_at,
     };
     if let Err(e) = run_folder::write_trained(&out_dir, model, &loaded.src, args.resume.is_some()) {
@@ -165,11 +176,32 @@ fn interrupted_text(report: &train::TrainReport) -> String {
     )
 }
 
-fn default_run_dir(model: &str) -> PathBuf {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    PathBuf::from("runs").join(format!("{model}-{secs}"))
+/// The run's folder: the one resumed, `--out` (refused when it holds an earlier run, unless
+/// `--overwrite`), or a new one under `runs/` whose name no other run has.
+fn run_dir(args: &TrainArgs, model: &str) -> Result<PathBuf, String> {
+    if let Some(dir) = &args.resume {
+        return Ok(dir.clone());
+    }
+    let Some(dir) = &args.out else {
+        return run_folder::create_new_run_dir(std::path::Path::new("runs"), model)
+            .map_err(|e| format!("cannot create a run folder under runs/: {e}"));
+    };
+    let earlier = run_folder::existing_run_files(dir);
+    if earlier.is_empty() {
+        return Ok(dir.clone());
+    }
+    if !args.overwrite {
+        return Err(format!(
+            "--out {} already holds a run ({}); pass --overwrite to replace it, \
+             `--resume {}` to continue it, or leave out --out for a new folder under runs/",
+            dir.display(),
+            earlier.join(", "),
+            dir.display()
+        ));
+    }
+    run_folder::clear_run_files(dir)
+        .map_err(|e| format!("cannot clear the earlier run in {}: {e}", dir.display()))?;
+    Ok(dir.clone())
 }
 
 /// How progress is shown: a bar on a terminal, plain lines otherwise, JSON, or nothing.

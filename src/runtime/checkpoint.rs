@@ -8,8 +8,8 @@
 //! - header metadata (strings):
 //!   - `format` = `netc-checkpoint-1` ([`FORMAT`]),
 //!   - `step`, `epoch`: decimal integers,
-//!   - `meta`: the free-form JSON of [`Checkpoint::meta`] (RNG and data position, config hash,
-//!     metrics so far), as compact JSON text,
+//!   - `meta`: the free-form JSON of [`Checkpoint::meta`] (the model's name, the seed and the
+//!     data's fingerprint, [`super::resume::DataFingerprint`]), as compact JSON text,
 //!   - `checksum`: 16 hex digits, the 64-bit FNV-1a hash of every tensor in name order (its name,
 //!     its shape as little-endian u64s, its f32 values' little-endian bytes), so a flipped bit in
 //!     the data is caught on load rather than trained on.
@@ -236,6 +236,13 @@ pub fn tensor_checksum(tensors: &ParamStore) -> String {
             hash.write(&value.to_le_bytes());
         }
     }
+    format!("{:016x}", hash.0)
+}
+
+/// The FNV-1a hash of `bytes` as 16 hex digits: the data fingerprint's hash of a CSV file.
+pub fn content_hash(bytes: &[u8]) -> String {
+    let mut hash = Fnv1a::new();
+    hash.write(bytes);
     format!("{:016x}", hash.0)
 }
 

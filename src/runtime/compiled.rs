@@ -35,6 +35,25 @@ pub enum TrainError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the model differs from the one the run in {} was trained on:\n  - {}", dir.display(), differences.join("\n  - "))]
+    #[diagnostic(
+        code(netc::train::resume_model_differs),
+        help("resume with the file the run was trained from (a copy is the folder's model.net), or train the changed model into a new folder")
+    )]
+    ResumedModelDiffers {
+        dir: PathBuf,
+        differences: Vec<String>,
+    },
+    #[error("the data changed since the run in {} started: {} ({data})", dir.display(), changes.join(", "))]
+    #[diagnostic(
+        code(netc::train::resume_data_changed),
+        help("resume on the data the run started with, or pass `--allow-data-change` to go on with this data")
+    )]
+    ResumedDataChanged {
+        dir: PathBuf,
+        data: String,
+        changes: Vec<String>,
+    },
     #[error("the batch size {batch} is larger than the training split ({rows} rows)")]
     #[diagnostic(
         code(netc::train::batch_too_large),

@@ -6,6 +6,7 @@ pub mod compiled;
 pub mod exec;
 mod jit;
 pub mod record;
+pub mod resume;
 pub mod run_folder;
 pub mod schedule;
 pub mod spectral_record;

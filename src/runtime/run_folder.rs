@@ -9,11 +9,15 @@
 //! - `model.net`: the source text it was checked from, so spans point at its lines.
 //! - `metrics.jsonl`, `probes.csv`, `probes_time.csv`, `probes_gates.csv`: the records
 //!   ([`crate::runtime::record`]); `spectral.csv` ([`crate::runtime::spectral_record`]).
+//! - `data.json` ([`DataRecord`]): the data's absolute path, fingerprint, scaling statistics
+//!   and class names, so the folder stands alone.
 //! - `checkpoint.safetensors` ([`crate::runtime::checkpoint`]), `weights.safetensors` (the
 //!   final parameters), the plots and `report.html` (`netc report`).
 //! - `end.json`: how a run trained by `--vary`, `compare` or `sweep` ended; a sweep's variant
 //!   is complete when it is there and says so (`cli/sweep/state.rs`).
 
+use super::resume::DataFingerprint;
+use crate::data::Scaler;
 use crate::model::Model;
 use crate::params::write_file_atomically;
 use crate::probe::ProbeStat;
@@ -42,6 +46,90 @@ pub const WEIGHTS: &str = "weights.safetensors";
 pub const REPORT_HTML: &str = "report.html";
 /// How a variant of a comparison or sweep ended (written last, atomically).
 pub const END: &str = "end.json";
+/// Where the data came from and what it was: the resolved path, its fingerprint and the
+/// scaler's statistics, so the folder stands alone once the data has moved.
+pub const DATA: &str = "data.json";
+
+/// Every file a run writes besides the plots: a folder holding any of them holds a run.
+pub const RUN_FILES: [&str; 12] = [
+    TRAINED_MODEL,
+    SOURCE,
+    METRICS,
+    PROBES,
+    PROBES_TIME,
+    PROBES_GATES,
+    SPECTRAL,
+    CHECKPOINT,
+    WEIGHTS,
+    REPORT_HTML,
+    DATA,
+    END,
+];
+
+/// The suffix of a file being written atomically; one left behind is from a killed run.
+pub const TEMP_SUFFIX: &str = ".tmp";
+
+/// Creates a new, empty run folder `parent/<stem>-<unix second>`, or `...-2`, `...-3` when
+/// that name is taken: `create_dir` fails on an existing folder, so two runs started in the
+/// same second (or the variants of one `--vary`) never share a folder.
+pub fn create_new_run_dir(parent: &Path, stem: &str) -> io::Result<PathBuf> {
+    std::fs::create_dir_all(parent)?;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // Far more runs than can start in one second; past that something else is wrong.
+    for n in 1..=10_000u32 {
+        let name = match n {
+            1 => format!("{stem}-{secs}"),
+            n => format!("{stem}-{secs}-{n}"),
+        };
+        let dir = parent.join(name);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!(
+            "every name {stem}-{secs}-N is taken in {}",
+            parent.display()
+        ),
+    ))
+}
+
+/// The run files already in `dir` (none when it does not exist): what `--out` would clobber.
+pub fn existing_run_files(dir: &Path) -> Vec<&'static str> {
+    RUN_FILES
+        .into_iter()
+        .filter(|name| dir.join(name).exists())
+        .collect()
+}
+
+/// Removes the run files of an earlier run from `dir` (for `--overwrite`), so nothing of it
+/// is mistaken for the new run's; other files (the plots among them) are left alone.
+pub fn clear_run_files(dir: &Path) -> io::Result<()> {
+    for name in existing_run_files(dir) {
+        std::fs::remove_file(dir.join(name))?;
+    }
+    remove_temporaries(dir)
+}
+
+/// Removes the `*.tmp` files a killed run left half-written in `dir`.
+pub fn remove_temporaries(dir: &Path) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let stale = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with(TEMP_SUFFIX));
+        if stale && path.is_file() {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
+}
 
 /// The model a run trained and the source it came from.
 #[derive(Debug, Clone)]
@@ -72,6 +160,41 @@ pub fn write_trained(dir: &Path, model: &Model, src: &str, resume: bool) -> io::
     let json = serde_json::to_string_pretty(model).map_err(io::Error::other)?;
     write_file_atomically(&dir.join(TRAINED_MODEL), json.as_bytes())?;
     write_file_atomically(&dir.join(SOURCE), src.as_bytes())
+}
+
+/// What the folder keeps of its data, so `netc predict RUN_DIR` needs nothing else and
+/// `netc eval RUN_DIR` finds the data wherever the command runs (`data.json`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DataRecord {
+    /// What the data was when the run started (also in every checkpoint).
+    pub fingerprint: DataFingerprint,
+    /// The CSV file as an absolute path (none for a synthetic set).
+    pub path: Option<PathBuf>,
+    /// Values per example the model reads.
+    pub input_width: usize,
+    /// The target column, which a prediction file may keep (it is ignored).
+    pub target: Option<String>,
+    /// The scaling statistics fitted on the training split.
+    pub scaler: Option<Scaler>,
+    /// Class names in index order (classification only).
+    pub classes: Option<Vec<String>>,
+}
+
+/// Writes `data.json` atomically.
+pub fn write_data_record(dir: &Path, record: &DataRecord) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let json = serde_json::to_string_pretty(record).map_err(io::Error::other)?;
+    write_file_atomically(&dir.join(DATA), json.as_bytes())
+}
+
+/// Reads `data.json`.
+pub fn read_data_record(dir: &Path) -> Result<DataRecord, TrainedError> {
+    let path = dir.join(DATA);
+    let text = std::fs::read_to_string(&path).map_err(|source| TrainedError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| TrainedError::Json { path, source })
 }
 
 /// Reads the model a run trained, exactly as it was resolved at train time: no file is

@@ -9,6 +9,7 @@ use super::checkpoint::{self, Checkpoint};
 use super::compiled::{Compiled, Feed};
 use super::exec::{Backend, ExecOptions};
 use super::record::{EpochRecord, ProbeFiles, Recorder, StepRecord};
+use super::resume::{self, DataFingerprint};
 use super::schedule;
 use crate::data::{self, Dataset, Splits};
 use crate::model::{Model, OnNonFinite};
@@ -39,6 +40,8 @@ pub struct TrainOptions {
     pub probes: bool,
     /// Set from another thread (Ctrl-C) to stop after the current step, saving a checkpoint.
     pub interrupt: Arc<AtomicBool>,
+    /// Resume even when the data's fingerprint differs from the checkpoint's.
+    pub allow_data_change: bool,
     /// Stop once this many steps are done, as if interrupted (the schedule still spans the
     /// whole run); continue later with `resume`.
     pub pause_at: Option<u64>,
@@ -112,7 +115,17 @@ pub fn train(
     let name = data::source_name(&model.train.data, base_dir);
     data::check_width(&splits.train, &model.input.kind.shape(), &name)?;
     data::check_classes(&splits.train, &model.output_shape, &name)?;
-    let mut session = Session::new(model, splits, opts)?;
+    let rows = splits.train.len() + splits.valid.len();
+    let fingerprint = DataFingerprint::of(&model.train.data, base_dir, rows).map_err(|source| {
+        TrainError::Io {
+            path: name.into(),
+            source,
+        }
+    })?;
+    let record = data_record(model, base_dir, &splits, fingerprint.clone());
+    super::run_folder::write_data_record(&opts.out_dir, &record)
+        .map_err(io_error(&opts.out_dir))?;
+    let mut session = Session::new(model, splits, fingerprint, opts)?;
     session.run(opts, observer)
 }
 
@@ -204,6 +217,8 @@ pub fn run_steps(
 struct Session<'m> {
     model: &'m Model,
     splits: Splits,
+    /// What the data is, saved in every checkpoint.
+    fingerprint: DataFingerprint,
     compiled: Compiled,
     feed: Feed,
     recorder: Recorder,
@@ -216,6 +231,7 @@ impl<'m> Session<'m> {
     fn new(
         model: &'m Model,
         splits: Splits,
+        fingerprint: DataFingerprint,
         opts: &TrainOptions,
     ) -> Result<Session<'m>, TrainError> {
         let batch = model.train.batch;
@@ -229,7 +245,7 @@ impl<'m> Session<'m> {
         let total_steps = total_steps(model, feed.steps_per_epoch());
         // Resuming continues the probe files from the checkpoint's step.
         let resumed = if opts.resume {
-            Some(checkpoint::load(&opts.out_dir)?)
+            Some(resume_checkpoint(opts, &compiled, &fingerprint)?)
         } else {
             None
         };
@@ -243,6 +259,7 @@ impl<'m> Session<'m> {
         let mut session = Session {
             model,
             splits,
+            fingerprint,
             compiled,
             feed,
             recorder,
@@ -250,7 +267,12 @@ impl<'m> Session<'m> {
             total_steps,
         };
         session.initialize(opts, resumed)?;
-        session.record_spectral(&opts.out_dir, !opts.resume)?;
+        // σ_max is recorded at the run's start; a resumed run has those rows already, unless
+        // it resumes from the very first step.
+        let spectral = opts.out_dir.join(super::run_folder::SPECTRAL);
+        if !opts.resume || !resume::has_rows(&spectral) {
+            session.record_spectral(&opts.out_dir, !opts.resume)?;
+        }
         Ok(session)
     }
 
@@ -294,6 +316,7 @@ impl<'m> Session<'m> {
             out_dir: &opts.out_dir,
             steps_per_epoch: self.feed.steps_per_epoch(),
             total_steps: self.total_steps,
+            fingerprint: &self.fingerprint,
             last_loss: f64::NAN,
             last_eval: None,
         };
@@ -351,13 +374,12 @@ impl<'m> Session<'m> {
     }
 
     fn save_checkpoint(&self, dir: &Path) -> Result<(), TrainError> {
-        save_checkpoint(
-            dir,
-            self.model,
-            &self.compiled,
-            self.step,
-            self.feed.steps_per_epoch(),
-        )
+        let at = Taken {
+            step: self.step,
+            steps_per_epoch: self.feed.steps_per_epoch(),
+            fingerprint: &self.fingerprint,
+        };
+        save_checkpoint(dir, self.model, &self.compiled, &at)
     }
 
     /// σ_max of each recurrent weight block now (see [`super::spectral_record`]).
@@ -388,6 +410,7 @@ struct Folder<'a> {
     out_dir: &'a Path,
     steps_per_epoch: u64,
     total_steps: u64,
+    fingerprint: &'a DataFingerprint,
     last_loss: f64,
     last_eval: Option<EpochRecord>,
 }
@@ -410,35 +433,109 @@ impl StepHooks for Folder<'_> {
         if step % self.model.train.checkpoint_every.max(1) as u64 == 0 {
             // the records first: the files on disk then cover the checkpoint's steps
             self.recorder.flush().map_err(io_error(self.out_dir))?;
-            save_checkpoint(
-                self.out_dir,
-                self.model,
-                compiled,
+            let at = Taken {
                 step,
-                self.steps_per_epoch,
-            )?;
+                steps_per_epoch: self.steps_per_epoch,
+                fingerprint: self.fingerprint,
+            };
+            save_checkpoint(self.out_dir, self.model, compiled, &at)?;
         }
         Ok(())
     }
+}
+
+/// When a checkpoint is taken, and of what data.
+struct Taken<'a> {
+    step: u64,
+    steps_per_epoch: u64,
+    fingerprint: &'a DataFingerprint,
 }
 
 fn save_checkpoint(
     dir: &Path,
     model: &Model,
     compiled: &Compiled,
-    step: u64,
-    steps_per_epoch: u64,
+    at: &Taken<'_>,
 ) -> Result<(), TrainError> {
-    let meta = serde_json::json!({ "model": model.name, "seed": model.train.seed });
+    let meta = serde_json::json!({
+        "model": model.name,
+        "seed": model.train.seed,
+        "data": at.fingerprint,
+    });
     let ck = Checkpoint {
-        step,
-        epoch: step / steps_per_epoch,
+        step: at.step,
+        epoch: at.step / at.steps_per_epoch,
         params: compiled.params(),
         state: compiled.state(),
         meta,
     };
     checkpoint::save(dir, &ck)?;
     Ok(())
+}
+
+/// The checkpoint in `dir`, once it is known to be of the model `compiled` was built from;
+/// the folder's records are then cut back to its step (see [`resume::prepare_folder`]).
+fn resume_checkpoint(
+    opts: &TrainOptions,
+    compiled: &Compiled,
+    fingerprint: &DataFingerprint,
+) -> Result<Checkpoint, TrainError> {
+    let dir = opts.out_dir.as_path();
+    let ck = checkpoint::load(dir)?;
+    let program = &compiled.program;
+    let params: Vec<(&str, &[usize])> = (program.params.iter())
+        .map(|p| (p.name.as_str(), p.shape.as_slice()))
+        .collect();
+    let state: Vec<(&str, &[usize])> = (program.state.iter())
+        .map(|s| (s.name.as_str(), s.shape.as_slice()))
+        .collect();
+    let differences = resume::model_differences(&ck, &params, &state);
+    if !differences.is_empty() {
+        return Err(TrainError::ResumedModelDiffers {
+            dir: dir.to_path_buf(),
+            differences,
+        });
+    }
+    // A checkpoint written before fingerprints were kept has none to compare.
+    let saved = ck.meta.get("data").cloned();
+    if let Some(Ok(was)) = saved.map(serde_json::from_value::<DataFingerprint>) {
+        let changes = fingerprint.changes_since(&was);
+        if !changes.is_empty() && !opts.allow_data_change {
+            return Err(TrainError::ResumedDataChanged {
+                dir: dir.to_path_buf(),
+                data: fingerprint.source.clone(),
+                changes,
+            });
+        }
+    }
+    resume::prepare_folder(dir, ck.step).map_err(io_error(dir))?;
+    Ok(ck)
+}
+
+/// What the run folder keeps of the data it trains on.
+fn data_record(
+    model: &Model,
+    base_dir: &Path,
+    splits: &Splits,
+    fingerprint: DataFingerprint,
+) -> super::run_folder::DataRecord {
+    let (path, target) = match &model.train.data {
+        crate::model::DataSource::Csv(csv) => {
+            let path = base_dir.join(&csv.path);
+            // A path that cannot be made absolute is kept as given.
+            let path = std::path::absolute(&path).unwrap_or(path);
+            (Some(path), Some(csv.target.clone()))
+        }
+        crate::model::DataSource::Synthetic(_) => (None, None),
+    };
+    super::run_folder::DataRecord {
+        fingerprint,
+        path,
+        input_width: splits.train.input_width(),
+        target,
+        scaler: splits.scaler.clone(),
+        classes: splits.train.classes.clone(),
+    }
 }
 
 /// A failed write into the run folder `dir`, as a [`TrainError`].

@@ -64,6 +64,7 @@ mod params_names;
 mod params_safetensors;
 mod probe_ring;
 mod recurrent_train;
+mod run_folders;
 mod train_runs;
 
 // Gradient health and reports.

@@ -136,7 +136,9 @@ pub fn help(topic: Option<&str>) -> String {
         };
         let mut out = format!("{}\n  {}\n", info.usage, info.what);
         if !info.more.is_empty() {
-            let _ = writeln!(out, "  {}", info.more);
+            for line in wrap(info.more, 88) {
+                let _ = writeln!(out, "  {line}");
+            }
         }
         if !info.aliases.is_empty() {
             let _ = writeln!(out, "  also: {}", info.aliases.join(", "));
@@ -158,6 +160,25 @@ pub fn help(topic: Option<&str>) -> String {
         }
     }
     out
+}
+
+/// `text` in lines of at most `width` characters, broken between words.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let line = lines
+            .last_mut()
+            .filter(|l| l.chars().count() + 1 + word.chars().count() <= width || l.is_empty());
+        match line {
+            Some(line) if line.is_empty() => line.push_str(word),
+            Some(line) => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            None => lines.push(word.to_owned()),
+        }
+    }
+    lines
 }
 
 #[cfg(test)]

@@ -244,22 +244,18 @@ impl Repl {
     }
 
     fn set(&self, target: &Target, value: &str, value_at: usize) -> Result<Edited, EditError> {
-        if let Target::Setting(key) = target {
-            // A setting needs no checked model: a draft's train section takes it too.
-            let src = self.workspace.source();
-            let (file, _) = parse_file(src);
-            return edit::set_setting(src, &file, key, None, value, value_at);
-        }
-        let s = self.snapshot()?;
-        let (file, _) = parse_file(&s.src);
+        // Settings need no checked model: a draft's train section takes them too.
+        let src = self.workspace.source();
+        let (file, _) = parse_file(src);
         match target {
-            Target::Setting(key) => edit::set_setting(&s.src, &file, key, None, value, value_at),
+            Target::Setting(key) => edit::set_setting(src, &file, key, None, value, value_at),
             Target::Dotted { head, attr }
                 if crate::sema::names::SETTINGS.contains(&head.as_str()) =>
             {
-                edit::set_setting(&s.src, &file, head, Some(attr), value, value_at)
+                edit::set_setting(src, &file, head, Some(attr), value, value_at)
             }
             Target::Dotted { head, attr } => {
+                let s = self.snapshot()?;
                 edit::set_layer_attr(&s.src, &file, &s.model, head, attr, value, value_at)
             }
         }

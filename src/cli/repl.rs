@@ -121,7 +121,7 @@ fn interactive_loop(repl: &mut Repl, io: &mut Io) -> ExitCode {
     );
     loop {
         if let Some(helper) = editor.helper_mut() {
-            helper.layers = repl.layer_names();
+            helper.layers = repl.layer_words();
         }
         let line = match editor.readline(PROMPT) {
             Ok(line) => line,

@@ -2,9 +2,11 @@
 //! the language. Pure parsing, no IO; a bad command is an error with a span into the line.
 
 use super::command_args::{
-    parse_amount, parse_insert, parse_plot, parse_seed, parse_set, parse_stage, parse_wrap, Rest,
+    parse_amount, parse_insert, parse_place, parse_plot, parse_seed, parse_set, parse_stage,
+    parse_wrap, Rest,
 };
 pub use super::picture::Picture;
+pub use super::verbs::{command_names, help, usage_of, Verb};
 use std::ops::Range;
 
 /// One line of input, understood.
@@ -29,18 +31,18 @@ pub enum Command {
         value: String,
         value_at: usize,
     },
-    /// `:insert before|after LAYER STATEMENT`; `stmt_at` is where the statement starts.
+    /// `:insert before|after PLACE STATEMENT`; `stmt_at` is where the statement starts.
     Insert {
         place: Place,
-        layer: String,
+        at: Address,
         stmt: String,
         stmt_at: usize,
     },
-    Remove(String),
+    Remove(Address),
     /// `:wrap FIRST..LAST residual [args]`.
     Wrap {
-        first: String,
-        last: String,
+        first: Address,
+        last: Address,
         args: String,
     },
     Train(Amount),
@@ -67,6 +69,24 @@ pub enum Target {
     Dotted { head: String, attr: String },
     /// A bare name: a train setting.
     Setting(String),
+}
+
+/// The statement of the model an edit is aimed at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    /// A layer's statement (`dense2`), or a `repeat` as a whole by its name (`repeat1`).
+    Named(String),
+    /// The statement that starts on this line of `:source` (1-based).
+    Line(usize),
+}
+
+impl std::fmt::Display for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Address::Named(name) => write!(f, "{name}"),
+            Address::Line(line) => write!(f, "line {line}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,84 +123,6 @@ pub struct CommandError {
     pub help: Option<String>,
 }
 
-/// Every command with its usage and one line on what it does, in `:help` order.
-pub const COMMANDS: &[(&str, &str, &str)] = &[
-    (
-        ":load",
-        ":load FILE.net",
-        "load a model file (replaces the session's model)",
-    ),
-    (
-        ":show",
-        ":show",
-        "the layers with shapes and parameter counts, and the train settings",
-    ),
-    (":source", ":source", "the current model as .net text"),
-    (
-        ":set",
-        ":set LAYER.ATTR = VALUE | :set SETTING[.ARG] = VALUE",
-        "change a layer attribute (act, init, units, ...) or a train setting",
-    ),
-    (
-        ":insert",
-        ":insert before|after LAYER STATEMENT",
-        "insert a layer statement next to a layer",
-    ),
-    (":remove", ":remove LAYER", "remove a layer's statement"),
-    (
-        ":wrap",
-        ":wrap FIRST..LAST residual [ARGS]",
-        "wrap consecutive layers in a residual block",
-    ),
-    (
-        ":train",
-        ":train [N [steps|epochs]]",
-        "train (continues from the current weights until the model changes)",
-    ),
-    (
-        ":grads",
-        ":grads",
-        "per-layer gradient table of the last run, with a log-scale bar",
-    ),
-    (
-        ":spark",
-        ":spark [LAYER]",
-        "sparklines of the loss and of a layer's ‖∂L/∂a‖ over the last run",
-    ),
-    (
-        ":diff",
-        ":diff",
-        "the last two runs side by side: per-layer gradients, final loss and accuracy",
-    ),
-    (
-        ":ir",
-        ":ir [forward|step|clif]",
-        "the tensor IR of the forward program or the training step, or the Cranelift IR",
-    ),
-    (":undo", ":undo", "undo the last change to the model"),
-    (
-        ":reset",
-        ":reset [SEED]",
-        "fresh weights (with a new seed if given)",
-    ),
-    (
-        ":save",
-        ":save FILE.net",
-        "save the current model, formatted as `netc fmt` would",
-    ),
-    (
-        ":help",
-        ":help [COMMAND]",
-        "this list, or one command's usage",
-    ),
-    (":quit", ":quit", "leave (also Ctrl-D)"),
-];
-
-/// The words the commands accept as a first argument, for completion.
-pub fn command_names() -> impl Iterator<Item = &'static str> {
-    COMMANDS.iter().map(|(name, _, _)| *name)
-}
-
 /// Parses one line.
 pub fn parse(line: &str) -> Result<Input, CommandError> {
     let trimmed = line.trim();
@@ -205,57 +147,40 @@ pub fn parse(line: &str) -> Result<Input, CommandError> {
 }
 
 fn parse_command(name: &str, name_span: Range<usize>, rest: Rest) -> Result<Command, CommandError> {
-    let usage = |n: &str| usage_of(n).unwrap_or_default();
-    Ok(match name {
-        ":load" | ":l" => Command::Load(rest.required("a file name", &usage(":load"))?),
-        ":show" => rest.none(name).map(|_| Command::Show)?,
-        ":source" | ":src" => rest.none(name).map(|_| Command::Source)?,
-        ":set" => parse_set(rest)?,
-        ":insert" => parse_insert(rest)?,
-        ":remove" | ":rm" => Command::Remove(rest.required("a layer name", &usage(":remove"))?),
-        ":wrap" => parse_wrap(rest)?,
-        ":train" | ":t" => Command::Train(parse_amount(rest)?),
-        ":grads" | ":g" => rest.none(name).map(|_| Command::Grads)?,
-        ":spark" => Command::Spark((!rest.text.is_empty()).then(|| rest.text.to_owned())),
-        ":plot" => parse_plot(rest)?,
-        ":diff" => rest.none(name).map(|_| Command::Diff)?,
-        ":ir" => Command::Ir(parse_stage(rest)?),
-        ":undo" | ":u" => rest.none(name).map(|_| Command::Undo)?,
-        ":reset" => Command::Reset(parse_seed(rest)?),
-        ":save" | ":w" => Command::Save(rest.required("a file name", &usage(":save"))?),
-        ":help" | ":h" | ":?" => {
-            Command::Help((!rest.text.is_empty()).then(|| rest.text.to_owned()))
-        }
-        ":quit" | ":q" | ":exit" => Command::Quit,
-        other => {
-            let known: Vec<&str> = command_names().collect();
-            return Err(CommandError {
-                message: format!("unknown command `{other}`"),
-                span: name_span,
-                help: Some(
-                    match crate::sema::names::did_you_mean(other, known.iter().copied()) {
-                        Some(best) => {
-                            format!("did you mean `{best}`? (`:help` lists every command)")
-                        }
-                        None => "`:help` lists every command".to_owned(),
-                    },
-                ),
-            });
-        }
-    })
-}
-
-/// The usage line of a command, by its full name (`:train`) or without the colon.
-pub fn usage_of(name: &str) -> Option<String> {
-    let full = if name.starts_with(':') {
-        name.to_owned()
-    } else {
-        format!(":{name}")
+    let Some(verb) = Verb::find(name) else {
+        let known: Vec<&str> = command_names().collect();
+        let help = match crate::sema::names::did_you_mean(name, known.iter().copied()) {
+            Some(best) => format!("did you mean `{best}`? (`:help` lists every command)"),
+            None => "`:help` lists every command".to_owned(),
+        };
+        return Err(CommandError {
+            message: format!("unknown command `{name}`"),
+            span: name_span,
+            help: Some(help),
+        });
     };
-    COMMANDS
-        .iter()
-        .find(|(n, _, _)| *n == full)
-        .map(|(_, usage, _)| (*usage).to_owned())
+    let usage = verb.info().usage;
+    let optional = |rest: Rest| (!rest.text.is_empty()).then(|| rest.text.to_owned());
+    Ok(match verb {
+        Verb::Load => Command::Load(rest.required("a file name", usage)?),
+        Verb::Show => rest.none(name).map(|_| Command::Show)?,
+        Verb::Source => rest.none(name).map(|_| Command::Source)?,
+        Verb::Set => parse_set(rest)?,
+        Verb::Insert => parse_insert(rest)?,
+        Verb::Remove => Command::Remove(parse_place(rest, usage)?),
+        Verb::Wrap => parse_wrap(rest)?,
+        Verb::Train => Command::Train(parse_amount(rest)?),
+        Verb::Grads => rest.none(name).map(|_| Command::Grads)?,
+        Verb::Spark => Command::Spark(optional(rest)),
+        Verb::Plot => parse_plot(rest)?,
+        Verb::Diff => rest.none(name).map(|_| Command::Diff)?,
+        Verb::Ir => Command::Ir(parse_stage(rest)?),
+        Verb::Undo => rest.none(name).map(|_| Command::Undo)?,
+        Verb::Reset => Command::Reset(parse_seed(rest)?),
+        Verb::Save => Command::Save(rest.required("a file name", usage)?),
+        Verb::Help => Command::Help(optional(rest)),
+        Verb::Quit => Command::Quit,
+    })
 }
 
 /// Is `s` a name of the language (a layer, an attribute, a setting)?
@@ -336,41 +261,59 @@ mod tests {
 
     #[test]
     fn insert_remove_wrap() {
+        let named = |n: &str| Address::Named(n.to_owned());
         let line = ":insert after dense2 dropout 0.1";
         match command(line) {
             Command::Insert {
                 place,
-                layer,
+                at,
                 stmt,
                 stmt_at,
             } => {
                 assert_eq!(
-                    (place, layer.as_str(), stmt.as_str()),
-                    (Place::After, "dense2", "dropout 0.1")
+                    (place, at, stmt.as_str()),
+                    (Place::After, named("dense2"), "dropout 0.1")
                 );
                 assert_eq!(&line[stmt_at..], "dropout 0.1");
             }
             other => panic!("{other:?}"),
         }
+        let line = ":insert before line 4 relu";
+        match command(line) {
+            Command::Insert { at, stmt_at, .. } => {
+                assert_eq!(at, Address::Line(4));
+                assert_eq!(&line[stmt_at..], "relu");
+            }
+            other => panic!("{other:?}"),
+        }
         assert!(parse(":insert beside dense2 relu").is_err());
         assert!(parse(":insert after dense2").is_err());
-        assert_eq!(
-            command(":remove dense4"),
-            Command::Remove("dense4".to_owned())
-        );
+        assert!(parse(":insert after line x relu").is_err());
+        assert_eq!(command(":remove dense4"), Command::Remove(named("dense4")));
+        assert_eq!(command(":rm repeat1"), Command::Remove(named("repeat1")));
+        assert_eq!(command(":remove line 7"), Command::Remove(Address::Line(7)));
+        assert!(parse(":remove line 0").is_err());
         assert_eq!(
             command(":wrap dense2..dense3 residual"),
             Command::Wrap {
-                first: "dense2".to_owned(),
-                last: "dense3".to_owned(),
+                first: named("dense2"),
+                last: named("dense3"),
+                args: String::new()
+            }
+        );
+        assert_eq!(
+            command(":wrap line 3..line 5 residual"),
+            Command::Wrap {
+                first: Address::Line(3),
+                last: Address::Line(5),
                 args: String::new()
             }
         );
         assert_eq!(
             command(":wrap a..b residual projection = he_normal"),
             Command::Wrap {
-                first: "a".to_owned(),
-                last: "b".to_owned(),
+                first: named("a"),
+                last: named("b"),
                 args: "projection = he_normal".to_owned()
             }
         );
@@ -411,9 +354,6 @@ mod tests {
         assert!(parse(":plot").is_err());
         assert_eq!(command(":ir clif"), Command::Ir(Stage::Clif));
         assert!(parse(":ir backward").is_err());
-        assert_eq!(
-            usage_of("train").as_deref(),
-            Some(":train [N [steps|epochs]]")
-        );
+        assert_eq!(usage_of("train"), Some(":train [N [steps|epochs]]"));
     }
 }

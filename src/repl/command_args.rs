@@ -2,7 +2,7 @@
 //! fields of its [`Command`], with a span into the line for every mistake.
 
 use super::command::{
-    is_name, usage_of, Amount, Command, CommandError, Picture, Place, Stage, Target,
+    is_name, usage_of, Address, Amount, Command, CommandError, Picture, Place, Stage, Target,
 };
 use std::ops::Range;
 
@@ -85,74 +85,121 @@ pub(super) fn parse_set(rest: Rest) -> Result<Command, CommandError> {
 
 pub(super) fn parse_insert(rest: Rest) -> Result<Command, CommandError> {
     let usage = usage_of(":insert").unwrap_or_default();
-    let words: Vec<(usize, &str)> = words(rest.text).take(2).collect();
     let bad = |message: String| CommandError {
         message,
         span: rest.span(),
         help: Some(format!("usage: {usage}")),
     };
-    let [(_, place), (layer_at, layer)] = words[..] else {
-        return Err(bad(
-            "`:insert` needs a place, a layer and a statement".to_owned()
-        ));
+    let mut words = words(rest.text);
+    let place = match words.next() {
+        Some((_, "before")) => Place::Before,
+        Some((_, "after")) => Place::After,
+        Some((_, other)) => return Err(bad(format!("`{other}` is not `before` or `after`"))),
+        None => {
+            return Err(bad(
+                "`:insert` needs a place, a layer and a statement".to_owned()
+            ))
+        }
     };
-    let place = match place {
-        "before" => Place::Before,
-        "after" => Place::After,
-        other => return Err(bad(format!("`{other}` is not `before` or `after`"))),
+    let (at, end) = match (words.next(), words.next()) {
+        (Some((_, "line")), Some((n_at, n))) => (line_number(n, rest)?, n_at + n.len()),
+        (Some((name_at, name)), _) => (Address::Named(name.to_owned()), name_at + name.len()),
+        (None, _) => {
+            return Err(bad(
+                "`:insert` needs a place, a layer and a statement".to_owned()
+            ))
+        }
     };
-    let after_layer = layer_at + layer.len();
-    let stmt_raw = &rest.text[after_layer..];
+    let stmt_raw = &rest.text[end..];
     let stmt = stmt_raw.trim();
     if stmt.is_empty() {
-        return Err(bad(format!(
-            "what to insert {} `{layer}`?",
-            if place == Place::Before {
-                "before"
-            } else {
-                "after"
-            }
-        )));
+        let word = match place {
+            Place::Before => "before",
+            Place::After => "after",
+        };
+        return Err(bad(format!("what to insert {word} `{at}`?")));
     }
     Ok(Command::Insert {
         place,
-        layer: layer.to_owned(),
+        at,
         stmt: stmt.to_owned(),
-        stmt_at: rest.at + after_layer + (stmt_raw.len() - stmt_raw.trim_start().len()),
+        stmt_at: rest.at + end + (stmt_raw.len() - stmt_raw.trim_start().len()),
     })
+}
+
+/// A statement's address: a name (`dense2`, `repeat1`) or `line N`.
+pub(super) fn parse_place(rest: Rest, usage: &str) -> Result<Address, CommandError> {
+    address(rest.text, rest)?.ok_or_else(|| CommandError {
+        message: "missing a layer, a repeat or `line N`".to_owned(),
+        span: rest.span(),
+        help: Some(format!("usage: {usage}")),
+    })
+}
+
+/// `text` read as an address; `None` when it is empty.
+fn address(text: &str, rest: Rest) -> Result<Option<Address>, CommandError> {
+    let text = text.trim();
+    match text.split_whitespace().collect::<Vec<_>>()[..] {
+        [] => Ok(None),
+        ["line", n] => line_number(n, rest).map(Some),
+        [name] if is_name(name) => Ok(Some(Address::Named(name.to_owned()))),
+        _ => Err(CommandError {
+            message: format!("`{text}` is not a layer, a repeat or `line N`"),
+            span: rest.span(),
+            help: Some(
+                "name a layer (`dense2`), a repeat (`repeat1`) or a line (`line 7`)".to_owned(),
+            ),
+        }),
+    }
+}
+
+fn line_number(word: &str, rest: Rest) -> Result<Address, CommandError> {
+    match word.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(Address::Line(n)),
+        _ => Err(CommandError {
+            message: format!("`{word}` is not a line number"),
+            span: rest.span(),
+            help: Some("lines count from 1, as `:source` prints the model".to_owned()),
+        }),
+    }
 }
 
 pub(super) fn parse_wrap(rest: Rest) -> Result<Command, CommandError> {
     let usage = usage_of(":wrap").unwrap_or_default();
-    let mut it = words(rest.text);
-    let range = it.next().map(|(_, w)| w).unwrap_or_default();
     let bad = |message: String| CommandError {
         message,
         span: rest.span(),
         help: Some(format!("usage: {usage}")),
+    };
+    // The range runs up to the word after it (`residual`), which may follow `line N`.
+    let (range, tail) = match words(rest.text).find(|(_, w)| !w.contains("..") && !is_range_part(w))
+    {
+        Some((at, _)) => (&rest.text[..at], &rest.text[at..]),
+        None => (rest.text, ""),
     };
     let Some((first, last)) = range.split_once("..") else {
         return Err(bad(
             "`:wrap` needs a range of layers `FIRST..LAST`".to_owned()
         ));
     };
-    if !is_name(first) || !is_name(last) {
-        return Err(bad(format!("`{range}` is not `FIRST..LAST`")));
-    }
-    let args = match it.next() {
+    let (Some(first), Some(last)) = (address(first, rest)?, address(last, rest)?) else {
+        return Err(bad(format!("`{}` is not `FIRST..LAST`", range.trim())));
+    };
+    let args = match words(tail).next() {
         None => String::new(),
-        Some((at, "residual")) => rest.text[at + "residual".len()..].trim().to_owned(),
+        Some((at, "residual")) => tail[at + "residual".len()..].trim().to_owned(),
         Some((_, other)) => {
             return Err(bad(format!(
                 "only `residual` can wrap layers, not `{other}`"
             )))
         }
     };
-    Ok(Command::Wrap {
-        first: first.to_owned(),
-        last: last.to_owned(),
-        args,
-    })
+    Ok(Command::Wrap { first, last, args })
+}
+
+/// A word that can be part of a `:wrap` range: `line` and line numbers.
+fn is_range_part(word: &str) -> bool {
+    word == "line" || word.chars().all(|c| c.is_ascii_digit())
 }
 
 pub(super) fn parse_amount(rest: Rest) -> Result<Amount, CommandError> {

@@ -3,6 +3,7 @@
 //! open. [`candidates`] is pure; [`LineHelper`] plugs it into rustyline.
 
 use super::command::command_names;
+use crate::model::{Activation, Loss, Optimizer};
 use crate::sema::names;
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::highlight::Highlighter;
@@ -10,22 +11,16 @@ use rustyline::hint::Hinter;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Context, Helper};
 
-/// Attributes `:set LAYER.` offers (those of dense layers and residuals, the common ones).
-const LAYER_ATTRS: &[&str] = &[
-    "units",
-    "act",
-    "init",
-    "bias",
-    "bias_init",
-    "p",
-    "eps",
-    "momentum",
-    "affine",
-    "alpha",
-];
+/// A layer of the current model as completion sees it: its name and the attributes its
+/// statement takes (the checker's own list, `sema::layer_params`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerWords {
+    pub name: String,
+    pub attrs: &'static [&'static str],
+}
 
 /// The completions of the word ending at `pos`: where that word starts, and the candidates.
-pub fn candidates(line: &str, pos: usize, layers: &[String]) -> (usize, Vec<String>) {
+pub fn candidates(line: &str, pos: usize, layers: &[LayerWords]) -> (usize, Vec<String>) {
     let pos = pos.min(line.len());
     let head = &line[..pos];
     let start = head
@@ -34,11 +29,10 @@ pub fn candidates(line: &str, pos: usize, layers: &[String]) -> (usize, Vec<Stri
     let word = &head[start..];
     let before = head[..start].trim_end();
     let words: Vec<&str> = head[..start].split_whitespace().collect();
-    let layer_names = || layers.iter().map(String::as_str).collect::<Vec<_>>();
     let pool: Vec<&str> = if line.trim_start().starts_with(':') {
-        command_pool(&words, before, layer_names())
+        command_pool(&words, before, layers)
     } else {
-        statement_pool(before, layer_names())
+        statement_pool(before)
     };
     let mut out: Vec<String> = pool
         .into_iter()
@@ -51,25 +45,34 @@ pub fn candidates(line: &str, pos: usize, layers: &[String]) -> (usize, Vec<Stri
 }
 
 /// Candidates inside a `:command` line.
-fn command_pool<'a>(words: &[&str], before: &str, layers: Vec<&'a str>) -> Vec<&'a str> {
+fn command_pool<'a>(words: &[&str], before: &str, layers: &'a [LayerWords]) -> Vec<&'a str> {
     let Some(&command) = words.first() else {
         return command_names().collect();
     };
     if let Some(pool) = value_pool(before) {
         return pool;
     }
+    let names = || layers.iter().map(|l| l.name.as_str()).collect::<Vec<_>>();
     match (command, words.len()) {
-        (":set", 2) if before.ends_with('.') => LAYER_ATTRS.to_vec(),
-        (":set", 1) => layers
+        (":set", 2) if before.ends_with('.') => {
+            // `:set dense1.`: the attributes of dense1's statement, or a setting's arguments.
+            let head = words[1].trim_end_matches('.');
+            layers
+                .iter()
+                .find(|l| l.name == head)
+                .map_or(Vec::new(), |l| l.attrs.to_vec())
+        }
+        (":set", 1) => names()
             .into_iter()
             .chain(names::SETTINGS.iter().copied())
             .collect(),
         (":insert", 1) => vec!["before", "after"],
-        (":insert", 2) => layers,
+        (":insert", 2) => places(names()),
         (":insert", _) => names::LAYERS.to_vec(),
-        (":remove" | ":spark" | ":rm", 1) => layers,
-        (":wrap", 1) => layers,
-        (":wrap", 2) if before.ends_with('.') => layers,
+        (":remove" | ":rm", 1) => places(names()),
+        (":spark", 1) => names(),
+        (":wrap", 1) => places(names()),
+        (":wrap", 2) if before.ends_with('.') => names(),
         (":wrap", 2) => vec!["residual"],
         (":train" | ":t", 2) => vec!["steps", "epochs"],
         (":ir", 1) => vec!["forward", "step", "clif"],
@@ -79,19 +82,31 @@ fn command_pool<'a>(words: &[&str], before: &str, layers: Vec<&'a str>) -> Vec<&
     }
 }
 
+/// What an edit can be aimed at: the layers, and `line` for `line N`.
+fn places(mut layers: Vec<&str>) -> Vec<&str> {
+    layers.push("line");
+    layers
+}
+
 /// Candidates inside a statement of the language.
-fn statement_pool(before: &str, _layers: Vec<&str>) -> Vec<&'static str> {
+fn statement_pool(before: &str) -> Vec<&'static str> {
     if let Some(pool) = value_pool(before) {
         return pool;
     }
     if before.is_empty() || before.ends_with('{') {
         let mut pool: Vec<&str> = names::LAYERS.to_vec();
-        pool.extend(["repeat", "residual", "block"]);
+        pool.extend(["input", "repeat", "residual", "block"]);
         pool.extend(names::SETTINGS.iter().copied());
         return pool;
     }
     if before.ends_with(',') {
-        return LAYER_ATTRS.to_vec();
+        // `dense 32, `: the attributes a statement of that kind takes.
+        let kind = before
+            .rsplit(['{', '\n'])
+            .next()
+            .and_then(|s| s.split_whitespace().next())
+            .unwrap_or_default();
+        return crate::sema::layer_params(kind).to_vec();
     }
     Vec::new()
 }
@@ -103,18 +118,18 @@ fn value_pool(before: &str) -> Option<Vec<&'static str>> {
         .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .next()
         .unwrap_or_default();
-    let pool: &[&str] = match key {
-        "act" => names::ACTIVATIONS,
-        "init" | "bias_init" | "projection" => names::INITS,
-        "optimizer" => names::OPTIMIZERS,
-        "loss" => names::LOSSES,
-        "schedule" => names::SCHEDULES,
-        "clip" => names::CLIPS,
-        "data" => names::DATA,
-        "bias" | "affine" => &["true", "false"],
+    // The word families' own lists (src/sema/words.rs), and the checker's for the rest.
+    Some(match key {
+        "act" => Activation::names(),
+        "init" | "bias_init" | "projection" => names::INITS.to_vec(),
+        "optimizer" => Optimizer::names(),
+        "loss" => Loss::names(),
+        "schedule" => names::SCHEDULES.to_vec(),
+        "clip" => names::CLIPS.to_vec(),
+        "data" => names::DATA.to_vec(),
+        "bias" | "affine" => vec!["true", "false"],
         _ => return None,
-    };
-    Some(pool.to_vec())
+    })
 }
 
 /// How many braces, brackets and parentheses are still open at the end of `text` (strings and
@@ -140,8 +155,8 @@ pub fn open_brackets(text: &str) -> i64 {
 
 /// rustyline's view of the REPL: completion, and continuation while brackets are open.
 pub struct LineHelper {
-    /// The current model's layer names.
-    pub layers: Vec<String>,
+    /// The current model's layers.
+    pub layers: Vec<LayerWords>,
     files: FilenameCompleter,
 }
 
@@ -211,7 +226,16 @@ mod tests {
     use super::*;
 
     fn complete(line: &str) -> (usize, Vec<String>) {
-        let layers = vec!["dense1".to_owned(), "dense2".to_owned(), "out".to_owned()];
+        let layer = |name: &str, kind: &str| LayerWords {
+            name: name.to_owned(),
+            attrs: crate::sema::layer_params(kind),
+        };
+        let layers = vec![
+            layer("dense1", "dense"),
+            layer("dense2", "dense"),
+            layer("out", "dense"),
+            layer("norm", "layernorm"),
+        ];
         candidates(line, line.len(), &layers)
     }
 
@@ -219,13 +243,18 @@ mod tests {
     fn commands_and_layers() {
         assert_eq!(complete(":tr"), (0, vec![":train".to_owned()]));
         assert_eq!(complete(":set de").1, ["dense1", "dense2"]);
+        assert_eq!(complete(":set dense1.a"), (12, vec!["act".to_owned()]));
         assert_eq!(
-            complete(":set dense1.a"),
-            (
-                12,
-                vec!["act".to_owned(), "affine".to_owned(), "alpha".to_owned()]
-            )
+            complete(":set dense1.").1,
+            ["act", "bias", "bias_init", "init", "units"],
+            "a dense layer's attributes, not `affine`, `eps` or `p`"
         );
+        assert_eq!(complete(":set norm.").1, ["affine", "eps"]);
+        assert_eq!(
+            complete("dense 32, ").1,
+            ["act", "bias", "bias_init", "init", "units"]
+        );
+        assert_eq!(complete("dropout 0.1, ").1, ["p"]);
         assert_eq!(complete(":insert af").1, ["after"]);
         assert_eq!(complete(":insert after o").1, ["out"]);
         assert_eq!(complete(":wrap dense1..d").1, ["dense1", "dense2"]);

@@ -6,10 +6,11 @@
 //! line. The source handed in is canonical (`netc fmt` output), so the text around an edit keeps
 //! its offsets. Nothing here checks the result; the workspace does.
 
-use crate::model::{Layer, Model};
+use super::address::{body_holding, find_layer, find_stmt_starting};
+use crate::model::Model;
 use crate::sema::names::did_you_mean;
 use crate::span::Span;
-use crate::syntax::ast::{set_arg, Body, ExprKind, File, Item, Stmt};
+use crate::syntax::ast::{set_arg, ExprKind, File, Item, Stmt};
 use crate::syntax::{parse_expr, print_file};
 
 /// Where typed text landed in the edited source.
@@ -56,7 +57,7 @@ pub struct EditError {
 }
 
 impl EditError {
-    fn new(message: impl Into<String>) -> EditError {
+    pub(super) fn new(message: impl Into<String>) -> EditError {
         EditError {
             message: message.into(),
             help: None,
@@ -65,12 +66,12 @@ impl EditError {
         }
     }
 
-    fn about(mut self, word: &str) -> EditError {
+    pub(super) fn about(mut self, word: &str) -> EditError {
         self.subject = Some(word.to_owned());
         self
     }
 
-    fn with_help(mut self, help: impl Into<String>) -> EditError {
+    pub(super) fn with_help(mut self, help: impl Into<String>) -> EditError {
         self.help = Some(help.into());
         self
     }
@@ -85,9 +86,14 @@ pub enum StatementKind {
     Section,
     /// `key = value`: a train setting.
     Setting,
+    /// `input x: [4]`: the model's first line (replacing the input it has).
+    Input,
     /// A layer, `repeat` or `residual`: appended to the model.
     Layer,
 }
+
+/// The name of a model section started by a statement typed before any `model { }`.
+pub const NEW_MODEL: &str = "untitled";
 
 /// Classifies a typed statement.
 pub fn statement_kind(text: &str) -> StatementKind {
@@ -99,6 +105,7 @@ pub fn statement_kind(text: &str) -> StatementKind {
     match first.as_str() {
         "block" => StatementKind::Block,
         "model" => StatementKind::Section,
+        "input" => StatementKind::Input,
         "train" if after.starts_with('{') => StatementKind::Section,
         _ if !first.is_empty() && after.starts_with('=') && !after.starts_with("==") => {
             StatementKind::Setting
@@ -140,12 +147,41 @@ pub fn add_statement(
             let key = text.split('=').next().unwrap_or_default().trim();
             set_setting_text(src, file, key, text, typed_at)
         }
+        StatementKind::Input => {
+            let Some(model) = model_def(file) else {
+                return Ok(new_model(src, text, typed_at));
+            };
+            match model
+                .body
+                .stmts
+                .iter()
+                .find(|s| matches!(s, Stmt::Input(_)))
+            {
+                Some(input) => Ok(replace(src, input.span(), text, typed_at)),
+                None => {
+                    let at = line_end(src, model.body.span.start) + 1;
+                    Ok(splice(src, at.min(src.len()), "    ", text, "\n", typed_at))
+                }
+            }
+        }
         StatementKind::Layer => {
-            let model = model_def(file)?;
+            let Some(model) = model_def(file) else {
+                return Ok(new_model(src, text, typed_at));
+            };
             let at = line_start(src, model.body.close.start);
             Ok(splice(src, at, "    ", text, "\n", typed_at))
         }
     }
+}
+
+/// `src` with a new model section holding `text` in front: the first statement typed in a
+/// session that started from nothing.
+fn new_model(src: &str, text: &str, typed_at: usize) -> Edited {
+    let rest = src.trim_start();
+    let gap = if rest.is_empty() { "" } else { "\n" };
+    let prefix = format!("model {NEW_MODEL} {{\n    ");
+    let suffix = format!("\n}}\n{gap}");
+    splice(rest, 0, &prefix, text, &suffix, typed_at)
 }
 
 /// Replaces setting `key` with `text` (`key = value`), or adds it to the train section.
@@ -160,10 +196,19 @@ fn set_setting_text(
         Item::Train(t) => Some(t),
         Item::Model(_) | Item::Block(_) | Item::Error(_) => None,
     }) else {
-        return Err(
-            EditError::new("this model has no train section to hold a setting")
-                .with_help("type a whole `train { ... }` section first"),
-        );
+        // The first setting starts the train section.
+        let mut out = src.trim_end().to_owned();
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+        return Ok(splice(
+            &out,
+            out.len(),
+            "train {\n    ",
+            text,
+            "\n}\n",
+            typed_at,
+        ));
     };
     let existing = train.settings.iter().find_map(|line| match line {
         crate::syntax::ast::SettingLine::Setting(s) if s.key.text == key => Some(s.span),
@@ -289,91 +334,61 @@ fn value_span(src: &str, start: usize, attr: &str) -> Option<Span> {
     })
 }
 
-fn find_stmt_starting(file: &File, start: usize) -> Option<&Stmt> {
-    fn walk(body: &Body, start: usize) -> Option<&Stmt> {
-        body.stmts.iter().find_map(|s| {
-            if s.span().start == start {
-                return Some(s);
-            }
-            match s {
-                Stmt::Repeat(r) => walk(&r.body, start),
-                Stmt::Residual(r) => walk(&r.body, start),
-                Stmt::Input(_) | Stmt::Layer(_) | Stmt::Error(_) => None,
-            }
-        })
-    }
-    file.items.iter().find_map(|i| match i {
-        Item::Model(m) => walk(&m.body, start),
-        Item::Block(b) => walk(&b.body, start),
-        Item::Train(_) | Item::Error(_) => None,
-    })
-}
-
-/// Inserts statement `text` before or after layer `name`'s statement.
-pub fn insert_stmt(
-    src: &str,
-    model: &Model,
-    name: &str,
-    after: bool,
-    text: &str,
-    typed_at: usize,
-) -> Result<Edited, EditError> {
-    let layer = find_layer(model, name)?;
-    let span = layer.span;
+/// Inserts statement `text` before or after the statement at `span`.
+pub fn insert_stmt(src: &str, span: Span, after: bool, text: &str, typed_at: usize) -> Edited {
     let indent = &src[line_start(src, span.start)..span.start];
     if after {
         let end = line_end(src, span.end);
         let before = format!("\n{indent}");
-        Ok(splice(src, end, &before, text, "", typed_at))
+        splice(src, end, &before, text, "", typed_at)
     } else {
         let after_text = format!("\n{indent}");
-        Ok(splice(src, span.start, "", text, &after_text, typed_at))
+        splice(src, span.start, "", text, &after_text, typed_at)
     }
 }
 
-/// Removes layer `name`'s statement (its whole line).
-pub fn remove_layer(src: &str, model: &Model, name: &str) -> Result<Edited, EditError> {
-    let layer = find_layer(model, name)?;
-    let start = line_start(src, layer.span.start);
-    let end = (line_end(src, layer.span.end) + 1).min(src.len());
+/// Removes the statement at `span` (its whole lines).
+pub fn remove_stmt(src: &str, span: Span) -> Edited {
+    let start = line_start(src, span.start);
+    let end = (line_end(src, span.end) + 1).min(src.len());
     let mut out = src[..start].to_owned();
     out.push_str(&src[end..]);
-    Ok(Edited {
+    Edited {
         src: out,
         focus: None,
-    })
+    }
 }
 
-/// Wraps the statements of layers `first` through `last` (in one body) in `residual ARGS { }`.
+/// Wraps the statements from the one at `first` through the one at `last` (in one body) in
+/// `residual ARGS { }`; `names` are how the user called them.
 pub fn wrap_residual(
     src: &str,
     file: &File,
-    model: &Model,
-    first: &str,
-    last: &str,
+    (first, last): (Span, Span),
+    names: (&str, &str),
     args: &str,
 ) -> Result<Edited, EditError> {
-    let (a, b) = (
-        find_layer(model, first)?.span,
-        find_layer(model, last)?.span,
-    );
-    let body_a = file.items.iter().find_map(|i| body_holding(i, a));
-    let body_b = file.items.iter().find_map(|i| body_holding(i, b));
+    let body_a = file.items.iter().find_map(|i| body_holding(i, first));
+    let body_b = file.items.iter().find_map(|i| body_holding(i, last));
     let (Some((body, ia)), Some((body2, ib))) = (body_a, body_b) else {
         return Err(EditError::new(
             "those layers are not statements of one body",
         ));
     };
     if !std::ptr::eq(body, body2) {
-        return Err(
-            EditError::new(format!("`{first}` and `{last}` are not in the same body")).with_help(
-                "wrap layers that sit next to each other in the model (or in one block)",
-            ),
-        );
+        return Err(EditError::new(format!(
+            "`{}` and `{}` are not in the same body",
+            names.0, names.1
+        ))
+        .with_help("wrap statements that sit next to each other in the model (or in one block)"));
     }
     if ia > ib {
-        return Err(EditError::new(format!("`{first}` comes after `{last}`"))
-            .with_help(format!("write the range in model order: `{last}..{first}`")));
+        return Err(
+            EditError::new(format!("`{}` comes after `{}`", names.0, names.1)).with_help(format!(
+                "write the range in model order: `{}..{}`",
+                names.1, names.0
+            )),
+        );
     }
     let start = line_start(src, body.stmts[ia].span().start);
     let end = line_end(src, body.stmts[ib].span().end);
@@ -395,57 +410,6 @@ pub fn wrap_residual(
     })
 }
 
-/// The body directly holding the statement with `span`, and its index there.
-fn body_holding(item: &Item, span: Span) -> Option<(&Body, usize)> {
-    fn walk(body: &Body, span: Span) -> Option<(&Body, usize)> {
-        if let Some(i) = body.stmts.iter().position(|s| s.span() == span) {
-            return Some((body, i));
-        }
-        body.stmts.iter().find_map(|s| match s {
-            Stmt::Repeat(r) => walk(&r.body, span),
-            Stmt::Residual(r) => walk(&r.body, span),
-            Stmt::Input(_) | Stmt::Layer(_) | Stmt::Error(_) => None,
-        })
-    }
-    match item {
-        Item::Model(m) => walk(&m.body, span),
-        Item::Block(b) => walk(&b.body, span),
-        Item::Train(_) | Item::Error(_) => None,
-    }
-}
-
-/// Every layer of the model in probe order, residual bodies included.
-pub fn all_layers(model: &Model) -> Vec<&Layer> {
-    model.flat_layers()
-}
-
-/// The layer called `name`, or an error with the nearest name.
-pub fn find_layer<'m>(model: &'m Model, name: &str) -> Result<&'m Layer, EditError> {
-    let layers = all_layers(model);
-    if let Some(layer) = layers.iter().find(|l| l.name == name) {
-        return Ok(layer);
-    }
-    let help = match did_you_mean(name, layers.iter().map(|l| l.name.as_str())) {
-        Some(best) => format!("did you mean `{best}`?"),
-        None => "`:show` lists the layers".to_owned(),
-    };
-    Err(EditError::new(format!("no layer is called `{name}`"))
-        .with_help(help)
-        .about(name))
-}
-
-/// How many layers share a statement with `name` (the copies a `repeat` or block made).
-pub fn copies(model: &Model, name: &str) -> Vec<String> {
-    let Ok(layer) = find_layer(model, name) else {
-        return Vec::new();
-    };
-    all_layers(model)
-        .into_iter()
-        .filter(|l| l.span == layer.span)
-        .map(|l| l.name.clone())
-        .collect()
-}
-
 fn parse_value(value: &str) -> Result<crate::syntax::ast::Expr, EditError> {
     parse_expr(value).map_err(|e| EditError {
         message: format!("`{value}` is not a value: {e}"),
@@ -458,17 +422,11 @@ fn parse_value(value: &str) -> Result<crate::syntax::ast::Expr, EditError> {
     })
 }
 
-fn model_def(file: &File) -> Result<&crate::syntax::ast::ModelDef, EditError> {
-    file.items
-        .iter()
-        .find_map(|i| match i {
-            Item::Model(m) => Some(m),
-            Item::Block(_) | Item::Train(_) | Item::Error(_) => None,
-        })
-        .ok_or_else(|| {
-            EditError::new("there is no model to add a layer to")
-                .with_help("`:load FILE.net` first")
-        })
+fn model_def(file: &File) -> Option<&crate::syntax::ast::ModelDef> {
+    file.items.iter().find_map(|i| match i {
+        Item::Model(m) => Some(m),
+        Item::Block(_) | Item::Train(_) | Item::Error(_) => None,
+    })
 }
 
 /// `src` with `prefix + text + suffix` inserted at `at`; the focus is `text`.

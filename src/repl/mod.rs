@@ -7,6 +7,7 @@
 //! [`workspace`] (the checked model and its undo stack), [`view`] (tables, bars, sparklines).
 //! [`engine`] keeps the compiled step and the weights between `:train` commands.
 
+pub mod address;
 mod answer;
 pub mod command;
 mod command_args;
@@ -14,6 +15,8 @@ pub mod complete;
 pub mod edit;
 pub mod engine;
 pub mod picture;
+mod training;
+pub mod verbs;
 pub mod view;
 pub mod workspace;
 
@@ -21,14 +24,13 @@ use crate::diag;
 use crate::runtime::exec::Backend;
 use crate::syntax::parse_file;
 use answer::{command_error, edit_error, fail, render_located, say};
-use command::{Amount, Command, Input, Place, Stage, Target};
+use command::{Address, Command, Input, Place, Stage, Target};
 use edit::{EditError, Edited};
-use engine::{Engine, Run, Stop, Watch};
+use engine::{Engine, Run};
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 use workspace::{Located, Rejected, Snapshot, Workspace};
 
 /// Where the REPL writes: results to `out`, diagnostics and errors to `err`.
@@ -72,17 +74,27 @@ impl Repl {
         }
     }
 
-    /// The layer names of the current model (for completion).
-    pub fn layer_names(&self) -> Vec<String> {
-        self.workspace
-            .current()
-            .map(|s| {
-                edit::all_layers(&s.model)
-                    .iter()
-                    .map(|l| l.name.clone())
-                    .collect()
+    /// The layers of the current model with the attributes each takes (for completion).
+    pub fn layer_words(&self) -> Vec<complete::LayerWords> {
+        let Some(s) = self.workspace.current() else {
+            return Vec::new();
+        };
+        let (file, _) = parse_file(&s.src);
+        let attrs = |span: crate::span::Span| {
+            use crate::syntax::ast::Stmt;
+            match address::find_stmt_starting(&file, span.start) {
+                Some(Stmt::Layer(l)) => crate::sema::layer_params(&l.kind.text),
+                Some(Stmt::Input(_) | Stmt::Repeat(_) | Stmt::Residual(_) | Stmt::Error(_))
+                | None => &[],
+            }
+        };
+        address::all_layers(&s.model)
+            .iter()
+            .map(|l| complete::LayerWords {
+                name: l.name.clone(),
+                attrs: attrs(l.span),
             })
-            .unwrap_or_default()
+            .collect()
     }
 
     /// Runs one input: a line, or several when a statement's braces spanned lines.
@@ -106,7 +118,7 @@ impl Repl {
         match c {
             Command::Load(path) => self.load(Path::new(&path), io),
             Command::Show => self.with_model(io, |s, io| say(io, &view::show_model(s))),
-            Command::Source => self.with_model(io, |s, io| say(io, &s.src)),
+            Command::Source => say(io, self.workspace.source()),
             Command::Set {
                 target,
                 value,
@@ -114,26 +126,32 @@ impl Repl {
             } => self.set_command(&target, &value, value_at, line, io),
             Command::Insert {
                 place,
-                layer,
+                at,
                 stmt,
                 stmt_at,
-            } => self.insert(place, &layer, &stmt, stmt_at, line, io),
-            Command::Remove(layer) => {
+            } => self.insert(place, &at, &stmt, stmt_at, line, io),
+            Command::Remove(at) => {
                 let result = self
-                    .snapshot()
-                    .and_then(|s| edit::remove_layer(&s.src, &s.model, &layer));
-                self.finish_edit(result, line, &format!("removed {layer}"), io)
+                    .aim(&at)
+                    .map(|(s, span)| edit::remove_stmt(&s.src, span));
+                let what = format!("removed `{}`", self.statement_line(&at));
+                self.finish_edit(result, line, &what, io)
             }
             Command::Wrap { first, last, args } => {
-                let result = self.snapshot().and_then(|s| {
+                let result = self.aim(&first).and_then(|(s, a)| {
+                    let (_, b) = self.aim(&last)?;
                     let (file, _) = parse_file(&s.src);
-                    edit::wrap_residual(&s.src, &file, &s.model, &first, &last, &args)
+                    let names = (first.to_string(), last.to_string());
+                    edit::wrap_residual(&s.src, &file, (a, b), (&names.0, &names.1), &args)
                 });
                 let what = format!("wrapped {first}..{last} in residual");
                 self.finish_edit(result, line, &what, io)
             }
             Command::Train(amount) => self.train(amount, io),
-            Command::Grads => self.with_run(io, |r, io| say(io, &view::grads_table(r))),
+            Command::Grads => {
+                let scale = view::session_scale(&self.runs);
+                self.with_run(io, |r, io| say(io, &view::grads_table(r, scale)))
+            }
             Command::Spark(layer) => self.spark(layer.as_deref(), io),
             Command::Plot { file, picture } => self.plot(Path::new(&file), picture, io),
             Command::Diff => self.diff(io),
@@ -144,7 +162,7 @@ impl Repl {
             Command::Undo => self.undo(io),
             Command::Reset(seed) => self.reset(seed, line, io),
             Command::Save(path) => self.save(Path::new(&path), io),
-            Command::Help(topic) => say(io, &view::help(topic.as_deref())),
+            Command::Help(topic) => say(io, &command::help(topic.as_deref())),
             Command::Quit => Outcome::Quit,
         }
     }
@@ -172,53 +190,72 @@ impl Repl {
     fn insert(
         &mut self,
         place: Place,
-        layer: &str,
+        at: &Address,
         stmt: &str,
         stmt_at: usize,
         line: &str,
         io: &mut Io,
     ) -> Outcome {
         let after = place == Place::After;
-        let result = self
-            .snapshot()
-            .and_then(|s| edit::insert_stmt(&s.src, &s.model, layer, after, stmt, stmt_at));
-        let copies = self
-            .workspace
-            .current()
-            .map_or(0, |s| edit::copies(&s.model, layer).len());
+        let aimed = self.aim(at);
+        let copies = aimed
+            .as_ref()
+            .map_or(0, |(s, span)| address::made_by(&s.model, *span).len());
+        let result = aimed.map(|(s, span)| edit::insert_stmt(&s.src, span, after, stmt, stmt_at));
         let word = if after { "after" } else { "before" };
-        let what = format!("inserted `{stmt}` {word} {layer}");
+        let what = format!("inserted `{stmt}` {word} {at}");
         let outcome = self.finish_edit(result, line, &what, io);
         if outcome == Outcome::Done && copies > 1 {
             let _ = writeln!(
                 io.out,
-                "note: {layer} is one of {copies} layers made by one statement (a `repeat` or a block); the new statement is in each copy"
+                "note: {at} is one of {copies} layers made by one statement (a `repeat` or a block); the new statement is in each copy (name the repeat, or its line, to insert next to the repeat as a whole)"
             );
         }
         outcome
     }
 
+    /// The checked model and the span of the statement `at` names in its source.
+    fn aim(&self, at: &Address) -> Result<(Snapshot, crate::span::Span), EditError> {
+        let s = self.snapshot()?;
+        let (file, _) = parse_file(&s.src);
+        let span = address::statement_span(&s.src, &file, &s.model, at)?;
+        Ok((s, span))
+    }
+
+    /// The first line of the statement `at` names, for a sentence (the address if none).
+    fn statement_line(&self, at: &Address) -> String {
+        self.aim(at)
+            .ok()
+            .and_then(|(s, span)| s.src.get(span.start..span.end).map(first_line))
+            .unwrap_or_else(|| at.to_string())
+    }
+
     fn snapshot(&self) -> Result<Snapshot, EditError> {
-        self.workspace.current().cloned().ok_or_else(no_model)
+        self.workspace
+            .current()
+            .cloned()
+            .ok_or_else(|| no_model(&self.workspace))
     }
 
     fn statement(&self, stmt: &str, typed_at: usize) -> Result<Edited, EditError> {
-        let s = self.snapshot()?;
-        let (file, _) = parse_file(&s.src);
-        edit::add_statement(&s.src, &file, stmt, typed_at)
+        let src = self.workspace.source();
+        let (file, _) = parse_file(src);
+        edit::add_statement(src, &file, stmt, typed_at)
     }
 
     fn set(&self, target: &Target, value: &str, value_at: usize) -> Result<Edited, EditError> {
-        let s = self.snapshot()?;
-        let (file, _) = parse_file(&s.src);
+        // Settings need no checked model: a draft's train section takes them too.
+        let src = self.workspace.source();
+        let (file, _) = parse_file(src);
         match target {
-            Target::Setting(key) => edit::set_setting(&s.src, &file, key, None, value, value_at),
+            Target::Setting(key) => edit::set_setting(src, &file, key, None, value, value_at),
             Target::Dotted { head, attr }
                 if crate::sema::names::SETTINGS.contains(&head.as_str()) =>
             {
-                edit::set_setting(&s.src, &file, head, Some(attr), value, value_at)
+                edit::set_setting(src, &file, head, Some(attr), value, value_at)
             }
             Target::Dotted { head, attr } => {
+                let s = self.snapshot()?;
                 edit::set_layer_attr(&s.src, &file, &s.model, head, attr, value, value_at)
             }
         }
@@ -239,10 +276,8 @@ impl Repl {
                 return Outcome::Failed;
             }
         };
-        let Some(name) = self.workspace.current().map(|s| s.name.clone()) else {
-            return fail(io, "no model is loaded; `:load FILE.net` first");
-        };
-        match self.workspace.commit(edited) {
+        let name = self.workspace.name().to_owned();
+        match self.workspace.commit(edited, what) {
             Ok(accepted) => {
                 // A block is typed before the line that uses it: not worth a warning here.
                 let warnings: Vec<Located> = accepted
@@ -253,6 +288,9 @@ impl Repl {
                 render_located(&warnings, line, &name, &accepted.src, io);
                 self.changes.push(what.to_owned());
                 let _ = writeln!(io.out, "ok: {what}");
+                if let Some(draft) = self.workspace.draft() {
+                    let _ = writeln!(io.out, "{}", still_missing(draft));
+                }
                 Outcome::Done
             }
             Err(Rejected { diagnostics, src }) => {
@@ -267,7 +305,7 @@ impl Repl {
         let Some(s) = self.workspace.current() else {
             return;
         };
-        let copies = edit::copies(&s.model, name);
+        let copies = address::copies(&s.model, name);
         if copies.len() > 1 {
             let _ = writeln!(
                 io.out,
@@ -290,14 +328,15 @@ impl Repl {
                 if !warnings.is_empty() {
                     let _ = write!(io.err, "{}", diag::render(&warnings, &name, &src, io.color));
                 }
-                let layers = edit::all_layers(&snap.model).len();
+                let layers = address::all_layers(&snap.model).len();
                 let _ = writeln!(
                     io.out,
                     "loaded {} from {name}: {layers} layers",
                     snap.model.name
                 );
-                self.changes.push(format!("loaded {name}"));
-                self.workspace.replace(snap);
+                let what = format!("loaded {name}");
+                self.workspace.replace(snap, &what);
+                self.changes.push(what);
                 Outcome::Done
             }
             Err(diags) => {
@@ -307,69 +346,6 @@ impl Repl {
                     &format!("{name} has errors; the session keeps its model"),
                 )
             }
-        }
-    }
-
-    fn train(&mut self, amount: Amount, io: &mut Io) -> Outcome {
-        let Some(snap) = self.workspace.current().cloned() else {
-            return fail(io, "no model is loaded; `:load FILE.net` first");
-        };
-        self.interrupt.store(false, Ordering::Relaxed);
-        let label = if self.changes.is_empty() {
-            match self.runs.last() {
-                Some(r) => format!("continues #{}", r.number),
-                None => snap.model.name.clone(),
-            }
-        } else {
-            self.changes.join("; ")
-        };
-        let mut run = Run {
-            number: self.runs.len() + 1,
-            label,
-            layers: Vec::new(),
-            records: Vec::new(),
-            eval: None,
-            stopped: None,
-        };
-        let interrupt = Arc::clone(&self.interrupt);
-        let mut watcher = Watcher {
-            io: &mut *io,
-            last_shown: Instant::now(),
-        };
-        let result = self
-            .engine
-            .train(&snap, amount, &interrupt, &mut run, &mut watcher);
-        if io.progress {
-            let _ = write!(io.err, "\r{:60}\r", "");
-        }
-        let trained = match result {
-            Ok(t) => t,
-            Err(e) => {
-                let _ = writeln!(io.err, "{:?}", miette::Report::new(e));
-                return Outcome::Failed;
-            }
-        };
-        self.changes.clear();
-        let _ = writeln!(
-            io.out,
-            "{}",
-            run_summary(&run, trained.from_step, trained.to_step, trained.elapsed)
-        );
-        let failed = matches!(run.stopped, Some(Stop::NonFinite(_)));
-        match &run.stopped {
-            Some(Stop::Interrupted(n)) => {
-                let _ = writeln!(io.err, "interrupted after {n} steps");
-            }
-            Some(Stop::NonFinite(why)) => {
-                let _ = writeln!(io.err, "{why}");
-            }
-            None => {}
-        }
-        self.runs.push(run);
-        if failed {
-            Outcome::Failed
-        } else {
-            Outcome::Done
         }
     }
 
@@ -428,19 +404,12 @@ impl Repl {
     }
 
     fn undo(&mut self, io: &mut Io) -> Outcome {
-        if self.workspace.undo() {
-            self.changes.push("undo".to_owned());
-            let left = self.workspace.undo_depth();
-            say(
-                io,
-                &format!(
-                    "undone ({left} more change{} can be undone)\n",
-                    if left == 1 { "" } else { "s" }
-                ),
-            )
-        } else {
-            fail(io, "nothing to undo")
-        }
+        let Some(undone) = self.workspace.undo() else {
+            return fail(io, "nothing to undo");
+        };
+        self.changes.push(format!("undid {}", undone.what));
+        let left = self.workspace.undo_depth();
+        say(io, &view::undone(&undone, left))
     }
 
     fn reset(&mut self, seed: Option<u64>, line: &str, io: &mut Io) -> Outcome {
@@ -464,19 +433,20 @@ impl Repl {
     }
 
     fn save(&self, path: &Path, io: &mut Io) -> Outcome {
-        let Some(snap) = self.workspace.current() else {
+        let src = self.workspace.source();
+        if src.trim().is_empty() {
             return fail(io, "no model to save");
-        };
-        match std::fs::write(path, &snap.src) {
+        }
+        match std::fs::write(path, src) {
             Ok(()) => say(io, &format!("saved {}\n", path.display())),
             Err(e) => fail(io, &format!("cannot write {}: {e}", path.display())),
         }
     }
 
     fn with_model(&self, io: &mut Io, f: impl FnOnce(&Snapshot, &mut Io) -> Outcome) -> Outcome {
-        match self.workspace.current() {
-            Some(s) => f(s, io),
-            None => fail(io, "no model is loaded; `:load FILE.net` first"),
+        match self.snapshot() {
+            Ok(s) => f(&s, io),
+            Err(e) => fail(io, &no_model_text(&e)),
         }
     }
 
@@ -508,61 +478,14 @@ fn ir_text(snap: &Snapshot, stage: Stage) -> Result<String, String> {
     }
 }
 
-/// Shows a run getting ready and, on a terminal, a live step counter.
-struct Watcher<'w, 'a> {
-    io: &'w mut Io<'a>,
-    last_shown: Instant,
-}
-
-impl Watch for Watcher<'_, '_> {
-    fn ready(&mut self, compiled: Option<Duration>, fresh_seed: Option<u64>) {
-        if let Some(took) = compiled {
-            let _ = writeln!(self.io.out, "compiled in {} ms", took.as_millis());
-        }
-        if let Some(seed) = fresh_seed {
-            let _ = writeln!(self.io.out, "fresh weights (seed {seed})");
-        }
-        let _ = self.io.out.flush();
+/// A typed statement for a sentence: its first line, `{ … }` when it went on.
+fn first_line(text: &str) -> String {
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or_default();
+    match lines.next() {
+        Some(_) => format!("{} … }}", first.trim_end()),
+        None => first.to_owned(),
     }
-
-    fn step(&mut self, r: &crate::runtime::record::StepRecord, target: u64) {
-        if self.io.progress && self.last_shown.elapsed() > Duration::from_millis(100) {
-            self.last_shown = Instant::now();
-            let _ = write!(
-                self.io.err,
-                "\r  step {}/{target}  loss {:.4}   ",
-                r.step, r.loss
-            );
-            let _ = self.io.err.flush();
-        }
-    }
-}
-
-/// One line on a finished `:train`.
-fn run_summary(run: &Run, from: u64, to: u64, elapsed: Duration) -> String {
-    let first = run.records.first().map(|r| r.loss);
-    let last = view::final_loss(run);
-    let losses = match (first, last) {
-        (Some(a), Some(b)) => format!("loss {} → {}", view::number(a), view::number(b)),
-        _ => "no steps".to_owned(),
-    };
-    let eval = run.eval.as_ref().map_or(String::new(), |e| {
-        let acc = e
-            .valid_accuracy
-            .map_or(String::new(), |a| format!(", acc {:.1}%", a * 100.0));
-        format!(", valid loss {}{acc}", view::number(e.valid_loss))
-    });
-    format!(
-        "run #{}: steps {}–{} in {:.2}s: {losses}{eval}",
-        run.number,
-        from + 1,
-        to,
-        elapsed.as_secs_f64()
-    )
-}
-
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or_default()
 }
 
 /// `dense1–dense10` for a run of numbered names, else the names listed.
@@ -573,11 +496,45 @@ fn range_text(names: &[String]) -> String {
     }
 }
 
-fn no_model() -> EditError {
+/// Why there is no checked model to work on: nothing yet, or a draft still missing parts.
+fn no_model(workspace: &Workspace) -> EditError {
+    let (message, help) = match workspace.draft().and_then(|d| d.missing.first()) {
+        Some(missing) => (
+            format!("the model is not complete yet: {}", missing.message),
+            missing.help.clone(),
+        ),
+        None => (
+            "no model yet".to_owned(),
+            Some(
+                "`:load FILE.net`, or type one: `input x: [4]`, layers, a `train { ... }` section"
+                    .to_owned(),
+            ),
+        ),
+    };
     EditError {
-        message: "no model is loaded".to_owned(),
-        help: Some("`:load FILE.net` first".to_owned()),
+        message,
+        help,
         at: None,
         subject: None,
     }
+}
+
+fn no_model_text(e: &EditError) -> String {
+    match &e.help {
+        Some(help) => format!("{}; {help}", e.message),
+        None => e.message.clone(),
+    }
+}
+
+/// What a draft still lacks before it can train, as a note after an accepted line.
+fn still_missing(draft: &workspace::Draft) -> String {
+    let lacks: Vec<String> = draft
+        .missing
+        .iter()
+        .map(|d| match &d.help {
+            Some(help) => format!("  {} ({help})", d.message),
+            None => format!("  {}", d.message),
+        })
+        .collect();
+    format!("not ready to train yet:\n{}", lacks.join("\n"))
 }

@@ -2,9 +2,9 @@
 //! log-scale bars, sparklines, the side-by-side diff of two runs, and the help. Pure functions
 //! from session data to strings.
 
-use super::command::COMMANDS;
+use super::address::{line_of, repeats};
 use super::engine::Run;
-use super::workspace::Snapshot;
+use super::workspace::{Snapshot, Undone};
 use crate::lower::{self, LowerOptions};
 use crate::model::NestedLayer;
 use crate::probe::ProbeStat;
@@ -82,8 +82,8 @@ pub fn show_model(snap: &Snapshot) -> String {
     );
     let _ = writeln!(
         out,
-        "  {:<14} {:<44} {:>14}  {:>8}",
-        "layer", "statement", "shape", "params"
+        "  {:<14} {:>4}  {:<44} {:>14}  {:>8}",
+        "layer", "line", "statement", "shape", "params"
     );
     let mut total = 0;
     for NestedLayer { layer, depth } in model.layers_in_probe_order() {
@@ -93,8 +93,13 @@ pub fn show_model(snap: &Snapshot) -> String {
         let text = statement_text(&snap.src, layer.span);
         let shapes = format!("{} → {}", shape(&layer.in_shape), shape(&layer.out_shape));
         let name = format!("{indent}{}", layer.name);
-        let _ = writeln!(out, "  {name:<14} {text:<44} {shapes:>14}  {n:>8}");
+        let line = line_of(&snap.src, layer.span.start);
+        let _ = writeln!(
+            out,
+            "  {name:<14} {line:>4}  {text:<44} {shapes:>14}  {n:>8}"
+        );
     }
+    repeat_lines(&mut out, snap);
     let t = &model.train;
     let length = t
         .steps
@@ -107,12 +112,39 @@ pub fn show_model(snap: &Snapshot) -> String {
     let _ = writeln!(
         out,
         "train: {} with {}, batch {}, {length}, seed {}",
-        setting_text(&snap.src, "loss").unwrap_or_else(|| format!("{:?}", t.loss)),
-        setting_text(&snap.src, "optimizer").unwrap_or_else(|| format!("{:?}", t.optimizer)),
+        setting_text(&snap.src, "loss").unwrap_or_else(|| t.loss.name().to_owned()),
+        setting_text(&snap.src, "optimizer")
+            .unwrap_or_else(|| format!("{} (the default)", t.optimizer.name())),
         t.batch,
         t.seed
     );
     out
+}
+
+/// One line per `repeat` of the model: the name edits call it by, its line, and the layers
+/// it makes.
+fn repeat_lines(out: &mut String, snap: &Snapshot) {
+    let (file, _) = crate::syntax::parse_file(&snap.src);
+    for repeat in repeats(&snap.src, &file) {
+        let made: Vec<String> = snap
+            .model
+            .flat_layers()
+            .into_iter()
+            .filter(|l| repeat.span.start <= l.span.start && l.span.end <= repeat.span.end)
+            .map(|l| l.name.clone())
+            .collect();
+        let text = statement_text(&snap.src, repeat.span);
+        let makes = match (made.first(), made.last()) {
+            (Some(a), Some(b)) if made.len() > 1 => format!("makes {a} … {b}"),
+            (Some(a), _) => format!("makes {a}"),
+            (None, _) => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<14} {:>4}  {text} {makes}",
+            repeat.name, repeat.line
+        );
+    }
 }
 
 /// The first line of the statement at `span`, shortened to fit a column.
@@ -199,8 +231,16 @@ pub fn log_bar(value: Option<f64>, range: (i32, i32), width: usize) -> String {
     bar
 }
 
-/// `:grads`: the gradient table of a run, with a log-scale bar of ‖∂L/∂a‖ per layer.
-pub fn grads_table(run: &Run) -> String {
+/// The decades of ‖∂L/∂a‖ over every run of the session: the one scale of `:grads` bars, so
+/// the bars of two runs compare by eye.
+pub fn session_scale(runs: &[Run]) -> Option<(i32, i32)> {
+    let profiles: Vec<LayerProfile> = runs.iter().flat_map(profile).collect();
+    decades(profiles.iter().filter_map(|p| p.grad_act))
+}
+
+/// `:grads`: the gradient table of a run, with a bar of ‖∂L/∂a‖ per layer on the log scale
+/// `range` (the session's, see [`session_scale`]).
+pub fn grads_table(run: &Run, range: Option<(i32, i32)>) -> String {
     let rows = profile(run);
     let mut out = String::new();
     let steps = run.records.len().min(PROFILE_STEPS);
@@ -209,7 +249,6 @@ pub fn grads_table(run: &Run) -> String {
         "run #{} ({}), mean of the last {steps} steps:",
         run.number, run.label
     );
-    let range = decades(rows.iter().filter_map(|r| r.grad_act));
     let scale = range.map_or(String::new(), |(lo, hi)| {
         format!("‖∂L/∂a‖ log scale 1e{lo} … 1e{hi}")
     });
@@ -420,32 +459,42 @@ fn short(v: f64) -> String {
     }
 }
 
-/// `:help`, or one command's usage.
-pub fn help(topic: Option<&str>) -> String {
-    if let Some(topic) = topic {
-        let full = if topic.starts_with(':') {
-            topic.to_owned()
-        } else {
-            format!(":{topic}")
-        };
-        return match COMMANDS.iter().find(|(n, _, _)| *n == full) {
-            Some((_, usage, what)) => format!("{usage}\n  {what}\n"),
-            None => format!("no command `{full}`; `:help` lists them\n"),
-        };
-    }
-    let mut out = String::from(
-        "Type a statement of the language to add it to the model, checked on the spot:\n  \
-         a layer (`dense 32, act = relu`), a `repeat`/`residual`, a `block`, or a train\n  \
-         setting (`optimizer = sgd(lr = 0.1)`). Unbalanced braces continue on the next line.\n\
-         Commands:\n",
-    );
-    for (_, usage, what) in COMMANDS {
-        if usage.chars().count() > 38 {
-            let _ = writeln!(out, "  {usage}\n  {:<38} {what}", "");
-        } else {
-            let _ = writeln!(out, "  {usage:<38} {what}");
+/// What `:undo` says: the change it took back, the lines of the model it changed (`-` the
+/// lines the change had brought, `+` those it brings back), and how many changes are left.
+pub fn undone(undone: &Undone, left: usize) -> String {
+    const SHOWN: usize = 6;
+    // Lines compare without their spacing: the formatter re-aligns a section's `=` signs.
+    let words = |text: &str| -> Vec<String> {
+        let lines = text
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "));
+        lines.filter(|l| !l.is_empty()).collect()
+    };
+    let (before, after) = (words(&undone.before), words(&undone.after));
+    let same_start = before
+        .iter()
+        .zip(&after)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let same_end = before[same_start..]
+        .iter()
+        .rev()
+        .zip(after[same_start..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut out = format!("undid: {}\n", undone.what);
+    let mut lines = |sign: char, text: &[String]| {
+        for line in text.iter().take(SHOWN) {
+            let _ = writeln!(out, "  {sign} {line}");
         }
-    }
+        if text.len() > SHOWN {
+            let _ = writeln!(out, "  {sign} … {} more lines", text.len() - SHOWN);
+        }
+    };
+    lines('-', &before[same_start..before.len() - same_end]);
+    lines('+', &after[same_start..after.len() - same_end]);
+    let plural = if left == 1 { "" } else { "s" };
+    let _ = writeln!(out, "({left} more change{plural} can be undone)");
     out
 }
 
@@ -526,14 +575,5 @@ mod tests {
             .find(|l| l.trim_start().starts_with("dense2"))
             .unwrap_or_default();
         assert!(dense2.contains("×1.00"), "{text}");
-    }
-
-    #[test]
-    fn help_lists_every_command() {
-        let text = help(None);
-        for (name, _, _) in COMMANDS {
-            assert!(text.contains(name), "{name}");
-        }
-        assert!(help(Some("train")).starts_with(":train"));
     }
 }

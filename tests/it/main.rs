@@ -79,6 +79,8 @@ mod cli_inspect;
 mod cli_pipes;
 mod cli_signals;
 mod export_torch;
+mod repl_doc;
+mod repl_from_nothing;
 mod repl_session;
 mod repl_terminal;
 mod sweep;

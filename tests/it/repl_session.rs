@@ -6,20 +6,20 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-struct Session {
-    code: i32,
-    out: String,
-    err: String,
+pub(crate) struct Session {
+    pub(crate) code: i32,
+    pub(crate) out: String,
+    pub(crate) err: String,
 }
 
-fn example(name: &str) -> PathBuf {
+pub(crate) fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("examples")
         .join(name)
 }
 
 /// Runs `netc repl ARGS` with `script` on stdin; history is off.
-fn repl(args: &[&str], script: &str) -> Session {
+pub(crate) fn repl(args: &[&str], script: &str) -> Session {
     let mut child = Command::new(env!("CARGO_BIN_EXE_netc"))
         .arg("repl")
         .args(args)

@@ -3,6 +3,7 @@
 //! open. [`candidates`] is pure; [`LineHelper`] plugs it into rustyline.
 
 use super::command::command_names;
+use crate::model::{Activation, Clip, DataSource, Init, Loss, Optimizer, Schedule};
 use crate::sema::names;
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::highlight::Highlighter;
@@ -66,7 +67,7 @@ fn command_pool<'a>(words: &[&str], before: &str, layers: Vec<&'a str>) -> Vec<&
             .collect(),
         (":insert", 1) => vec!["before", "after"],
         (":insert", 2) => layers,
-        (":insert", _) => names::LAYERS.to_vec(),
+        (":insert", _) => names::layers(),
         (":remove" | ":spark" | ":rm", 1) => layers,
         (":wrap", 1) => layers,
         (":wrap", 2) if before.ends_with('.') => layers,
@@ -85,7 +86,7 @@ fn statement_pool(before: &str, _layers: Vec<&str>) -> Vec<&'static str> {
         return pool;
     }
     if before.is_empty() || before.ends_with('{') {
-        let mut pool: Vec<&str> = names::LAYERS.to_vec();
+        let mut pool: Vec<&str> = names::layers();
         pool.extend(["repeat", "residual", "block"]);
         pool.extend(names::SETTINGS.iter().copied());
         return pool;
@@ -103,18 +104,18 @@ fn value_pool(before: &str) -> Option<Vec<&'static str>> {
         .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .next()
         .unwrap_or_default();
-    let pool: &[&str] = match key {
-        "act" => names::ACTIVATIONS,
-        "init" | "bias_init" | "projection" => names::INITS,
-        "optimizer" => names::OPTIMIZERS,
-        "loss" => names::LOSSES,
-        "schedule" => names::SCHEDULES,
-        "clip" => names::CLIPS,
-        "data" => names::DATA,
-        "bias" | "affine" => &["true", "false"],
+    let pool = match key {
+        "act" => Activation::names(),
+        "init" | "bias_init" | "projection" => Init::names(),
+        "optimizer" => Optimizer::names(),
+        "loss" => Loss::names(),
+        "schedule" => Schedule::names(),
+        "clip" => Clip::names(),
+        "data" => DataSource::names(),
+        "bias" | "affine" => vec!["true", "false"],
         _ => return None,
     };
-    Some(pool.to_vec())
+    Some(pool)
 }
 
 /// How many braces, brackets and parentheses are still open at the end of `text` (strings and

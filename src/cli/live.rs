@@ -3,7 +3,7 @@
 //! relative to the last layer, so the depth profile shows at a glance.
 
 use crate::health::lint::layer_act;
-use crate::health::status::{adaptive, classify_in, LayerHealth, RunContext, Status};
+use crate::health::status::{classify_in, LayerHealth, RunContext, Status};
 use crate::model::{Activation, Model};
 use crate::probe::ProbeStat;
 use crate::runtime::record::StepRecord;
@@ -39,7 +39,7 @@ impl LiveTable {
             layers: layers.to_vec(),
             acts,
             context: RunContext {
-                adaptive: adaptive(&model.train.optimizer),
+                adaptive: model.train.optimizer.adaptive(),
                 ..RunContext::SGD
             },
             worst_update: vec![None; layers.len()],

@@ -10,7 +10,7 @@ use rand_distr::StandardNormal;
 use super::error::DataError;
 use super::rng::{stream, Purpose};
 use super::sequences;
-use super::targets::{binary_column, encode_labels, loss_name};
+use super::targets::{binary_column, encode_labels};
 use super::Dataset;
 use crate::ir::Tensor;
 use crate::model::{Loss, Synthetic, SyntheticKind, Task};
@@ -30,21 +30,7 @@ pub(super) enum Targets {
 
 /// How a synthetic set is named in messages, e.g. ``synthetic set `moons` ``.
 pub fn synthetic_name(kind: &SyntheticKind) -> String {
-    let name = match kind {
-        SyntheticKind::Xor => "xor",
-        SyntheticKind::Moons => "moons",
-        SyntheticKind::Circles { .. } => "circles",
-        SyntheticKind::Spirals { .. } => "spirals",
-        SyntheticKind::Blobs { .. } => "blobs",
-        SyntheticKind::Sine => "sine",
-        SyntheticKind::Polynomial { .. } => "polynomial",
-        SyntheticKind::Parity { .. } => "parity",
-        SyntheticKind::Teacher { .. } => "teacher",
-        SyntheticKind::Adding { .. } => "adding",
-        SyntheticKind::Memory { .. } => "memory",
-        SyntheticKind::TemporalOrder { .. } => "temporal_order",
-        SyntheticKind::NoisySine { .. } => "noisy_sine",
-    };
+    let name = kind.name();
     format!("synthetic set `{name}`")
 }
 
@@ -183,7 +169,7 @@ fn encode(
             if loss != Loss::Mse {
                 return Err(DataError::LossNeedsClasses {
                     source_name: name.to_string(),
-                    loss: loss_name(loss),
+                    loss: loss.name(),
                 });
             }
             let y = Tensor::new(vec![n, outputs], values.iter().map(|&v| v as f32).collect());

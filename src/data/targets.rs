@@ -38,14 +38,6 @@ pub(crate) enum Targets {
     Labels(Vec<usize>),
 }
 
-pub(crate) fn loss_name(loss: Loss) -> &'static str {
-    match loss {
-        Loss::Mse => "mse",
-        Loss::CrossEntropy => "cross_entropy",
-        Loss::BinaryCrossEntropy => "binary_cross_entropy",
-    }
-}
-
 /// Decides how to read the target column: as `task` says, else class indices or string labels
 /// become classes and other numbers regression; a classification loss requires classes.
 pub(crate) fn decide(
@@ -59,7 +51,7 @@ pub(crate) fn decide(
         if wants_classes {
             return Err(DataError::LossNeedsClasses {
                 source_name: format!("`{}`", table.file),
-                loss: loss_name(loss),
+                loss: loss.name(),
             });
         }
         return Ok(Scheme::Regression);
@@ -207,7 +199,7 @@ fn not_a_class(table: &Table, row: &Row, column: usize, loss: Loss) -> DataError
         ),
         Loss::CrossEntropy | Loss::BinaryCrossEntropy => format!(
             "loss {} needs class labels: indices 0, 1, 2, … (below {MAX_CLASSES}) or names; for regression use loss = mse",
-            loss_name(loss)
+            loss.name()
         ),
     };
     DataError::NotAClass {

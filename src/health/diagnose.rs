@@ -263,7 +263,7 @@ fn exploding(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
         .filter_map(|h| h.worst_update.map(|(s, r)| (h, s, r)))
         .max_by(|a, b| a.2.total_cmp(&b.2));
     // Adaptive optimizers normalize each update, so its size is not the gradient's.
-    let adaptive = super::status::adaptive(&run.model.train.optimizer);
+    let adaptive = run.model.train.optimizer.adaptive();
     let big_update = worst.filter(|w| !adaptive && w.2 > UPDATE_RATIO_EXPLODING);
     let diverged = run
         .steps

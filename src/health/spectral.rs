@@ -5,7 +5,7 @@
 //! ‖∂L/∂h_k‖ shrinks at least like (σ_max·γ)^(t−k): vanishing. σ_max > 1/γ is necessary (not
 //! sufficient) for exploding.
 
-use crate::model::{Activation, Cell, Init, Recurrent};
+use crate::model::{Cell, Init, Recurrent};
 
 /// What Pascanu et al.'s bound says about a plain `rnn` layer's gradients through time.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -56,7 +56,7 @@ pub fn predict_layer(r: &Recurrent) -> Option<TimePrediction> {
     let Cell::Rnn { act } = r.cell else {
         return None;
     };
-    let gamma = derivative_bound(act)?;
+    let gamma = act.derivative_bound()?;
     let sigma = match r.radius {
         Some(radius) => radius,
         None => predicted_sigma_max(&r.init_rec, r.units, r.units, r.units)?,
@@ -104,25 +104,6 @@ pub fn rescale_blocks(w: &mut [f32], rows: usize, cols: usize, blocks: usize, ra
             let factor = (radius / sigma) as f32;
             block.iter_mut().for_each(|x| *x *= factor);
         }
-    }
-}
-
-/// γ, the bound on |act'|: 1 for tanh (and relu, whose slope is 0 or 1), 1/4 for sigmoid.
-pub fn derivative_bound(act: Activation) -> Option<f64> {
-    match act {
-        Activation::Tanh | Activation::Relu | Activation::Identity => Some(1.0),
-        Activation::Sigmoid => Some(0.25),
-        Activation::LeakyRelu { .. }
-        | Activation::Prelu { .. }
-        | Activation::Elu { .. }
-        | Activation::Selu
-        | Activation::Swish
-        | Activation::Mish
-        | Activation::Gelu
-        | Activation::Softplus
-        | Activation::Softsign
-        | Activation::Hardswish
-        | Activation::Softmax => None,
     }
 }
 

@@ -2,9 +2,10 @@
 //! documented thresholds (docs/gradient-health.md).
 
 use super::lint::layer_act;
-use crate::model::{Activation, Optimizer};
+use crate::model::Activation;
 use crate::probe::ProbeStat;
 use crate::report::run::Run;
+use crate::sema::words::Saturation;
 use serde::Serialize;
 
 /// ‖∂L/∂a‖ below this fraction of the last layer's: vanishing.
@@ -91,21 +92,9 @@ impl RunContext {
     pub fn of(run: &Run) -> RunContext {
         let norms: Vec<f64> = run.steps.iter().map(|s| s.grad_norm).collect();
         RunContext {
-            adaptive: adaptive(&run.model.train.optimizer),
+            adaptive: run.model.train.optimizer.adaptive(),
             global_growth: growth_of(&norms),
         }
-    }
-}
-
-/// Whether the optimizer normalizes its updates by a running gradient scale.
-pub fn adaptive(optimizer: &Optimizer) -> bool {
-    match optimizer {
-        Optimizer::Sgd { .. } => false,
-        Optimizer::RmsProp { .. }
-        | Optimizer::AdaGrad { .. }
-        | Optimizer::Adam { .. }
-        | Optimizer::AdamW { .. }
-        | Optimizer::NAdam { .. } => true,
     }
 }
 
@@ -124,11 +113,13 @@ pub fn classify_in(h: &LayerHealth, act: Option<Activation>, run: RunContext) ->
     if h.rel < VANISHING_REL {
         return Status::Vanishing;
     }
-    match act {
-        Some(Activation::Sigmoid | Activation::Tanh) if h.saturation >= SATURATED_FRACTION => {
+    match act.and_then(Activation::saturation) {
+        Some(Saturation::NearZeroOrOne { .. } | Saturation::AbsAbove { .. })
+            if h.saturation >= SATURATED_FRACTION =>
+        {
             Status::Saturated
         }
-        Some(Activation::Relu) if h.saturation >= DEAD_FRACTION => Status::Dead,
+        Some(Saturation::Dead) if h.saturation >= DEAD_FRACTION => Status::Dead,
         _ => Status::Ok,
     }
 }

@@ -3,7 +3,7 @@
 //! open. [`candidates`] is pure; [`LineHelper`] plugs it into rustyline.
 
 use super::command::command_names;
-use crate::model::{Activation, Loss, Optimizer};
+use crate::model::{Activation, Clip, DataSource, Init, Loss, Optimizer, Schedule};
 use crate::sema::names;
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::highlight::Highlighter;
@@ -68,7 +68,7 @@ fn command_pool<'a>(words: &[&str], before: &str, layers: &'a [LayerWords]) -> V
             .collect(),
         (":insert", 1) => vec!["before", "after"],
         (":insert", 2) => places(names()),
-        (":insert", _) => names::LAYERS.to_vec(),
+        (":insert", _) => names::layers(),
         (":remove" | ":rm", 1) => places(names()),
         (":spark", 1) => names(),
         (":wrap", 1) => places(names()),
@@ -94,7 +94,7 @@ fn statement_pool(before: &str) -> Vec<&'static str> {
         return pool;
     }
     if before.is_empty() || before.ends_with('{') {
-        let mut pool: Vec<&str> = names::LAYERS.to_vec();
+        let mut pool: Vec<&str> = names::layers();
         pool.extend(["input", "repeat", "residual", "block"]);
         pool.extend(names::SETTINGS.iter().copied());
         return pool;
@@ -121,12 +121,12 @@ fn value_pool(before: &str) -> Option<Vec<&'static str>> {
     // The word families' own lists (src/sema/words.rs), and the checker's for the rest.
     Some(match key {
         "act" => Activation::names(),
-        "init" | "bias_init" | "projection" => names::INITS.to_vec(),
+        "init" | "bias_init" | "projection" => Init::names(),
         "optimizer" => Optimizer::names(),
         "loss" => Loss::names(),
-        "schedule" => names::SCHEDULES.to_vec(),
-        "clip" => names::CLIPS.to_vec(),
-        "data" => names::DATA.to_vec(),
+        "schedule" => Schedule::names(),
+        "clip" => Clip::names(),
+        "data" => DataSource::names(),
         "bias" | "affine" => vec!["true", "false"],
         _ => return None,
     })

@@ -7,7 +7,7 @@
 //! otherwise `regime` is `vanishing` (σ_max < 1/γ: gradients through time are bound to vanish)
 //! or `may_explode` (σ_max ≥ 1/γ, the necessary condition for exploding).
 
-use crate::health::spectral::{derivative_bound, predict, sigma_max, Regime};
+use crate::health::spectral::{predict, sigma_max, Regime};
 use crate::model::{Cell, Layer, LayerKind, Model};
 use std::fs::OpenOptions;
 use std::io::{self, Write};
@@ -57,7 +57,7 @@ pub fn record(
             };
             let sigma = sigma_max(block, n, n);
             let gamma = match r.cell {
-                Cell::Rnn { act } => derivative_bound(act),
+                Cell::Rnn { act } => act.derivative_bound(),
                 Cell::Lstm { .. } | Cell::Gru => None,
             };
             match gamma {

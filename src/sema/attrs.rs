@@ -1,14 +1,16 @@
-//! Activations and initializers: from a name with arguments (`leaky_relu(0.2)`,
-//! `normal(0, 1)`, `he_normal(mode = fan_out)`) to the model's enums.
+//! Activations and initializers as values: from a name with arguments (`leaky_relu(0.2)`,
+//! `normal(0, 1)`, `he_normal(mode = fan_out)`) to the model's enums, through their families
+//! in [`super::words`].
 
-use super::args::{bind, float_arg, head, type_error, unknown, Range};
-use super::names::INITS;
+use super::args::{bind, head, type_error};
+use super::words::known;
 use crate::diag::Diagnostic;
-use crate::model::{Activation, FanMode, Init};
+use crate::model::{Activation, Init};
 use crate::span::Span;
-use crate::syntax::ast::{Arg, Expr, ExprKind};
+use crate::syntax::ast::{Arg, Expr};
 
-/// The parameters an activation layer or value takes, in order (none for an unknown name).
+/// The parameters an activation layer or value takes, in order (none for an unknown name,
+/// which the layer's check reports as `netc::name::unknown_layer`).
 pub fn activation_params(name: &str) -> &'static [&'static str] {
     Activation::from_name(name).map_or(&[], |act| act.params())
 }
@@ -23,66 +25,22 @@ pub fn activation_value(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<Acti
 }
 
 /// An activation from its name and arguments (a layer statement or a value). The name picks
-/// the variant with its defaults from [`Activation::ALL`]; the match fills in the arguments.
+/// the variant with its defaults from [`Activation::ALL`]; the family reads the arguments.
 pub fn activation(
     diags: &mut Vec<Diagnostic>,
     name: &str,
     span: Span,
     args: &[Arg],
 ) -> Option<Activation> {
-    let Some(default) = Activation::from_name(name) else {
-        diags.push(unknown(
-            "netc::name::unknown_activation",
-            "activation",
-            name,
-            span,
-            &Activation::names(),
-        ));
-        return None;
-    };
+    let code = ("netc::name::unknown_activation", "activation");
+    let found = Activation::from_name(name);
+    let default = known(diags, found, code, name, span, &Activation::names())?;
     let bound = bind(diags, name, span, args, default.params());
-    let act = match default {
-        Activation::LeakyRelu { alpha } => Activation::LeakyRelu {
-            alpha: float_arg(diags, &bound, "alpha", Some(alpha), Range::NonNegative)?,
-        },
-        Activation::Prelu { init } => Activation::Prelu {
-            init: float_arg(diags, &bound, "init", Some(init), Range::Any)?,
-        },
-        Activation::Elu { alpha } => Activation::Elu {
-            alpha: float_arg(diags, &bound, "alpha", Some(alpha), Range::Positive)?,
-        },
-        Activation::Identity
-        | Activation::Sigmoid
-        | Activation::Tanh
-        | Activation::Relu
-        | Activation::Selu
-        | Activation::Swish
-        | Activation::Mish
-        | Activation::Gelu
-        | Activation::Softplus
-        | Activation::Softsign
-        | Activation::Hardswish
-        | Activation::Softmax => default,
-    };
-    Some(act)
+    default.with_args(diags, &bound)
 }
 
-/// The parameters each initializer takes, in order.
-pub fn init_params(name: &str) -> &'static [&'static str] {
-    match name {
-        "constant" => &["value"],
-        "normal" => &["mean", "std"],
-        "uniform" => &["low", "high"],
-        "xavier_uniform" | "glorot_uniform" | "xavier_normal" | "glorot_normal" | "orthogonal" => {
-            &["gain"]
-        }
-        "he_uniform" | "kaiming_uniform" | "he_normal" | "kaiming_normal" => &["mode"],
-        "identity" => &["scale"],
-        _ => &[],
-    }
-}
-
-/// An initializer given as a value: `he_normal`, `normal(0, 1)`.
+/// An initializer given as a value: `he_normal`, `normal(0, 1)`. The name picks the variant
+/// with its defaults from [`Init::ALL`]; the family reads the arguments.
 pub fn init_value(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<Init> {
     let Some((name, span, args)) = head(expr) else {
         diags.push(type_error(
@@ -92,92 +50,15 @@ pub fn init_value(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<Init> {
         ));
         return None;
     };
-    if !INITS.contains(&name) {
-        diags.push(unknown(
-            "netc::name::unknown_init",
-            "initializer",
-            name,
-            span,
-            INITS,
-        ));
-        return None;
-    }
-    let b = bind(diags, name, span, args, init_params(name));
-    let init = match name {
-        "zeros" => Init::Zeros,
-        "ones" => Init::Constant(1.0),
-        "constant" => Init::Constant(float_arg(diags, &b, "value", None, Range::Any)?),
-        "normal" => {
-            let mean = float_arg(diags, &b, "mean", Some(0.0), Range::Any);
-            let std = float_arg(diags, &b, "std", Some(0.05), Range::NonNegative);
-            Init::Normal {
-                mean: mean?,
-                std: std?,
-            }
-        }
-        "uniform" => uniform(diags, &b)?,
-        "xavier_uniform" | "glorot_uniform" => Init::XavierUniform {
-            gain: float_arg(diags, &b, "gain", Some(1.0), Range::Positive)?,
-        },
-        "xavier_normal" | "glorot_normal" => Init::XavierNormal {
-            gain: float_arg(diags, &b, "gain", Some(1.0), Range::Positive)?,
-        },
-        "he_uniform" | "kaiming_uniform" => Init::HeUniform {
-            mode: fan_mode(diags, b.get("mode"))?,
-        },
-        "he_normal" | "kaiming_normal" => Init::HeNormal {
-            mode: fan_mode(diags, b.get("mode"))?,
-        },
-        "lecun_normal" => Init::LecunNormal,
-        "lecun_uniform" => Init::LecunUniform,
-        "orthogonal" => Init::Orthogonal {
-            gain: float_arg(diags, &b, "gain", Some(1.0), Range::Positive)?,
-        },
-        "identity" => Init::Identity {
-            scale: float_arg(diags, &b, "scale", Some(1.0), Range::Any)?,
-        },
-        // A name in INITS that this match forgot must not become another initializer.
-        other => {
-            diags.push(unknown(
-                "netc::name::unknown_init",
-                "initializer",
-                other,
-                span,
-                INITS,
-            ));
-            return None;
-        }
-    };
-    Some(init)
-}
-
-fn uniform(diags: &mut Vec<Diagnostic>, b: &super::args::Bound<'_>) -> Option<Init> {
-    let low = float_arg(diags, b, "low", Some(-0.05), Range::Any)?;
-    let high = float_arg(diags, b, "high", Some(0.05), Range::Any)?;
-    if low >= high {
-        diags.push(
-            Diagnostic::error(
-                "netc::range::out_of_range",
-                b.span,
-                format!("`uniform` needs low < high, but {low} >= {high}"),
-            )
-            .with_label("empty range"),
-        );
-        return None;
-    }
-    Some(Init::Uniform { low, high })
-}
-
-fn fan_mode(diags: &mut Vec<Diagnostic>, expr: Option<&Expr>) -> Option<FanMode> {
-    let Some(expr) = expr else {
-        return Some(FanMode::FanIn);
-    };
-    match &expr.kind {
-        ExprKind::Name(n) if n == "fan_in" => Some(FanMode::FanIn),
-        ExprKind::Name(n) if n == "fan_out" => Some(FanMode::FanOut),
-        _ => {
-            diags.push(type_error(expr, "`mode`", "`fan_in` or `fan_out`"));
-            None
-        }
-    }
+    let code = ("netc::name::unknown_init", "initializer");
+    let default = known(
+        diags,
+        Init::from_name(name),
+        code,
+        name,
+        span,
+        &Init::names(),
+    )?;
+    let bound = bind(diags, name, span, args, default.params());
+    default.with_args(diags, &bound)
 }

@@ -2,7 +2,7 @@
 //! about it (input width, classes or regression targets) to check the model against.
 
 use super::args::{bind, float_arg, head, int_arg, string_arg, type_error, unknown, Bound, Range};
-use super::names::DATA;
+use super::words::known;
 use crate::diag::Diagnostic;
 use crate::model::{CsvSource, DataSource, LongFormat, Scale, Synthetic, SyntheticKind, Task};
 use crate::syntax::ast::{Expr, ExprKind};
@@ -29,24 +29,6 @@ pub enum Target {
     Unknown(Option<Task>),
 }
 
-/// The parameters of each data source, in positional order.
-pub fn data_params(name: &str) -> &'static [&'static str] {
-    match name {
-        "csv" => &[
-            "path", "target", "scale", "split", "test", "task", "sequence", "time", "shape",
-        ],
-        "circles" => &["n", "noise", "factor", "split"],
-        "spirals" => &["n", "noise", "arms", "split"],
-        "blobs" => &["n", "noise", "centers", "dim", "split"],
-        "polynomial" => &["n", "noise", "degree", "split"],
-        "parity" => &["n", "noise", "bits", "split"],
-        "teacher" => &["dim", "depth", "width", "outputs", "n", "noise", "split"],
-        "adding" | "temporal_order" | "noisy_sine" => &["steps", "n", "noise", "split"],
-        "memory" => &["steps", "symbols", "n", "noise", "split"],
-        _ => &["n", "noise", "split"],
-    }
-}
-
 /// Most examples a synthetic set may generate.
 const MAX_EXAMPLES: u64 = 10_000_000;
 
@@ -59,36 +41,21 @@ pub fn data_source(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<(DataSour
         ));
         return None;
     };
-    if !DATA.contains(&name) {
-        diags.push(unknown(
-            "netc::name::unknown_data",
-            "data set",
-            name,
-            span,
-            DATA,
-        ));
-        return None;
-    }
-    let b = bind(diags, name, span, args, data_params(name));
-    if name == "csv" {
+    let code = ("netc::name::unknown_data", "data set");
+    let found = DataSource::params_of(name);
+    let params = known(diags, found, code, name, span, &DataSource::names())?;
+    let b = bind(diags, name, span, args, params);
+    // `params_of` knows `name`: it is the CSV source or a synthetic set.
+    let Some(default) = SyntheticKind::from_name(name) else {
         return csv(diags, &b);
-    }
-    let (kind, facts) = synthetic_kind(diags, name, &b)?;
-    let n = int_arg(
-        diags,
-        &b,
-        "n",
-        Some(if name == "xor" { 200 } else { 1000 }),
-        (2, MAX_EXAMPLES),
-    );
-    let default_noise = match name {
-        "moons" | "spirals" => 0.1,
-        "circles" => 0.05,
-        "blobs" => 1.0,
-        _ => 0.0,
     };
+    let (default_n, default_noise) = (default.default_n(), default.default_noise());
+    let kind = default.with_args(diags, &b);
+    let n = int_arg(diags, &b, "n", Some(default_n), (2, MAX_EXAMPLES));
     let noise = float_arg(diags, &b, "noise", Some(default_noise), Range::NonNegative);
     let split = float_arg(diags, &b, "split", Some(0.8), Range::Fraction);
+    let kind = kind?;
+    let facts = kind.facts();
     let synthetic = Synthetic {
         kind,
         n: n? as usize,
@@ -97,142 +64,6 @@ pub fn data_source(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<(DataSour
     };
     Some((DataSource::Synthetic(synthetic), facts))
 }
-
-fn synthetic_kind(
-    diags: &mut Vec<Diagnostic>,
-    name: &str,
-    b: &Bound<'_>,
-) -> Option<(SyntheticKind, DataFacts)> {
-    let facts = |features: usize, target: Target| DataFacts {
-        features: Some(features),
-        steps: None,
-        image: None,
-        target,
-    };
-    let kind = match name {
-        "xor" => (SyntheticKind::Xor, facts(2, Target::Classes(2))),
-        "moons" => (SyntheticKind::Moons, facts(2, Target::Classes(2))),
-        "circles" => {
-            let factor = float_arg(diags, b, "factor", Some(0.5), Range::ProbabilityBelowOne)?;
-            (
-                SyntheticKind::Circles { factor },
-                facts(2, Target::Classes(2)),
-            )
-        }
-        "spirals" => {
-            let arms = int_arg(diags, b, "arms", Some(2), (2, 100))? as usize;
-            (
-                SyntheticKind::Spirals { arms },
-                facts(2, Target::Classes(arms)),
-            )
-        }
-        "blobs" => {
-            let centers = int_arg(diags, b, "centers", Some(3), (2, 1000));
-            let dim = int_arg(diags, b, "dim", Some(2), (1, 4096));
-            let (centers, dim) = (centers? as usize, dim? as usize);
-            (
-                SyntheticKind::Blobs { centers, dim },
-                facts(dim, Target::Classes(centers)),
-            )
-        }
-        "sine" => (SyntheticKind::Sine, facts(1, Target::Regression(1))),
-        "polynomial" => {
-            let degree = int_arg(diags, b, "degree", Some(3), (1, 20))? as usize;
-            (
-                SyntheticKind::Polynomial { degree },
-                facts(1, Target::Regression(1)),
-            )
-        }
-        "adding" | "memory" | "temporal_order" | "noisy_sine" => {
-            return sequence_kind(diags, name, b)
-        }
-        "parity" => {
-            let bits = int_arg(diags, b, "bits", Some(4), (1, 30))? as usize;
-            (
-                SyntheticKind::Parity { bits },
-                facts(bits, Target::Classes(2)),
-            )
-        }
-        "teacher" => {
-            let dim = int_arg(diags, b, "dim", Some(8), (1, 4096));
-            let depth = int_arg(diags, b, "depth", Some(2), (1, 64));
-            let width = int_arg(diags, b, "width", Some(32), (1, 4096));
-            let outputs = int_arg(diags, b, "outputs", Some(1), (1, 4096));
-            let (dim, depth, width, outputs) = (
-                dim? as usize,
-                depth? as usize,
-                width? as usize,
-                outputs? as usize,
-            );
-            let kind = SyntheticKind::Teacher {
-                dim,
-                depth,
-                width,
-                outputs,
-            };
-            (kind, facts(dim, Target::Regression(outputs)))
-        }
-        // A name in DATA that this match forgot must not build another data set.
-        other => {
-            diags.push(unknown(
-                "netc::name::unknown_data",
-                "data set",
-                other,
-                b.span,
-                DATA,
-            ));
-            return None;
-        }
-    };
-    Some(kind)
-}
-
-/// The sequence tasks: `steps` per example, and the per-step width as `features`.
-fn sequence_kind(
-    diags: &mut Vec<Diagnostic>,
-    name: &str,
-    b: &Bound<'_>,
-) -> Option<(SyntheticKind, DataFacts)> {
-    let steps = int_arg(diags, b, "steps", Some(100), (2, MAX_STEPS))? as usize;
-    let (kind, features, target) = match name {
-        "adding" => (SyntheticKind::Adding { steps }, 2, Target::Regression(1)),
-        "memory" => {
-            let symbols = int_arg(diags, b, "symbols", Some(8), (2, 1000))? as usize;
-            (
-                SyntheticKind::Memory { steps, symbols },
-                symbols + 1,
-                Target::Classes(symbols),
-            )
-        }
-        "temporal_order" => (
-            SyntheticKind::TemporalOrder { steps },
-            6,
-            Target::Classes(4),
-        ),
-        "noisy_sine" => (SyntheticKind::NoisySine { steps }, 1, Target::Regression(1)),
-        // A name in DATA that this match forgot must not build another data set.
-        other => {
-            diags.push(unknown(
-                "netc::name::unknown_data",
-                "data set",
-                other,
-                b.span,
-                DATA,
-            ));
-            return None;
-        }
-    };
-    let facts = DataFacts {
-        features: Some(features),
-        steps: Some(steps),
-        image: None,
-        target,
-    };
-    Some((kind, facts))
-}
-
-/// Longest sequence a built-in task may generate.
-const MAX_STEPS: u64 = 100_000;
 
 fn csv(diags: &mut Vec<Diagnostic>, b: &Bound<'_>) -> Option<(DataSource, DataFacts)> {
     let path = match b.get("path") {

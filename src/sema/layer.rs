@@ -6,9 +6,9 @@ use super::args::{
 };
 use super::attrs::{activation, activation_value, init_value};
 use super::layers::{Expander, Scope, MAX_UNITS};
-use super::names::{LAYERS, RECURRENT};
+use super::names::layers;
 use crate::diag::Diagnostic;
-use crate::model::{Activation, Init, Input, InputKind, Layer, LayerKind, PoolOp};
+use crate::model::{Activation, Cell, Init, Input, InputKind, Layer, LayerKind, PoolOp};
 use crate::syntax::ast::*;
 
 /// The parameters of a built-in layer, in positional order (for tools that edit a layer's
@@ -19,11 +19,13 @@ pub fn layer_params(kind: &str) -> &'static [&'static str] {
         "batchnorm" => &["momentum", "eps"],
         "layernorm" => &["eps", "affine"],
         "dropout" => &["p"],
-        "rnn" | "lstm" | "gru" => super::recurrent::recurrent_params(kind),
         "conv2d" | "maxpool" | "avgpool" | "global_avgpool" | "flatten" => {
             super::spatial::spatial_params(kind)
         }
-        other => super::attrs::activation_params(other),
+        other => match Cell::from_name(other) {
+            Some(cell) => cell.params(),
+            None => super::attrs::activation_params(other),
+        },
     }
 }
 
@@ -90,8 +92,9 @@ impl Expander<'_> {
         shape: &mut Option<Vec<usize>>,
     ) -> Option<Layer> {
         let kind_name = layer.kind.text.as_str();
-        if !LAYERS.contains(&kind_name) && !RECURRENT.contains(&kind_name) {
-            let mut known: Vec<&str> = LAYERS.to_vec();
+        let recurrent = Cell::from_name(kind_name).is_some();
+        if !layers().contains(&kind_name) && !recurrent {
+            let mut known: Vec<&str> = layers();
             known.extend(self.blocks.keys().map(String::as_str));
             self.diags.push(unknown(
                 "netc::name::unknown_layer",
@@ -125,9 +128,7 @@ impl Expander<'_> {
         };
         let name = self.next_name(default_name, &layer.alias, scope);
         let in_shape = in_shape?;
-        if RECURRENT.contains(&kind_name)
-            && !self.check_sequence_input(kind_name, layer.kind.span, &in_shape)
-        {
+        if recurrent && !self.check_sequence_input(kind_name, layer.kind.span, &in_shape) {
             *shape = None;
             return None;
         }

@@ -20,6 +20,7 @@ mod spatial;
 mod train;
 pub mod words;
 
+pub use data::{DataFacts, Target};
 pub use layer::layer_params;
 pub use layers::{MAX_LAYERS, MAX_PARAMS, MAX_UNITS};
 pub use overrides::Override;
@@ -186,8 +187,8 @@ fn collect_blocks<'a>(
     for item in &file.items {
         let Item::Block(block) = item else { continue };
         let name = &block.name;
-        if names::LAYERS.contains(&name.text.as_str())
-            || names::RECURRENT.contains(&name.text.as_str())
+        if names::layers().contains(&name.text.as_str())
+            || crate::model::Cell::from_name(&name.text).is_some()
         {
             diags.push(
                 Diagnostic::error(

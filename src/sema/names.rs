@@ -1,7 +1,11 @@
-//! The words of the language (layers, activations, inits, settings...) and "did you mean".
+//! The words of the language that have no family of their own (layer kinds, the keys of the
+//! `train` section), the list of every layer kind, and "did you mean".
 
-/// Layer kinds a model body may use, besides blocks.
-pub const LAYERS: &[&str] = &[
+use crate::model::Activation;
+
+/// Layer kinds other than the activations and the recurrent cells, whose names come from
+/// their families ([`Activation::names`], [`crate::model::Cell::names`]).
+pub const LAYER_KINDS: &[&str] = &[
     "dense",
     "linear",
     "batchnorm",
@@ -12,66 +16,16 @@ pub const LAYERS: &[&str] = &[
     "avgpool",
     "global_avgpool",
     "flatten",
-    "identity",
-    "sigmoid",
-    "tanh",
-    "relu",
-    "leaky_relu",
-    "prelu",
-    "elu",
-    "selu",
-    "swish",
-    "silu",
-    "mish",
-    "gelu",
-    "softplus",
-    "softsign",
-    "hardswish",
-    "softmax",
 ];
 
-/// Recurrent layer kinds (over `seq(T, d)` inputs).
-pub const RECURRENT: &[&str] = &["rnn", "lstm", "gru"];
+/// Layer kinds a model body may use, besides blocks and the recurrent cells: the kinds above,
+/// then every activation (each is also a layer).
+pub fn layers() -> Vec<&'static str> {
+    let activations = Activation::names();
+    LAYER_KINDS.iter().copied().chain(activations).collect()
+}
 
-pub const ACTIVATIONS: &[&str] = &[
-    "identity",
-    "sigmoid",
-    "tanh",
-    "relu",
-    "leaky_relu",
-    "prelu",
-    "elu",
-    "selu",
-    "swish",
-    "silu",
-    "mish",
-    "gelu",
-    "softplus",
-    "softsign",
-    "hardswish",
-    "softmax",
-];
-
-pub const INITS: &[&str] = &[
-    "zeros",
-    "ones",
-    "constant",
-    "normal",
-    "uniform",
-    "xavier_uniform",
-    "glorot_uniform",
-    "xavier_normal",
-    "glorot_normal",
-    "he_uniform",
-    "kaiming_uniform",
-    "he_normal",
-    "kaiming_normal",
-    "lecun_normal",
-    "lecun_uniform",
-    "orthogonal",
-    "identity",
-];
-
+/// Keys of the `train` section.
 pub const SETTINGS: &[&str] = &[
     "data",
     "loss",
@@ -86,27 +40,6 @@ pub const SETTINGS: &[&str] = &[
     "probes",
     "on_nonfinite",
     "checkpoint_every",
-];
-
-pub const LOSSES: &[&str] = &["mse", "cross_entropy", "binary_cross_entropy"];
-pub const OPTIMIZERS: &[&str] = &["sgd", "rmsprop", "adagrad", "adam", "adamw", "nadam"];
-pub const SCHEDULES: &[&str] = &["constant", "step", "cosine", "warmup"];
-pub const CLIPS: &[&str] = &["none", "norm", "value"];
-pub const DATA: &[&str] = &[
-    "csv",
-    "xor",
-    "moons",
-    "circles",
-    "spirals",
-    "blobs",
-    "sine",
-    "polynomial",
-    "parity",
-    "teacher",
-    "adding",
-    "memory",
-    "temporal_order",
-    "noisy_sine",
 ];
 
 /// The closest candidate within a small edit distance, for "did you mean `x`?".
@@ -157,10 +90,7 @@ mod tests {
     fn distances() {
         assert_eq!(edit_distance("sigmod", "sigmoid"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(
-            did_you_mean("sigmod", ACTIVATIONS.iter().copied()),
-            Some("sigmoid")
-        );
-        assert_eq!(did_you_mean("zzzzzzzz", ACTIVATIONS.iter().copied()), None);
+        assert_eq!(did_you_mean("sigmod", Activation::names()), Some("sigmoid"));
+        assert_eq!(did_you_mean("zzzzzzzz", Activation::names()), None);
     }
 }

@@ -1,10 +1,10 @@
 //! `--set key=value` overrides: parsed like a `.net` value and applied to the train section
 //! before it is checked, so an override is checked exactly like the line it replaces.
 
-use super::data::data_params;
 use super::names::{suggest, SETTINGS};
-use super::train::{clip_params, optimizer_params, probes_params, schedule_params};
+use super::train::{clip_params, optimizer_params, probes_params, schedule_params, PROBES_EVERY};
 use crate::diag::Diagnostic;
+use crate::model::{Clip, DataSource, Optimizer, Schedule};
 use crate::span::Span;
 use crate::syntax::ast::{set_arg, Expr, ExprKind, Ident, Setting};
 use crate::syntax::parse_expr;
@@ -33,25 +33,27 @@ impl Override {
     }
 }
 
-/// The positional parameters of `name` when it is the value of setting `key`.
-fn params_of(key: &str, name: &str) -> &'static [&'static str] {
+/// The positional parameters of `name` when it is the value of setting `key`; `None` when
+/// the setting takes no call or `name` is unknown. The argument is then set by name, and the
+/// check of the setting reports the unknown name as it reports it in the file.
+fn params_of(key: &str, name: &str) -> Option<&'static [&'static str]> {
     match key {
         "optimizer" => optimizer_params(name),
         "schedule" => schedule_params(name),
         "clip" => clip_params(name),
-        "data" => data_params(name),
+        "data" => DataSource::params_of(name),
         "probes" => probes_params(name),
-        _ => &[],
+        _ => None,
     }
 }
 
 /// The value a setting has when the file does not give one, for `--set optimizer.lr=...`.
 fn default_head(key: &str) -> Option<&'static str> {
     match key {
-        "optimizer" => Some("adam"),
-        "schedule" => Some("constant"),
-        "clip" => Some("none"),
-        "probes" => Some("every"),
+        "optimizer" => Some(Optimizer::DEFAULT.name()),
+        "schedule" => Some(Schedule::Constant.name()),
+        "clip" => Some(Clip::None.name()),
+        "probes" => Some(PROBES_EVERY),
         _ => None,
     }
 }
@@ -146,7 +148,8 @@ fn with_argument(current: Expr, key: &str, param: &str, value: Expr, anchor: Spa
         ExprKind::Call { name, args } => (name, args),
         _ => return None,
     };
-    set_arg(&mut args, params_of(key, &name.text), param, value, anchor);
+    let params = params_of(key, &name.text).unwrap_or_default();
+    set_arg(&mut args, params, param, value, anchor);
     Some(Expr {
         kind: ExprKind::Call { name, args },
         span: current.span,

@@ -3,56 +3,31 @@
 use super::args::{bind, bool_arg, float_arg, int_arg, type_error, unknown, Bound, Range};
 use super::attrs::{activation_value, init_value};
 use super::layers::{Expander, MAX_UNITS};
-use super::names::RECURRENT;
+use super::words::known;
 use crate::diag::Diagnostic;
 use crate::model::{Activation, Cell, Init, LayerKind, Recurrent, Returns};
 use crate::span::Span;
 use crate::syntax::ast::{ExprKind, LayerStmt};
 
-/// The parameters of each recurrent layer, in positional order.
-pub fn recurrent_params(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "rnn" => &[
-            "units", "act", "init", "init_rec", "radius", "bias", "return",
-        ],
-        "lstm" => &[
-            "units",
-            "forget_bias",
-            "init",
-            "init_rec",
-            "radius",
-            "bias",
-            "return",
-        ],
-        _ => &["units", "init", "init_rec", "radius", "bias", "return"],
-    }
-}
-
 /// Activations a plain `rnn` cell may use.
 const RNN_ACTIVATIONS: &[&str] = &["tanh", "relu", "sigmoid"];
 
 impl Expander<'_> {
-    /// A recurrent layer's kind from its arguments (`kind` is `rnn`, `lstm` or `gru`).
+    /// A recurrent layer's kind from its arguments (`kind` names a [`Cell`]).
     pub(super) fn recurrent(&mut self, layer: &LayerStmt, kind: &str) -> Option<LayerKind> {
         let span = layer.kind.span;
-        let b = bind(self.diags, kind, span, &layer.args, recurrent_params(kind));
+        let code = ("netc::name::unknown_layer", "layer");
+        let found = Cell::from_name(kind);
+        let default = known(self.diags, found, code, kind, span, &Cell::names())?;
+        let b = bind(self.diags, kind, span, &layer.args, default.params());
         let units = int_arg(self.diags, &b, "units", None, (1, MAX_UNITS));
-        let cell = match kind {
-            "rnn" => self.rnn_act(&b).map(|act| Cell::Rnn { act }),
-            "lstm" => float_arg(self.diags, &b, "forget_bias", Some(1.0), Range::Any)
-                .map(|forget_bias| Cell::Lstm { forget_bias }),
-            "gru" => Some(Cell::Gru),
-            // A name in RECURRENT that this match forgot must not build another cell.
-            other => {
-                self.diags.push(unknown(
-                    "netc::name::unknown_layer",
-                    "layer",
-                    other,
-                    span,
-                    RECURRENT,
-                ));
-                None
+        let cell = match default {
+            Cell::Rnn { act } => self.rnn_act(&b, act).map(|act| Cell::Rnn { act }),
+            Cell::Lstm { forget_bias } => {
+                float_arg(self.diags, &b, "forget_bias", Some(forget_bias), Range::Any)
+                    .map(|forget_bias| Cell::Lstm { forget_bias })
             }
+            Cell::Gru => Some(Cell::Gru),
         };
         let units = units? as usize;
         // PyTorch's default for every recurrent tensor: U(-1/√N, 1/√N).
@@ -81,9 +56,9 @@ impl Expander<'_> {
         }))
     }
 
-    fn rnn_act(&mut self, b: &Bound<'_>) -> Option<Activation> {
+    fn rnn_act(&mut self, b: &Bound<'_>, default: Activation) -> Option<Activation> {
         let Some(expr) = b.get("act") else {
-            return Some(Activation::Tanh);
+            return Some(default);
         };
         let act = activation_value(self.diags, expr)?;
         match act {

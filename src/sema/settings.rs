@@ -6,7 +6,7 @@ use super::data::DataFacts;
 use super::layers::Expanded;
 use super::{args, data, header, loss, names, overrides, train, Override};
 use crate::diag::Diagnostic;
-use crate::model::{Clip, Loss, OnNonFinite, ProbeConfig, Schedule, TrainConfig};
+use crate::model::{Clip, Loss, OnNonFinite, Optimizer, ProbeConfig, Schedule, TrainConfig};
 use crate::span::Span;
 use crate::syntax::ast::{Setting, SettingLine, TrainDef};
 
@@ -33,7 +33,7 @@ pub fn train_config(
         }
     };
     let given_loss = get("loss").map(|s| (train::loss(diags, &s.value), s.value.span));
-    let optimizer = get("optimizer").map_or(Some(train::DEFAULT_OPTIMIZER), |s| {
+    let optimizer = get("optimizer").map_or(Some(Optimizer::DEFAULT), |s| {
         train::optimizer(diags, &s.value)
     });
     let schedule = get("schedule").map_or(Some(Schedule::Constant), |s| {

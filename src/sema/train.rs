@@ -2,65 +2,48 @@
 //! [`TrainConfig`]. The data source lives in `data.rs`; the loss is settled in `loss.rs`.
 
 use super::args::{
-    bind, bool_arg, float_arg, float_value, head, in_range, int_arg, int_in_bounds, int_value,
-    type_error, unknown, Range,
+    bind, float_value, head, in_range, int_arg, int_in_bounds, int_value, type_error, Range,
 };
-use super::names::{CLIPS, SCHEDULES};
+use super::words::known;
 use crate::diag::Diagnostic;
 use crate::model::{Clip, Loss, OnNonFinite, Optimizer, ProbeConfig, Schedule};
 use crate::syntax::ast::{Expr, ExprKind};
 
-/// The parameters of an optimizer, in positional order (none for an unknown name).
-pub fn optimizer_params(name: &str) -> &'static [&'static str] {
-    Optimizer::from_name(name).map_or(&[], |opt| opt.params())
+/// The parameters of an optimizer, in positional order; `None` for an unknown name.
+pub fn optimizer_params(name: &str) -> Option<&'static [&'static str]> {
+    Optimizer::from_name(name).map(|opt| opt.params())
 }
 
-/// The parameters of each schedule and clip rule, in positional order.
-pub fn schedule_params(name: &str) -> &'static [&'static str] {
-    match name {
-        "step" => &["every", "gamma"],
-        "cosine" => &["min_factor"],
-        "warmup" => &["steps", "then"],
-        _ => &[],
-    }
+/// The parameters of a schedule, in positional order; `None` for an unknown name.
+pub fn schedule_params(name: &str) -> Option<&'static [&'static str]> {
+    Schedule::from_name(name).map(|s| s.params())
 }
 
-pub fn clip_params(name: &str) -> &'static [&'static str] {
-    match name {
-        "norm" => &["max", "per"],
-        "value" => &["max"],
-        _ => &[],
-    }
+/// The parameters of a clipping rule, in positional order; `None` for an unknown name.
+pub fn clip_params(name: &str) -> Option<&'static [&'static str]> {
+    Clip::from_name(name).map(|c| c.params())
 }
-
-pub const DEFAULT_OPTIMIZER: Optimizer = Optimizer::Adam {
-    lr: 1e-3,
-    beta1: 0.9,
-    beta2: 0.999,
-    eps: 1e-8,
-};
 
 pub fn loss(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<Loss> {
     let Some((name, span, args)) = head(expr) else {
         diags.push(type_error(expr, "`loss`", "a loss name like `mse`"));
         return None;
     };
-    let Some(loss) = Loss::from_name(name) else {
-        diags.push(unknown(
-            "netc::name::unknown_loss",
-            "loss",
-            name,
-            span,
-            &Loss::names(),
-        ));
-        return None;
-    };
+    let code = ("netc::name::unknown_loss", "loss");
+    let loss = known(
+        diags,
+        Loss::from_name(name),
+        code,
+        name,
+        span,
+        &Loss::names(),
+    )?;
     bind(diags, name, span, args, &[]);
     Some(loss)
 }
 
 /// An optimizer from its name and arguments. The name picks the variant with its defaults
-/// from [`Optimizer::ALL`]; the match fills in the arguments, checking each one's range.
+/// from [`Optimizer::ALL`]; the family reads the arguments, checking each one's range.
 pub fn optimizer(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<Optimizer> {
     let Some((name, span, args)) = head(expr) else {
         diags.push(type_error(
@@ -70,112 +53,11 @@ pub fn optimizer(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<Optimizer> 
         ));
         return None;
     };
-    let Some(default) = Optimizer::from_name(name) else {
-        diags.push(unknown(
-            "netc::name::unknown_optimizer",
-            "optimizer",
-            name,
-            span,
-            &Optimizer::names(),
-        ));
-        return None;
-    };
+    let code = ("netc::name::unknown_optimizer", "optimizer");
+    let found = Optimizer::from_name(name);
+    let default = known(diags, found, code, name, span, &Optimizer::names())?;
     let b = bind(diags, name, span, args, default.params());
-    let d = diags;
-    let lr = |d: &mut Vec<Diagnostic>, v| float_arg(d, &b, "lr", Some(v), Range::Positive);
-    let eps = |d: &mut Vec<Diagnostic>, v| float_arg(d, &b, "eps", Some(v), Range::Positive);
-    let unit = |d: &mut Vec<Diagnostic>, key, v| {
-        float_arg(d, &b, key, Some(v), Range::ProbabilityBelowOne)
-    };
-    let non_negative =
-        |d: &mut Vec<Diagnostic>, key, v| float_arg(d, &b, key, Some(v), Range::NonNegative);
-    let opt = match default {
-        Optimizer::Sgd {
-            lr: l,
-            momentum,
-            nesterov,
-        } => {
-            let (l, m) = (lr(d, l), unit(d, "momentum", momentum));
-            let nesterov = bool_arg(d, &b, "nesterov", nesterov);
-            Optimizer::Sgd {
-                lr: l?,
-                momentum: m?,
-                nesterov: nesterov?,
-            }
-        }
-        Optimizer::RmsProp {
-            lr: l,
-            alpha,
-            eps: e,
-            momentum,
-        } => {
-            let (l, a) = (lr(d, l), unit(d, "alpha", alpha));
-            let (e, m) = (eps(d, e), unit(d, "momentum", momentum));
-            Optimizer::RmsProp {
-                lr: l?,
-                alpha: a?,
-                eps: e?,
-                momentum: m?,
-            }
-        }
-        Optimizer::AdaGrad { lr: l, eps: e } => {
-            let (l, e) = (lr(d, l), eps(d, e));
-            Optimizer::AdaGrad { lr: l?, eps: e? }
-        }
-        Optimizer::Adam {
-            lr: l,
-            beta1,
-            beta2,
-            eps: e,
-        } => {
-            let (l, b1, b2) = (lr(d, l), unit(d, "beta1", beta1), unit(d, "beta2", beta2));
-            let e = eps(d, e);
-            Optimizer::Adam {
-                lr: l?,
-                beta1: b1?,
-                beta2: b2?,
-                eps: e?,
-            }
-        }
-        Optimizer::AdamW {
-            lr: l,
-            beta1,
-            beta2,
-            eps: e,
-            weight_decay,
-        } => {
-            let (l, b1, b2) = (lr(d, l), unit(d, "beta1", beta1), unit(d, "beta2", beta2));
-            let (e, wd) = (eps(d, e), non_negative(d, "weight_decay", weight_decay));
-            Optimizer::AdamW {
-                lr: l?,
-                beta1: b1?,
-                beta2: b2?,
-                eps: e?,
-                weight_decay: wd?,
-            }
-        }
-        Optimizer::NAdam {
-            lr: l,
-            beta1,
-            beta2,
-            eps: e,
-            momentum_decay,
-            weight_decay,
-        } => {
-            let (l, b1, b2) = (lr(d, l), unit(d, "beta1", beta1), unit(d, "beta2", beta2));
-            let psi = non_negative(d, "momentum_decay", momentum_decay);
-            let (e, wd) = (eps(d, e), non_negative(d, "weight_decay", weight_decay));
-            Optimizer::NAdam {
-                lr: l?,
-                beta1: b1?,
-                beta2: b2?,
-                eps: e?,
-                momentum_decay: psi?,
-                weight_decay: wd?,
-            }
-        }
-    };
-    Some(opt)
+    default.with_args(diags, &b)
 }
 
 pub fn schedule(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<Schedule> {
@@ -183,54 +65,11 @@ pub fn schedule(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<Schedule> {
         diags.push(type_error(expr, "`schedule`", "a schedule like `cosine`"));
         return None;
     };
-    if !SCHEDULES.contains(&name) {
-        diags.push(unknown(
-            "netc::name::unknown_schedule",
-            "schedule",
-            name,
-            span,
-            SCHEDULES,
-        ));
-        return None;
-    }
-    let b = bind(diags, name, span, args, schedule_params(name));
-    let schedule = match name {
-        "constant" => Schedule::Constant,
-        "step" => {
-            let every = int_arg(diags, &b, "every", None, (1, u32::MAX as u64));
-            let gamma = float_arg(diags, &b, "gamma", Some(0.1), Range::Positive);
-            Schedule::Step {
-                every: every? as usize,
-                gamma: gamma?,
-            }
-        }
-        "cosine" => Schedule::Cosine {
-            min_factor: float_arg(diags, &b, "min_factor", Some(0.0), Range::UnitInterval)?,
-        },
-        "warmup" => {
-            let steps = int_arg(diags, &b, "steps", None, (1, u32::MAX as u64));
-            let then = match b.get("then") {
-                Some(expr) => schedule(diags, expr),
-                None => Some(Schedule::Constant),
-            };
-            Schedule::Warmup {
-                steps: steps? as usize,
-                then: Box::new(then?),
-            }
-        }
-        // A name in SCHEDULES that this match forgot must not build another schedule.
-        other => {
-            diags.push(unknown(
-                "netc::name::unknown_schedule",
-                "schedule",
-                other,
-                b.span,
-                SCHEDULES,
-            ));
-            return None;
-        }
-    };
-    Some(schedule)
+    let code = ("netc::name::unknown_schedule", "schedule");
+    let found = Schedule::from_name(name);
+    let default = known(diags, found, code, name, span, &Schedule::names())?;
+    let b = bind(diags, name, span, args, default.params());
+    default.with_args(diags, &b, schedule)
 }
 
 pub fn clip(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<Clip> {
@@ -242,71 +81,27 @@ pub fn clip(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<Clip> {
         ));
         return None;
     };
-    if !CLIPS.contains(&name) {
-        diags.push(unknown(
-            "netc::name::unknown_clip",
-            "clipping rule",
-            name,
-            span,
-            CLIPS,
-        ));
-        return None;
-    }
-    let b = bind(diags, name, span, args, clip_params(name));
-    match name {
-        "none" => Some(Clip::None),
-        "norm" => {
-            let max = float_arg(diags, &b, "max", None, Range::Positive);
-            let per_layer = match b.get("per") {
-                None => Some(false),
-                Some(Expr {
-                    kind: ExprKind::Name(n),
-                    ..
-                }) if n == "global" => Some(false),
-                Some(Expr {
-                    kind: ExprKind::Name(n),
-                    ..
-                }) if n == "layer" => Some(true),
-                Some(other) => {
-                    diags.push(type_error(other, "`per` of `norm`", "`global` or `layer`"));
-                    None
-                }
-            };
-            let max = max?;
-            Some(if per_layer? {
-                Clip::LayerNorm(max)
-            } else {
-                Clip::GlobalNorm(max)
-            })
-        }
-        "value" => Some(Clip::Value(float_arg(
-            diags,
-            &b,
-            "max",
-            None,
-            Range::Positive,
-        )?)),
-        // A name in CLIPS that this match forgot must not build another clipping rule.
-        other => {
-            diags.push(unknown(
-                "netc::name::unknown_clip",
-                "clipping rule",
-                other,
-                b.span,
-                CLIPS,
-            ));
-            None
-        }
-    }
+    let code = ("netc::name::unknown_clip", "clipping rule");
+    let default = known(
+        diags,
+        Clip::from_name(name),
+        code,
+        name,
+        span,
+        &Clip::names(),
+    )?;
+    let b = bind(diags, name, span, args, default.params());
+    default.with_args(diags, &b)
 }
 
 /// The parameters of `every(...)` in `probes = every(...)`, for `--set probes.keep=N`.
-pub fn probes_params(name: &str) -> &'static [&'static str] {
-    match name {
-        "every" => &["steps", "keep"],
-        _ => &[],
-    }
+pub fn probes_params(name: &str) -> Option<&'static [&'static str]> {
+    (name == PROBES_EVERY).then_some(PROBES_EVERY_PARAMS)
 }
+
+/// The one call `probes` takes, and its parameters.
+pub(super) const PROBES_EVERY: &str = "every";
+const PROBES_EVERY_PARAMS: &[&str] = &["steps", "keep"];
 
 /// The most recorded steps a probe ring may keep (it holds them in memory).
 pub const MAX_PROBE_KEEP: u64 = 1_000_000;
@@ -324,8 +119,8 @@ pub fn probes(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<ProbeConfig> {
             every: 1,
             keep: None,
         }),
-        ExprKind::Call { name, args } if name.text == "every" => {
-            let b = bind(diags, "every", name.span, args, probes_params("every"));
+        ExprKind::Call { name, args } if name.text == PROBES_EVERY => {
+            let b = bind(diags, PROBES_EVERY, name.span, args, PROBES_EVERY_PARAMS);
             let every = int_arg(diags, &b, "steps", Some(1), (1, u32::MAX as u64));
             let keep = match b.get("keep") {
                 Some(_) => int_arg(diags, &b, "keep", None, (1, MAX_PROBE_KEEP)).map(Some),
@@ -349,30 +144,24 @@ pub fn probes(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<ProbeConfig> {
 }
 
 pub fn on_nonfinite(diags: &mut Vec<Diagnostic>, expr: &Expr) -> Option<OnNonFinite> {
-    const CHOICES: &[&str] = &["stop", "skip_step", "continue"];
-    match &expr.kind {
-        ExprKind::Name(n) if n == "stop" => Some(OnNonFinite::Stop),
-        ExprKind::Name(n) if n == "skip_step" => Some(OnNonFinite::SkipStep),
-        ExprKind::Name(n) if n == "continue" => Some(OnNonFinite::Continue),
-        ExprKind::Name(n) => {
-            diags.push(unknown(
-                "netc::name::unknown_choice",
-                "choice",
-                n,
-                expr.span,
-                CHOICES,
-            ));
-            None
-        }
-        _ => {
-            diags.push(type_error(
-                expr,
-                "`on_nonfinite`",
-                "`stop`, `skip_step` or `continue`",
-            ));
-            None
-        }
-    }
+    let ExprKind::Name(name) = &expr.kind else {
+        diags.push(type_error(
+            expr,
+            "`on_nonfinite`",
+            "`stop`, `skip_step` or `continue`",
+        ));
+        return None;
+    };
+    let code = ("netc::name::unknown_choice", "choice");
+    let names = OnNonFinite::names();
+    known(
+        diags,
+        OnNonFinite::from_name(name),
+        code,
+        name,
+        expr.span,
+        &names,
+    )
 }
 
 /// A whole-number setting such as `batch = 32`.

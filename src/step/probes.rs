@@ -8,11 +8,7 @@ use crate::ir::{BinaryOp, CmpOp, Graph, ReduceOp, Role, UnaryOp, ValueId};
 use crate::lower::LayerValues;
 use crate::model::Activation;
 use crate::probe::{Gate, ProbeStat};
-
-/// A sigmoid output within this distance of 0 or 1 is saturated (σ' < 0.01·max σ').
-const SIGMOID_SATURATION: f64 = 0.01;
-/// A tanh output with |a| above this is saturated (tanh' < 0.02).
-const TANH_SATURATION: f64 = 0.99;
+use crate::sema::words::Saturation;
 
 /// Adds every probe output for every layer.
 pub(crate) fn add(
@@ -144,40 +140,28 @@ fn grad_zero_frac(g: &mut Graph, grad: ValueId) -> ValueId {
 /// The fraction of saturated units (sigmoid, tanh) or dead units (relu: no example of the
 /// batch activates it), or `None` when the activation has no such notion.
 fn saturation(g: &mut Graph, act: Option<Activation>, a: ValueId) -> Option<ValueId> {
-    match act? {
-        Activation::Sigmoid => {
-            let lo = g.scalar(SIGMOID_SATURATION);
-            let hi = g.scalar(1.0 - SIGMOID_SATURATION);
+    match act?.saturation()? {
+        Saturation::NearZeroOrOne { margin } => {
+            let lo = g.scalar(margin);
+            let hi = g.scalar(1.0 - margin);
             let below = g.compare(CmpOp::Lt, a, lo);
             let above = g.compare(CmpOp::Gt, a, hi);
             let either = g.add(below, above);
             Some(g.reduce_all(ReduceOp::Mean, either))
         }
-        Activation::Tanh => {
+        Saturation::AbsAbove { bound } => {
             let abs = g.unary(UnaryOp::Abs, a);
-            let t = g.scalar(TANH_SATURATION);
+            let t = g.scalar(bound);
             let sat = g.compare(CmpOp::Gt, abs, t);
             Some(g.reduce_all(ReduceOp::Mean, sat))
         }
-        Activation::Relu => {
+        Saturation::Dead => {
             // a unit is dead on this batch when its largest output over the batch is 0
             let max = g.reduce(ReduceOp::Max, a, &[0], false);
             let zero = g.scalar(0.0);
             let dead = g.compare(CmpOp::Le, max, zero);
             Some(g.reduce_all(ReduceOp::Mean, dead))
         }
-        Activation::Identity
-        | Activation::LeakyRelu { .. }
-        | Activation::Prelu { .. }
-        | Activation::Elu { .. }
-        | Activation::Selu
-        | Activation::Swish
-        | Activation::Mish
-        | Activation::Gelu
-        | Activation::Softplus
-        | Activation::Softsign
-        | Activation::Hardswish
-        | Activation::Softmax => None,
     }
 }
 

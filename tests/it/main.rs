@@ -59,6 +59,7 @@ mod jit_vs_interp;
 
 // The runtime: training runs, checkpoints, parameters, non-finite steps, probes.
 mod checkpoint_atomic;
+mod conv_train;
 mod nonfinite_policies;
 mod params_names;
 mod params_safetensors;
@@ -78,6 +79,7 @@ mod report_through_time;
 mod cli_inspect;
 mod cli_pipes;
 mod cli_signals;
+mod conv_export;
 mod export_torch;
 mod repl_doc;
 mod repl_from_nothing;

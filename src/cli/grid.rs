@@ -57,21 +57,25 @@ pub fn grid_of(
 /// given, and the seeds (the model's seed, +1, ..., +N-1) fastest of all. Variant `i` of a
 /// grid is the same variant for every command that expands it.
 pub fn grid(base: Variant, vary: &[String], seeds: Option<u32>) -> Result<Vec<Variant>, String> {
+    let seed_values = seeds.map(|n| seed_axis(&base, n)).transpose()?;
     let mut variants = vec![base];
     for spec in vary {
         let Some((key, values)) = spec.split_once('=') else {
             return Err(format!("bad --vary `{spec}`: expected KEY=V1,V2"));
         };
-        variants = expand(&variants, key.trim(), &split_top_level(values))
-            .map_err(|e| format!("bad --vary `{spec}`: {e}"))?;
+        let (key, values) = (key.trim(), split_top_level(values));
+        if values.is_empty() {
+            return Err(format!("bad --vary `{spec}`: no values after `=`"));
+        }
+        if key == "seed" && seeds.is_some() {
+            return Err(format!(
+                "--seeds and --vary `{spec}` both vary the seed: keep one"
+            ));
+        }
+        variants =
+            expand(&variants, key, &values).map_err(|e| format!("bad --vary `{spec}`: {e}"))?;
     }
-    if let Some(n) = seeds {
-        let first = &variants[0];
-        let checked = crate::sema::check_source("the model", &first.src, &first.overrides);
-        let seed = checked.model.map(|m| m.train.seed).ok_or_else(|| {
-            "--seeds: the model does not check (run `netc check` on it)".to_owned()
-        })?;
-        let values: Vec<String> = (0..u64::from(n)).map(|k| (seed + k).to_string()).collect();
+    if let Some(values) = seed_values {
         variants = expand(&variants, "seed", &values)?;
     }
     for v in &mut variants {
@@ -80,6 +84,19 @@ pub fn grid(base: Variant, vary: &[String], seeds: Option<u32>) -> Result<Vec<Va
         }
     }
     Ok(variants)
+}
+
+/// The `--seeds N` values: the base model's seed (after `--set`) and the N-1 after it.
+fn seed_axis(base: &Variant, n: u32) -> Result<Vec<String>, String> {
+    let checked = crate::sema::check_source("the model", &base.src, &base.overrides);
+    let seed = checked
+        .model
+        .map(|m| m.train.seed)
+        .ok_or("--seeds: the model does not check (run `netc check` on it)")?;
+    (0..u64::from(n))
+        .map(|k| seed.checked_add(k).map(|s| s.to_string()))
+        .collect::<Option<Vec<String>>>()
+        .ok_or_else(|| format!("--seeds {n}: seed {seed} + {n} is beyond the largest seed"))
 }
 
 pub fn parse_overrides(set: &[String]) -> Result<Vec<Override>, ()> {

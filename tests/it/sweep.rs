@@ -296,10 +296,39 @@ fn compare_prints_json_for_files_and_for_a_sweep_folder() {
             .is_some_and(|f| !f.is_empty()),
         "{json}"
     );
+    // `netc sweep --json` trains and prints the merge as the only thing on stdout, as
+    // `netc compare SWEEP_DIR --json` does afterwards.
     let dir = tmp.path().join("sweep");
-    on_grid("sweep", &dir, &[]);
+    let swept: serde_json::Value =
+        serde_json::from_str(&on_grid("sweep", &dir, &["--json"])).expect("only JSON on stdout");
     let o = netc(&["compare", dir.to_str().expect("UTF-8"), "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).expect("only JSON on stdout");
+    assert_eq!(json, swept);
     assert_eq!(json["variants"], 6);
     assert!(json["runs"][5]["valid_accuracy"].is_number(), "{json}");
+}
+
+#[test]
+fn a_grid_without_values_or_with_two_seed_axes_is_refused() {
+    let cases: [(&[&str], &str); 2] = [
+        (
+            &["--vary", "optimizer.lr="],
+            "bad --vary `optimizer.lr=`: no values after `=`",
+        ),
+        (
+            &["--vary", "seed=1,2", "--seeds", "2"],
+            "--seeds and --vary `seed=1,2` both vary the seed",
+        ),
+    ];
+    for (grid, expected) in cases {
+        let mut args = vec!["sweep", "examples/xor.net", "--list"];
+        args.extend(grid);
+        let o = netc(&args);
+        assert!(!o.status.success(), "{grid:?}");
+        assert!(
+            text(&o.stderr).contains(expected),
+            "{grid:?}: {}",
+            text(&o.stderr)
+        );
+    }
 }

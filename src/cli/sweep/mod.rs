@@ -156,7 +156,13 @@ pub fn run(args: SweepArgs) -> ExitCode {
         return write_array(&sweep, &out, &args);
     }
     let all: Vec<usize> = (0..variants.len()).collect();
-    let trained = train_variants(&sweep, &variants, &out, &all, args.backend, None);
+    // With `--json` stdout holds the merge's one object; what was trained goes to stderr.
+    let lines = if args.json {
+        Lines::Stderr
+    } else {
+        Lines::Stdout
+    };
+    let trained = train_variants(&sweep, &variants, &out, &all, args.backend, None, lines);
     let merged = merge::run(&out, args.json);
     if trained {
         merged
@@ -206,16 +212,47 @@ pub fn train_selected(args: &TrainArgs) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let backend = args.model.backend;
-    if train_variants(&sweep, &variants, out, &indices, backend, load.as_ref()) {
+    let lines = if args.quiet {
+        Lines::Quiet
+    } else {
+        Lines::Stdout
+    };
+    if train_variants(
+        &sweep,
+        &variants,
+        out,
+        &indices,
+        backend,
+        load.as_ref(),
+        lines,
+    ) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
 }
 
+/// Where the line a trained variant gets goes.
+#[derive(Debug, Clone, Copy)]
+enum Lines {
+    Stdout,
+    Stderr,
+    Quiet,
+}
+
+impl Lines {
+    fn say(self, line: &str) {
+        match self {
+            Lines::Stdout => println!("{line}"),
+            Lines::Stderr => eprintln!("{line}"),
+            Lines::Quiet => {}
+        }
+    }
+}
+
 /// Trains the variants `indices` of the sweep in `dir`, side by side: a complete one is
-/// skipped, one with a checkpoint resumes from it, the rest start fresh. Prints one line a
-/// variant; whether every one ended without error.
+/// skipped, one with a checkpoint resumes from it, the rest start fresh. Says one line a
+/// variant (errors always on stderr); whether every one ended without error.
 fn train_variants(
     sweep: &Sweep,
     variants: &[Variant],
@@ -223,12 +260,16 @@ fn train_variants(
     indices: &[usize],
     backend: Backend,
     load: Option<&WeightsFile>,
+    lines: Lines,
 ) -> bool {
     let mut jobs = Vec::new();
     for &i in indices {
         let run_dir = sweep.run_dir(dir, i);
         if let State::Done(_) = state::of(&run_dir, &spec::log_path(dir, i)) {
-            println!("variant {i} ({}): complete, skipped", variants[i].label);
+            lines.say(&format!(
+                "variant {i} ({}): complete, skipped",
+                variants[i].label
+            ));
             continue;
         }
         let resume = run_dir.join(run_folder::CHECKPOINT).exists();
@@ -247,11 +288,11 @@ fn train_variants(
     for ((i, job), result) in numbers.iter().zip(&jobs).zip(results) {
         let how = if job.resume { "resumed" } else { "trained" };
         match result {
-            Ok(_) => println!(
+            Ok(_) => lines.say(&format!(
                 "variant {i} ({}): {how} into {}",
                 job.variant.label,
                 job.dir.display()
-            ),
+            )),
             Err(e) => {
                 all_ok = false;
                 eprintln!("error: variant {i}: {e}");

@@ -207,4 +207,19 @@ mod tests {
         );
         assert!(help(Some("nope")).starts_with("no command `:nope`"));
     }
+
+    /// docs/repl.md's table of commands has a row for every command, and no other.
+    #[test]
+    fn the_documented_commands_are_the_table() {
+        let doc = include_str!("../../docs/repl.md");
+        let rows: Vec<&str> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `:"))
+            .filter_map(|l| l.split([' ', '`']).next())
+            .collect();
+        let mut documented: Vec<String> = rows.iter().map(|r| format!(":{r}")).collect();
+        documented.dedup();
+        let names: Vec<String> = command_names().map(str::to_owned).collect();
+        assert_eq!(documented, names);
+    }
 }

@@ -36,6 +36,7 @@ mod autodiff_hand;
 mod autodiff_ops;
 mod autodiff_prop;
 mod clip_threshold;
+mod gradcheck_cli;
 mod init_formulas;
 mod kinks;
 mod kinks_torch;

@@ -1,17 +1,20 @@
 //! `netc gradcheck FILE`: reverse-mode gradients against central finite differences in f64, on
-//! every parameter of the model, with a small random batch and dropout off.
+//! every parameter of the model, with a small random batch and dropout off; with `--backend
+//! jit` (the default) also the JIT's gradients, computed in f32 by the compiled kernel, against
+//! the f64 ones.
 //!
-//! The relative error of an element is [`gradcheck::relative_error`], |a − n| / max(|a|, |n|,
-//! 10⁻³), the formula the tests use. An element passes when its disagreement beyond r =
-//! 16·ε·|L|/h, the round-off a difference quotient of the loss L carries at step h, is within
-//! the tolerance; without r, models whose loss is large (exploding ones) would fail on
+//! Every error is [`gradcheck::relative_error_beyond`], max(0, |a − n| − r) / max(|a|, |n|,
+//! 10⁻³), from [`gradcheck::best_agreement`]: an element passes when its disagreement beyond
+//! r = 16·ε·|L|/h, the round-off a difference quotient of the loss L carries at step h, is
+//! within the tolerance; without r, models whose loss is large (exploding ones) would fail on
 //! round-off alone. Each element takes the best agreement over steps h = 10⁻⁴…10⁻⁷·max(1, |x|).
 
 use super::common::{self, ModelArgs};
-use crate::gradcheck::{self, Options};
-use crate::ir::{interp, Role, Tensor};
+use crate::gradcheck::{self, GradCheckError, Options};
+use crate::ir::{interp, Graph, Role, Tensor};
 use crate::lower::{self, LowerOptions};
 use crate::model::{Loss, Model};
+use crate::runtime::exec::{self, Backend, ExecError};
 use crate::runtime::train::initial_params;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -29,13 +32,25 @@ pub struct GradcheckArgs {
     /// Elements checked per parameter (a seeded sample; all when the tensor is smaller).
     #[arg(long, default_value_t = 32)]
     pub samples: usize,
-    /// Largest relative error that passes.
+    /// Largest relative error (beyond round-off) of the f64 gradients that passes.
     #[arg(long, default_value_t = 1e-5)]
     pub tolerance: f64,
 }
 
-/// Step sizes tried, as multiples of the default relative step 10⁻⁵.
-const STEP_SCALES: [f64; 4] = [10.0, 1.0, 0.1, 0.01];
+/// Largest relative error of the JIT's f32 gradients against the f64 ones that passes (the
+/// denominator floored at the tensor's largest gradient). f32 keeps 24 bits (ε ≈ 6·10⁻⁸); the
+/// forward and backward sums of the examples lose a few more digits, to at most 5.5·10⁻⁶
+/// (batchnorm.net; docs/cli.md), while a wrong kernel is off by far more than 10⁻⁴.
+pub const JIT_TOLERANCE: f64 = 1e-4;
+
+/// What can stop a check: the gradient program itself, or compiling and running it on the JIT.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Gradient(#[from] GradCheckError),
+    #[error(transparent)]
+    Jit(#[from] ExecError),
+}
 
 pub fn run(args: GradcheckArgs) -> ExitCode {
     let Ok(loaded) = common::load(&args.model) else {
@@ -43,25 +58,7 @@ pub fn run(args: GradcheckArgs) -> ExitCode {
     };
     match check(&loaded.model, &args) {
         Ok(rows) => {
-            println!(
-                "{:<32} {:>12} {:>12} {:>16}",
-                "parameter", "max rel err", "max abs err", "beyond round-off"
-            );
-            let mut worst: f64 = 0.0;
-            for row in &rows {
-                println!(
-                    "{:<32} {:>12.3e} {:>12.3e} {:>16.3e}",
-                    row.name, row.rel, row.abs, row.beyond_round_off
-                );
-                worst = worst.max(row.beyond_round_off);
-            }
-            let ok = worst <= args.tolerance;
-            println!(
-                "{}: worst relative error beyond round-off {worst:.3e} (tolerance {:.1e})",
-                if ok { "ok" } else { "FAILED" },
-                args.tolerance
-            );
-            if ok {
+            if print(&rows, args.tolerance) {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -72,6 +69,37 @@ pub fn run(args: GradcheckArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints the table and the verdict; whether every row passes.
+fn print(rows: &[Row], tolerance: f64) -> bool {
+    let jit = rows.iter().any(|r| r.jit.is_some());
+    let jit_header = if jit { "jit vs f64" } else { "" };
+    println!(
+        "{:<32} {:>12} {:>12} {:>16} {jit_header:>12}",
+        "parameter", "max rel err", "max abs err", "beyond round-off"
+    );
+    let (mut worst, mut worst_jit): (f64, f64) = (0.0, 0.0);
+    for row in rows {
+        let jit_err = row.jit.map_or(String::new(), |e| format!("{e:.3e}"));
+        println!(
+            "{:<32} {:>12.3e} {:>12.3e} {:>16.3e} {jit_err:>12}",
+            row.name, row.rel, row.abs, row.beyond_round_off
+        );
+        worst = worst.max(row.beyond_round_off);
+        worst_jit = worst_jit.max(row.jit.unwrap_or(0.0));
+    }
+    let ok = worst <= tolerance && worst_jit <= JIT_TOLERANCE;
+    let jit_verdict = if jit {
+        format!("; the JIT's f32 gradients within {worst_jit:.3e} of the f64 ones (tolerance {JIT_TOLERANCE:.1e})")
+    } else {
+        String::new()
+    };
+    println!(
+        "{}: worst relative error beyond round-off {worst:.3e} (tolerance {tolerance:.1e}){jit_verdict}",
+        if ok { "ok" } else { "FAILED" },
+    );
+    ok
 }
 
 /// How well one parameter's gradient agrees with finite differences, over its sampled elements.
@@ -85,10 +113,14 @@ pub struct Row {
     /// The largest relative error beyond the difference quotient's round-off: what passes or
     /// fails.
     pub beyond_round_off: f64,
+    /// With `--backend jit`: the largest relative error of the JIT's f32 gradient against the
+    /// f64 one over the same elements, the denominator floored at the tensor's largest
+    /// gradient.
+    pub jit: Option<f64>,
 }
 
 /// One [`Row`] for every trainable parameter.
-pub fn check(model: &Model, args: &GradcheckArgs) -> Result<Vec<Row>, gradcheck::GradCheckError> {
+pub fn check(model: &Model, args: &GradcheckArgs) -> Result<Vec<Row>, CheckError> {
     let opts = LowerOptions {
         dropout: false,
         ..LowerOptions::train(args.batch)
@@ -108,59 +140,92 @@ pub fn check(model: &Model, args: &GradcheckArgs) -> Result<Vec<Row>, gradcheck:
         .filter(|p| p.kind.trainable())
         .map(|p| p.name.as_str())
         .collect();
-    let analytic = gradcheck::analytic_gradients(&fwd.graph, fwd.loss, &trainable, &env)?;
+    let program = gradcheck::gradient_program(&fwd.graph, fwd.loss, &trainable)?;
+    let analytic = interp::run(&program, &env).map_err(GradCheckError::from)?;
+    let jit = match args.model.backend {
+        Backend::Jit => Some(jit_gradients(&program, &env)?),
+        Backend::Interp => None,
+    };
     let mut forward = fwd.graph.clone();
     forward.add_output("loss", fwd.loss, Role::Loss);
-    let check_opts = Options::default();
-    let loss_at_start = interp::run(&forward, &env)?[0].data[0].abs();
+    let loss_scale = interp::run(&forward, &env).map_err(GradCheckError::from)?[0].data[0].abs();
     let mut rows = Vec::new();
-    for (name, grad) in trainable.iter().zip(&analytic) {
+    for (p, (name, grad)) in trainable.iter().zip(&analytic).enumerate() {
         let n = grad.data.len();
         let picks: Vec<usize> = if n <= args.samples {
             (0..n).collect()
         } else {
             (0..args.samples).map(|_| rng.random_range(0..n)).collect()
         };
-        let (mut max_rel, mut max_abs, mut max_beyond) = (0.0f64, 0.0f64, 0.0f64);
-        for i in picks {
-            let x = env[*name].data[i];
-            // The best agreement over a few step sizes: truncation error shrinks with h and
-            // round-off grows, so a correct gradient agrees at some h, and a wrong rule at none
-            // (steep losses, such as a recurrent net in its chaotic regime, need small h).
-            let (mut best_rel, mut best_abs, mut best_beyond) =
-                (f64::INFINITY, f64::INFINITY, f64::INFINITY);
-            for scale in STEP_SCALES {
-                let h = check_opts.step * scale * x.abs().max(1.0);
-                let mut at = |xi: f64| -> Result<f64, gradcheck::GradCheckError> {
-                    if let Some(t) = env.get_mut(*name) {
-                        t.data[i] = xi;
-                    }
-                    Ok(interp::run(&forward, &env)?[0].data[0])
-                };
-                let numeric = (at(x + h)? - at(x - h)?) / (2.0 * h);
-                at(x)?;
-                // The difference quotient of a loss of size |L| carries a round-off error of
-                // about a few ulps of |L| divided by h; only disagreement beyond that counts.
-                let round_off = 16.0 * f64::EPSILON * loss_at_start / h;
-                let abs = (grad.data[i] - numeric).abs();
-                let denom = grad.data[i].abs().max(numeric.abs()).max(check_opts.floor);
-                let rel = gradcheck::relative_error(grad.data[i], numeric, check_opts.floor);
-                best_rel = best_rel.min(rel);
-                best_beyond = best_beyond.min((abs - round_off).max(0.0) / denom);
-                best_abs = best_abs.min(abs);
-            }
-            max_rel = max_rel.max(best_rel);
-            max_abs = max_abs.max(best_abs);
-            max_beyond = max_beyond.max(best_beyond);
-        }
-        rows.push(Row {
-            name: (*name).to_owned(),
-            rel: max_rel,
-            abs: max_abs,
-            beyond_round_off: max_beyond,
-        });
+        let jit = jit.as_ref().map(|j| j[p].as_slice());
+        let checked = Checked { name, grad, jit };
+        rows.push(row(&forward, &mut env, &checked, &picks, loss_scale)?);
     }
     Ok(rows)
+}
+
+/// One parameter's gradients: the f64 ones, and the JIT's when it ran.
+struct Checked<'a> {
+    name: &'a str,
+    grad: &'a Tensor<f64>,
+    jit: Option<&'a [f32]>,
+}
+
+/// The [`Row`] of one parameter over its sampled elements `picks`.
+fn row(
+    forward: &Graph,
+    env: &mut HashMap<String, Tensor<f64>>,
+    checked: &Checked<'_>,
+    picks: &[usize],
+    loss_scale: f64,
+) -> Result<Row, CheckError> {
+    let opts = Options::default();
+    let grad = &checked.grad.data;
+    // f32 round-off follows the size of the terms a gradient sums, not of a result that
+    // cancels (a batchnorm scale's Σ dy·x̂ over a small batch), so the JIT's error is
+    // relative to the tensor's largest gradient.
+    let jit_floor = grad.iter().fold(opts.floor, |m, g| m.max(g.abs()));
+    let mut row = Row {
+        name: checked.name.to_owned(),
+        rel: 0.0,
+        abs: 0.0,
+        beyond_round_off: 0.0,
+        jit: checked.jit.map(|_| 0.0),
+    };
+    for &i in picks {
+        let element = (checked.name, i);
+        let a = gradcheck::best_agreement(forward, env, element, grad[i], loss_scale, &opts)?;
+        row.rel = row.rel.max(a.rel);
+        row.abs = row.abs.max(a.abs);
+        row.beyond_round_off = row.beyond_round_off.max(a.beyond_round_off);
+        if let (Some(worst), Some(jit)) = (row.jit.as_mut(), checked.jit) {
+            let error = gradcheck::relative_error(f64::from(jit[i]), grad[i], jit_floor);
+            *worst = worst.max(error);
+        }
+    }
+    Ok(row)
+}
+
+/// The gradient program compiled by the JIT and run once at `env` (rounded to f32): one
+/// gradient per output, in order.
+pub fn jit_gradients(
+    program: &Graph,
+    env: &HashMap<String, Tensor<f64>>,
+) -> Result<Vec<Vec<f32>>, ExecError> {
+    let mut compiled = exec::compile(program, Backend::Jit)?;
+    for (name, value) in env {
+        let data: Vec<f32> = value.data.iter().map(|&x| x as f32).collect();
+        match compiled.set_leaf(name, &data) {
+            // The simplification passes drop leaves no gradient reads (the step counter of a
+            // model without Adam or dropout): there is nothing to set.
+            Ok(()) | Err(ExecError::UnknownLeaf(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    compiled.run()?;
+    Ok((0..program.outputs.len())
+        .map(|i| compiled.output(i).to_vec())
+        .collect())
 }
 
 /// A random value for a program input: gaussian features, targets the loss accepts, every

@@ -39,6 +39,7 @@ mod autodiff_prop;
 mod clip_threshold;
 mod conv_ops;
 mod conv_torch;
+mod gradcheck_cli;
 mod init_formulas;
 mod kinks;
 mod kinks_torch;

@@ -7,12 +7,7 @@ use super::{sum_sq, ParamGrad};
 use crate::ir::{BinaryOp, CmpOp, Graph, ReduceOp, Role, UnaryOp, ValueId};
 use crate::lower::LayerValues;
 use crate::model::Activation;
-use crate::probe::{Gate, ProbeStat};
-
-/// A sigmoid output within this distance of 0 or 1 is saturated (σ' < 0.01·max σ').
-const SIGMOID_SATURATION: f64 = 0.01;
-/// A tanh output with |a| above this is saturated (tanh' < 0.02).
-const TANH_SATURATION: f64 = 0.99;
+use crate::probe::{Gate, ProbeStat, Squashing};
 
 /// Adds every probe output for every layer.
 pub(crate) fn add(
@@ -141,30 +136,20 @@ fn grad_zero_frac(g: &mut Graph, grad: ValueId) -> ValueId {
     g.reduce_all(ReduceOp::Mean, dead)
 }
 
-/// The fraction of saturated units (sigmoid, tanh) or dead units (relu: no example of the
-/// batch activates it), or `None` when the activation has no such notion.
+/// The fraction of saturated units (sigmoid, tanh, softsign: `crate::probe::Squashing`
+/// defines the band) or dead units (relu: no example of the batch activates it), or `None`
+/// when the activation has no such notion.
 fn saturation(g: &mut Graph, act: Option<Activation>, a: ValueId) -> Option<ValueId> {
-    match act? {
-        Activation::Sigmoid => {
-            let lo = g.scalar(SIGMOID_SATURATION);
-            let hi = g.scalar(1.0 - SIGMOID_SATURATION);
-            let below = g.compare(CmpOp::Lt, a, lo);
-            let above = g.compare(CmpOp::Gt, a, hi);
-            let either = g.add(below, above);
-            Some(g.reduce_all(ReduceOp::Mean, either))
-        }
-        Activation::Tanh => {
-            let abs = g.unary(UnaryOp::Abs, a);
-            let t = g.scalar(TANH_SATURATION);
-            let sat = g.compare(CmpOp::Gt, abs, t);
-            Some(g.reduce_all(ReduceOp::Mean, sat))
-        }
+    let squashing = match act? {
+        Activation::Sigmoid => Squashing::Sigmoid,
+        Activation::Tanh => Squashing::Tanh,
+        Activation::Softsign => Squashing::Softsign,
         Activation::Relu => {
             // a unit is dead on this batch when its largest output over the batch is 0
             let max = g.reduce(ReduceOp::Max, a, &[0], false);
             let zero = g.scalar(0.0);
             let dead = g.compare(CmpOp::Le, max, zero);
-            Some(g.reduce_all(ReduceOp::Mean, dead))
+            return Some(g.reduce_all(ReduceOp::Mean, dead));
         }
         Activation::Identity
         | Activation::LeakyRelu { .. }
@@ -175,10 +160,15 @@ fn saturation(g: &mut Graph, act: Option<Activation>, a: ValueId) -> Option<Valu
         | Activation::Mish
         | Activation::Gelu
         | Activation::Softplus
-        | Activation::Softsign
         | Activation::Hardswish
-        | Activation::Softmax => None,
-    }
+        | Activation::Softmax => return None,
+    };
+    let centre = g.scalar(squashing.centre());
+    let off = g.sub(a, centre);
+    let distance = g.unary(UnaryOp::Abs, off);
+    let edge = g.scalar(squashing.saturated_beyond());
+    let saturated = g.compare(CmpOp::Gt, distance, edge);
+    Some(g.reduce_all(ReduceOp::Mean, saturated))
 }
 
 #[cfg(test)]

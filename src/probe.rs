@@ -25,7 +25,9 @@ pub enum ProbeStat {
     ActMean,
     /// standard deviation of the layer's output
     ActStd,
-    /// fraction of saturated units (sigmoid/tanh) or dead units (relu family)
+    /// fraction of saturated units (sigmoid, tanh, softsign: the slope at most
+    /// [`SATURATED_SLOPE`] of its largest, see [`Squashing`]) or dead units (relu: no example
+    /// of the batch activates it)
     Saturation,
     /// 1.0 if the layer's output has a NaN or ±∞ in the forward pass
     NonFiniteForward,
@@ -41,6 +43,55 @@ pub enum ProbeStat {
     /// names: i, f, g, o for the LSTM; r, z, n for the GRU; h, the hidden state, for a plain
     /// rnn) over every step
     GateSaturation { gate: Gate },
+}
+
+/// A unit of a squashing activation is saturated when its slope φ′ is at most this fraction
+/// of the activation's largest slope: it passes less than a twentieth of the gradient it could.
+/// Defined on the slope rather than as a fixed band of outputs, so the same rule covers a
+/// sigmoid near 0 (Glorot & Bengio's top layer in the plateau, a ≈ 0.012, σ′ ≈ 0.05·max) and
+/// near 1 alike, and compares activations fairly (softsign's polynomial tails against tanh's
+/// exponential ones).
+pub const SATURATED_SLOPE: f64 = 0.05;
+
+/// The squashing activations, whose saturation the step measures from the output `a` alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Squashing {
+    /// σ′ = a(1 − a), largest (1/4) at a = 1/2.
+    Sigmoid,
+    /// tanh′ = 1 − a², largest (1) at a = 0.
+    Tanh,
+    /// softsign′ = (1 − |a|)², largest (1) at a = 0.
+    Softsign,
+}
+
+impl Squashing {
+    /// The output at which the slope is largest.
+    pub fn centre(self) -> f64 {
+        match self {
+            Squashing::Sigmoid => 0.5,
+            Squashing::Tanh | Squashing::Softsign => 0.0,
+        }
+    }
+
+    /// The distance |a − centre| beyond which φ′(a) ≤ [`SATURATED_SLOPE`]·max φ′, solved from
+    /// the slope written in the output: 4a(1 − a) = s, 1 − a² = s, (1 − |a|)² = s.
+    pub fn saturated_beyond(self) -> f64 {
+        let s = SATURATED_SLOPE;
+        match self {
+            Squashing::Sigmoid => (1.0 - s).sqrt() / 2.0,
+            Squashing::Tanh => (1.0 - s).sqrt(),
+            Squashing::Softsign => 1.0 - s.sqrt(),
+        }
+    }
+
+    /// φ′(a) / max φ′ for an output `a`: the fraction of the largest slope the unit passes.
+    pub fn relative_slope(self, a: f64) -> f64 {
+        match self {
+            Squashing::Sigmoid => 4.0 * a * (1.0 - a),
+            Squashing::Tanh => 1.0 - a * a,
+            Squashing::Softsign => (1.0 - a.abs()).powi(2),
+        }
+    }
 }
 
 /// A recurrent cell's gate, in PyTorch's names and order (`Cell::gate_names`).
@@ -276,7 +327,29 @@ impl ProbeStat {
 
 #[cfg(test)]
 mod tests {
-    use super::{Gate, ProbeStat, Scope};
+    use super::{Gate, ProbeStat, Scope, Squashing, SATURATED_SLOPE};
+
+    /// At the edge of the band each activation's slope is exactly SATURATED_SLOPE of its
+    /// largest (e.g. sigmoid: a = 0.5 ± 0.487, a(1 − a) = 0.0125 = 0.05 · 1/4), and inside the
+    /// band it is more.
+    #[test]
+    fn the_saturation_band_ends_where_the_slope_is_the_saturated_fraction() {
+        for sq in [Squashing::Sigmoid, Squashing::Tanh, Squashing::Softsign] {
+            let edge = sq.centre() + sq.saturated_beyond();
+            assert!(
+                (sq.relative_slope(edge) - SATURATED_SLOPE).abs() < 1e-12,
+                "{sq:?}"
+            );
+            let low = sq.centre() - sq.saturated_beyond();
+            assert!(
+                (sq.relative_slope(low) - SATURATED_SLOPE).abs() < 1e-12,
+                "{sq:?}"
+            );
+            assert!(sq.relative_slope(sq.centre() + 0.9 * sq.saturated_beyond()) > SATURATED_SLOPE);
+        }
+        // Glorot & Bengio's top layer in the plateau (mean output 0.0124) is saturated.
+        assert!(0.5 - 0.0124 > Squashing::Sigmoid.saturated_beyond());
+    }
 
     #[test]
     fn every_per_layer_statistic_has_a_unique_column_that_reads_back() {

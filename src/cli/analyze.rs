@@ -72,19 +72,21 @@ pub fn verdict(p: &Prediction, src: &str) -> String {
         .involved
         .first()
         .map_or(0, |&i| common::line_of(src, p.layers[i].span));
+    let product = format!(
+        "√χ ≈ {:.3} per layer on average over the {} layers above the first ({:.3}^{} = {:.3e}, the product of their gains in the table)",
+        p.gain_per_layer, p.above, p.gain_per_layer, p.above, p.factor
+    );
     match p.trend {
-        Trend::Healthy => format!("healthy: ‖∂L/∂a‖ at the first layer is predicted at {:.2e}× the last layer's (within 10^±2)\n", p.factor),
+        Trend::Healthy => format!("healthy: ‖∂L/∂a‖ at the first layer ≈ {:.3e}× the last layer's (within 10^±2): {product}\n", p.factor),
         Trend::Vanishing => format!(
-            "predicted VANISHING: layers {} shrink the gradient by √χ ≈ {:.2} each; ‖∂L/∂a‖ at the first layer ≈ {:.1e}× the last layer's (10^{:.0})\n  try `act = relu, init = he_normal` at line {line}, or add `batchnorm` after each dense layer, or wrap layers in `residual`\n",
+            "predicted VANISHING in layers {}: ‖∂L/∂a‖ at the first layer ≈ {:.3e}× the last layer's (10^{:.0}): {product}\n  try `act = relu, init = he_normal` at line {line}, or add `batchnorm` after each dense layer, or wrap layers in `residual`\n",
             p.involved_range(),
-            p.gain_per_layer,
             p.factor,
             p.factor.log10()
         ),
         Trend::Exploding => format!(
-            "predicted EXPLODING: layers {} grow the gradient by √χ ≈ {:.2} each; ‖∂L/∂a‖ at the first layer ≈ {:.1e}× the last layer's (10^{:.0})\n  try a variance-preserving init at line {line} (`init = he_normal` for relu, `init = xavier_normal` for tanh), or add `batchnorm`, and `clip = norm(1.0)` in the train section\n",
+            "predicted EXPLODING in layers {}: ‖∂L/∂a‖ at the first layer ≈ {:.3e}× the last layer's (10^{:.0}): {product}\n  try a variance-preserving init at line {line} (`init = he_normal` for relu, `init = xavier_normal` for tanh), or add `batchnorm`, and `clip = norm(1.0)` in the train section\n",
             p.involved_range(),
-            p.gain_per_layer,
             p.factor,
             p.factor.log10()
         ),

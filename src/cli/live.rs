@@ -3,7 +3,7 @@
 //! relative to the last layer, so the depth profile shows at a glance.
 
 use crate::health::lint::layer_act;
-use crate::health::status::{classify_in, LayerHealth, RunContext, Status};
+use crate::health::status::{classify_in, settled_step, LayerHealth, RunContext, Status};
 use crate::model::{Activation, Model};
 use crate::probe::ProbeStat;
 use crate::runtime::record::StepRecord;
@@ -18,14 +18,18 @@ pub struct LiveTable {
     /// The rules the report will apply: under an adaptive optimizer, update size is no sign
     /// of explosion here either, so the live table and the report agree.
     context: RunContext,
-    /// Largest update/weight ratio seen so far, per layer.
+    /// Updates before this step are the init meeting the learning rate, not an explosion
+    /// (`health::status::settled_step`, as the report judges them).
+    settled: u64,
+    /// Largest update/weight ratio seen so far from `settled` on, per layer.
     worst_update: Vec<Option<(u64, f64)>>,
     first_nonfinite: Vec<Option<u64>>,
     last_draw: Option<Instant>,
 }
 
 impl LiveTable {
-    pub fn new(model: &Model, layers: &[String]) -> LiveTable {
+    /// The table for a run of `total_steps` steps over `layers`.
+    pub fn new(model: &Model, layers: &[String], total_steps: u64) -> LiveTable {
         let flat = model.flat_layers();
         let acts = layers
             .iter()
@@ -42,6 +46,7 @@ impl LiveTable {
                 adaptive: model.train.optimizer.adaptive(),
                 ..RunContext::SGD
             },
+            settled: settled_step(total_steps),
             worst_update: vec![None; layers.len()],
             first_nonfinite: vec![None; layers.len()],
             last_draw: None,
@@ -51,7 +56,8 @@ impl LiveTable {
     /// Takes in a step's probes (every step, so no spike is missed between redraws).
     pub fn observe(&mut self, r: &StepRecord) {
         for i in 0..self.layers.len() {
-            if let Some(ratio) = update_ratio(r, i).filter(|v| v.is_finite()) {
+            let ratio = update_ratio(r, i).filter(|v| v.is_finite() && r.step >= self.settled);
+            if let Some(ratio) = ratio {
                 if self.worst_update[i].is_none_or(|(_, w)| ratio > w) {
                     self.worst_update[i] = Some((r.step, ratio));
                 }
@@ -141,8 +147,9 @@ mod tests {
     use super::*;
     use crate::sema::{check_source, Override};
 
-    /// The table for examples/xor.net's `hidden` layer under `optimizer`.
-    fn table_for(optimizer: &str) -> LiveTable {
+    /// The table for examples/xor.net's `hidden` layer under `optimizer`, for a run of
+    /// `total_steps`.
+    fn table_for(optimizer: &str, total_steps: u64) -> LiveTable {
         let src = include_str!("../../examples/xor.net");
         let set = [Override {
             key: "optimizer".into(),
@@ -151,7 +158,7 @@ mod tests {
         let model = check_source("xor.net", src, &set)
             .model
             .expect("xor checks");
-        LiveTable::new(&model, &["hidden".to_owned()])
+        LiveTable::new(&model, &["hidden".to_owned()], total_steps)
     }
 
     /// A step whose update is twice the weight (‖ΔW‖² = 4, ‖W‖² = 1): an explosion under plain
@@ -160,7 +167,7 @@ mod tests {
     #[test]
     fn the_update_rule_is_judged_per_optimizer_as_in_the_report() {
         let record = StepRecord {
-            step: 1,
+            step: 5,
             epoch: 0,
             loss: 0.5,
             grad_norm: 1.0,
@@ -173,9 +180,33 @@ mod tests {
             ("adam(lr = 0.1)", Status::Ok),
             ("rmsprop(lr = 0.1)", Status::Ok),
         ] {
-            let mut table = table_for(optimizer);
+            let mut table = table_for(optimizer, 1);
             table.observe(&record);
             assert_eq!(table.status(&record, 0, 1.0, None), want, "{optimizer}");
         }
+    }
+
+    /// Glorot & Bengio's setting at lr = 1: the output layer's second update is 1.5× its small
+    /// initial weights, which then grow to absorb it. In the first tenth of the run that is the
+    /// init meeting the learning rate, not an explosion; the same update later is one.
+    #[test]
+    fn an_update_outgrowing_the_weights_in_the_first_tenth_is_not_an_explosion() {
+        let record = |step| StepRecord {
+            step,
+            epoch: 0,
+            loss: 0.5,
+            grad_norm: 1.0,
+            grad_norm_clipped: 1.0,
+            lr: 1.0,
+            probes: vec![
+                (0, ProbeStat::UpdateSq, 2.25),
+                (0, ProbeStat::WeightSq, 1.0),
+            ],
+        };
+        let mut table = table_for("sgd(lr = 1.0)", 100);
+        table.observe(&record(2));
+        assert_eq!(table.status(&record(2), 0, 1.0, None), Status::Ok);
+        table.observe(&record(50));
+        assert_eq!(table.status(&record(50), 0, 1.0, None), Status::Exploding);
     }
 }

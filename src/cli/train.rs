@@ -126,7 +126,7 @@ pub fn run(mut args: TrainArgs) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let mut progress = Progress::new(&args);
-    progress.live = Some(super::live::LiveTable::new(model, &[]));
+    progress.live = Some(super::live::LiveTable::new(model, &[], 0));
     progress.model = Some(model.clone());
     let result = train::train(model, &loaded.base_dir, &opts, &mut progress);
     progress.finish();
@@ -302,7 +302,11 @@ impl Observer for Progress {
             Mode::Quiet => {}
         }
         if let Some(model) = &self.model {
-            self.live = Some(super::live::LiveTable::new(model, &info.layers));
+            self.live = Some(super::live::LiveTable::new(
+                model,
+                &info.layers,
+                info.total_steps,
+            ));
         }
         self.info = Some(info.clone());
     }

@@ -112,34 +112,71 @@ fn names(layers: &[&LayerHealth]) -> Vec<String> {
 
 fn vanishing(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
     let layers = with_status(health, Status::Vanishing);
-    let (first, top) = (layers.first()?, health.last()?);
-    let bottom = &health[0];
-    // The remedies edit a dense layer (its act and init); a normalization or dropout layer
-    // among the vanishing ones has neither, so they point at the first dense layer instead.
-    let flat = run.model.flat_layers();
-    let is_dense = |h: &&&LayerHealth| {
-        let i = health.iter().position(|x| x.name == h.name);
-        i.and_then(|i| flat.get(i))
-            .is_some_and(|l| matches!(l.kind, crate::model::LayerKind::Dense { .. }))
-    };
-    let first = layers.iter().find(is_dense).unwrap_or(first);
-    let decades = (bottom.grad_a / top.grad_a).log10();
+    let (first, top) = (*layers.first()?, health.last()?);
+    let first = first_dense(run, health, &layers).unwrap_or(first);
+    let decades = (health[0].grad_a / top.grad_a).log10();
     // A signal that underflowed to 0 in f32 has no finite number of decades to print.
     let fall = if decades.is_finite() {
         format!("falls 10^{:.0}", -decades)
     } else {
         "falls to 0 (below f32's range)".to_owned()
     };
+    let last_vanishing = layers.last()?;
+    let index = health.iter().position(|h| h.name == last_vanishing.name)?;
+    let rule = rel_rule(
+        run,
+        index,
+        health.len() - 1,
+        |r| r < VANISHING_REL,
+        last_vanishing.rel,
+        VANISHING_REL,
+    )?;
+    Some(Finding {
+        kind: FindingKind::Vanishing,
+        layers: names(&layers),
+        summary: format!(
+            "vanishing gradients: layers {}: ‖∂L/∂a‖ {fall} toward the input",
+            range(&names(&layers)),
+        ),
+        severity: Severity::Problem,
+        rule: Some(rule),
+        evidence: vanishing_evidence(run, health, first, &fall),
+        remedies: vanishing_remedies(run, health, first),
+    })
+}
+
+/// The first dense layer among the vanishing ones: the remedies edit a dense layer (its act
+/// and init), which a normalization or dropout layer among them does not have.
+fn first_dense<'h>(
+    run: &Run,
+    health: &'h [LayerHealth],
+    layers: &[&'h LayerHealth],
+) -> Option<&'h LayerHealth> {
+    let flat = run.model.flat_layers();
+    layers.iter().copied().find(|h| {
+        let i = health.iter().position(|x| x.name == h.name);
+        i.and_then(|i| flat.get(i))
+            .is_some_and(|l| matches!(l.kind, crate::model::LayerKind::Dense { .. }))
+    })
+}
+
+/// The signal at the last and first layers now and at the first recorded step, and how much
+/// `first` (the first vanishing dense layer) still moves.
+fn vanishing_evidence(
+    run: &Run,
+    health: &[LayerHealth],
+    first: &LayerHealth,
+    fall: &str,
+) -> Vec<String> {
+    let (bottom, top) = (&health[0], &health[health.len() - 1]);
     let step = run.probe_steps().last().copied().unwrap_or(0);
     let mut evidence = vec![format!(
         "around step {step}, ‖∂L/∂a‖ is {:.2e} at `{}` (the last layer) but {:.2e} at `{}`: it {fall} toward the input",
         top.grad_a, top.name, bottom.grad_a, bottom.name
     )];
     if let Some(s0) = run.probe_steps().first() {
-        let r0 = run.probe(*s0, 0, ProbeStat::GradActSq).unwrap_or(f64::NAN)
-            / run
-                .probe(*s0, health.len() - 1, ProbeStat::GradActSq)
-                .unwrap_or(f64::NAN);
+        let at = |i: usize| run.probe(*s0, i, ProbeStat::GradActSq).unwrap_or(f64::NAN);
+        let r0 = at(0) / at(health.len() - 1);
         let when = if run.probes_from_start() {
             " (initialization)"
         } else {
@@ -158,26 +195,21 @@ fn vanishing(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
         "‖∂L/∂W‖ of `{}` is {:.2e}, of `{}` {:.2e}; `{}` changes by {:.1e} of its weights per step: {moving}",
         first.name, first.grad_w, top.name, top.grad_w, first.name, first.update_ratio
     ));
-    let last_vanishing = layers.last()?;
-    let index = health.iter().position(|h| h.name == last_vanishing.name)?;
-    let rule = rel_rule(
-        run,
-        index,
-        health.len() - 1,
-        |r| r < VANISHING_REL,
-        last_vanishing.rel,
-        VANISHING_REL,
-    )?;
+    evidence
+}
+
+/// The primer's remedies for vanishing, at the line of `first`; tanh keeps its activation
+/// with a normalized init first.
+fn vanishing_remedies(run: &Run, health: &[LayerHealth], first: &LayerHealth) -> Vec<String> {
     let line = first.line;
+    let index = health
+        .iter()
+        .position(|h| h.name == first.name)
+        .unwrap_or(0);
     let act = run
         .model
         .flat_layers()
-        .get(
-            health
-                .iter()
-                .position(|h| h.name == first.name)
-                .unwrap_or(0),
-        )
+        .get(index)
         .and_then(|l| layer_act(l));
     let mut remedies = vec![
         format!("use `act = relu, init = he_normal` at line {line} (ReLU's slope is 1 where active; He init keeps the variance, He et al. 2015)"),
@@ -192,18 +224,7 @@ fn vanishing(run: &Run, health: &[LayerHealth]) -> Option<Finding> {
             ),
         );
     }
-    Some(Finding {
-        kind: FindingKind::Vanishing,
-        layers: names(&layers),
-        summary: format!(
-            "vanishing gradients: layers {}: ‖∂L/∂a‖ {fall} toward the input",
-            range(&names(&layers)),
-        ),
-        severity: Severity::Problem,
-        rule: Some(rule),
-        evidence,
-        remedies,
-    })
+    remedies
 }
 
 /// An update below this fraction of the weights per step barely moves them (healthy ~1e-3).

@@ -66,12 +66,14 @@ fn fixed_scale(init: &Init) -> bool {
 
 /// DEEP_STACK or more consecutive sigmoid/tanh dense layers with a fixed-scale init.
 pub fn saturating_stack(model: &Model) -> Vec<Diagnostic> {
+    let prediction = super::predict(model);
+    let gain = |run: &[&Layer]| stack_gain(&prediction, run);
     let mut diags = Vec::new();
     let mut run: Vec<&Layer> = Vec::new();
     let flush = |run: &mut Vec<&Layer>, diags: &mut Vec<Diagnostic>| {
         if let (true, Some(first), Some(last)) = (run.len() >= DEEP_STACK, run.first(), run.last())
         {
-            diags.push(stack_warning(first, last, run.len()));
+            diags.push(stack_warning(first, last, run.len(), gain(run)));
         }
         run.clear();
     };
@@ -89,17 +91,39 @@ pub fn saturating_stack(model: &Model) -> Vec<Diagnostic> {
     diags
 }
 
-fn stack_warning(first: &Layer, last: &Layer, n: usize) -> Diagnostic {
-    let d = Diagnostic::warning(
-        "netc::lint::saturating_stack",
-        first.span,
-        format!(
-            "{n} sigmoid/tanh layers in a row ({}–{}) with a fixed-scale init: the back-propagated gradient shrinks at every layer (σ' ≤ 0.25, tanh' ≤ 1 and less when saturated), so the first layers barely learn",
-            first.name, last.name
-        ),
-    )
-    .with_label("a saturating activation with an init that ignores the fan-in")
-    .with_help("use `act = relu, init = he_normal`, or add `batchnorm` after each dense layer, or wrap pairs of layers in `residual`; with tanh at least use `init = xavier_normal`");
+/// The geometric mean of the predicted gains √χ over a stack's layers: the same numbers as
+/// `netc analyze`'s table, so the lint and the prediction never disagree on the direction.
+fn stack_gain(p: &super::Prediction, stack: &[&Layer]) -> f64 {
+    let logs: Vec<f64> = stack
+        .iter()
+        .filter_map(|l| p.layers.iter().find(|x| x.name == l.name))
+        .map(|x| x.chi.max(1e-300).sqrt().ln())
+        .collect();
+    if logs.is_empty() {
+        return 1.0;
+    }
+    (logs.iter().sum::<f64>() / logs.len() as f64).exp()
+}
+
+fn stack_warning(first: &Layer, last: &Layer, n: usize, gain: f64) -> Diagnostic {
+    let names = format!(
+        "{n} sigmoid/tanh layers in a row ({}–{}) with a fixed-scale init",
+        first.name, last.name
+    );
+    let (message, help) = if gain < 1.0 {
+        (
+            format!("{names}: variance propagation predicts that the back-propagated gradient shrinks by √χ ≈ {gain:.2} at every layer (σ' ≤ 0.25, tanh' ≤ 1 and less when saturated), so the first layers barely learn"),
+            "use `act = relu, init = he_normal`, or add `batchnorm` after each dense layer, or wrap pairs of layers in `residual`; with tanh at least use `init = xavier_normal`",
+        )
+    } else {
+        (
+            format!("{names}: variance propagation predicts that the back-propagated gradient grows by √χ ≈ {gain:.2} at every layer: the weights are too large for the width, so the units saturate and the gradient still grows toward the input"),
+            "use an init that follows the fan-in (`init = xavier_normal` for tanh and sigmoid), or add `batchnorm` after each dense layer, and `clip = norm(1.0)` in the train section",
+        )
+    };
+    let d = Diagnostic::warning("netc::lint::saturating_stack", first.span, message)
+        .with_label("a saturating activation with an init that ignores the fan-in")
+        .with_help(help);
     if last.span == first.span {
         d
     } else {

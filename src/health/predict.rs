@@ -58,7 +58,11 @@ pub struct Prediction {
     pub factor: f64,
     /// The layers whose own gains √χ make the trend (indices into `layers`).
     pub involved: Vec<usize>,
-    /// Geometric mean of √χ over the involved layers.
+    /// How many top-level layers lie above the first: the ones whose gains √χ multiply into
+    /// the first layer's ‖∂L/∂a‖ (`factor` is their product).
+    pub above: usize,
+    /// Geometric mean of those gains: `gain_per_layer ^ above = factor`, so the two numbers
+    /// printed side by side follow from each other.
     pub gain_per_layer: f64,
 }
 
@@ -89,7 +93,7 @@ pub fn predict(model: &Model) -> Prediction {
     let tree = walk.forward(&model.layers, input, true);
     backward(&tree, &mut walk.layers, 1.0);
     let layers = walk.layers;
-    conclude(layers)
+    conclude(layers, tree.len().saturating_sub(1))
 }
 
 /// The mean and second moment of a layer's output units.
@@ -342,7 +346,7 @@ pub fn fused_last(model: &Model) -> Option<String> {
 }
 
 /// Turns squared relative norms into norms and finds the trend and the layers that make it.
-fn conclude(mut layers: Vec<LayerPrediction>) -> Prediction {
+fn conclude(mut layers: Vec<LayerPrediction>, above: usize) -> Prediction {
     for l in &mut layers {
         l.grad_a = l.grad_a.max(0.0).sqrt();
     }
@@ -364,21 +368,17 @@ fn conclude(mut layers: Vec<LayerPrediction>) -> Prediction {
             }
         })
         .collect();
-    let gain_per_layer = if involved.is_empty() {
+    let gain_per_layer = if above == 0 {
         1.0
     } else {
-        (involved
-            .iter()
-            .map(|&i| layers[i].chi.sqrt().max(1e-300).ln())
-            .sum::<f64>()
-            / involved.len() as f64)
-            .exp()
+        factor.powf(1.0 / above as f64)
     };
     Prediction {
         layers,
         trend,
         factor,
         involved,
+        above,
         gain_per_layer,
     }
 }

@@ -5,7 +5,6 @@ use super::lint::layer_act;
 use crate::model::Activation;
 use crate::probe::ProbeStat;
 use crate::report::run::Run;
-use crate::sema::words::Saturation;
 use serde::Serialize;
 
 /// ‖∂L/∂a‖ below this fraction of the last layer's: vanishing.
@@ -61,7 +60,7 @@ pub struct LayerHealth {
     pub saturation: f64,
     /// Fraction of units no gradient reaches (∂L/∂a = 0 on the whole batch), median.
     pub grad_zero_frac: f64,
-    /// Largest ‖ΔW‖/‖W‖ of the run and its step.
+    /// Largest ‖ΔW‖/‖W‖ of the run after its first tenth, and its step.
     pub worst_update: Option<(u64, f64)>,
     /// Largest ‖∂L/∂W‖ over its median in the first tenth of the run.
     pub grad_w_growth: f64,
@@ -113,13 +112,13 @@ pub fn classify_in(h: &LayerHealth, act: Option<Activation>, run: RunContext) ->
     if h.rel < VANISHING_REL {
         return Status::Vanishing;
     }
-    match act.and_then(Activation::saturation) {
-        Some(Saturation::NearZeroOrOne { .. } | Saturation::AbsAbove { .. })
+    match act {
+        Some(Activation::Sigmoid | Activation::Tanh | Activation::Softsign)
             if h.saturation >= SATURATED_FRACTION =>
         {
             Status::Saturated
         }
-        Some(Saturation::Dead) if h.saturation >= DEAD_FRACTION => Status::Dead,
+        Some(Activation::Relu) if h.saturation >= DEAD_FRACTION => Status::Dead,
         _ => Status::Ok,
     }
 }
@@ -196,10 +195,21 @@ pub fn median(values: &[f64]) -> f64 {
     v[v.len() / 2]
 }
 
+/// The first step of a run of `total_steps` whose updates the update-to-weight rule judges:
+/// the one after the first tenth (the live table and the report both use it).
+pub fn settled_step(total_steps: u64) -> u64 {
+    total_steps.div_ceil(10) + 1
+}
+
+/// The largest ‖ΔW‖/‖W‖ after the first tenth of the recorded steps, and its step. An update
+/// that outgrows its weights in the first steps is the init's scale meeting the learning rate
+/// (a small output layer's first step under a large lr, as in Glorot & Bengio's setting), which
+/// the weights then grow to absorb; an explosion is an update that outgrows them later.
 fn worst_update(run: &Run, layer: usize) -> Option<(u64, f64)> {
+    let settled = settled_step(run.steps.last().map_or(0, |s| s.step));
     run.probes
         .iter()
-        .filter(|p| p.layer == layer)
+        .filter(|p| p.layer == layer && p.step >= settled)
         .map(|p| {
             (
                 p.step,

@@ -76,102 +76,87 @@ fn crossing(points: &[(u32, f64)], vanishing: bool, threshold: f64) -> Option<u3
         .map(|p| p.0)
 }
 
-fn finding(run: &Run, layer: &Layer, index: usize, p: &TimeProfile) -> Option<Finding> {
-    // Growth toward t = 0 at any recorded step explodes (it ruins that step's update); a
-    // vanishing verdict needs the median of the window, where training has settled.
-    let exploding: Vec<(u64, f64)> = p
-        .ratios
-        .iter()
-        .copied()
-        .filter(|r| r.1 > EXPLODING_REL)
-        .collect();
-    let window_values: Vec<f64> = p.window.iter().map(|r| r.1).collect();
-    let (vanishing, threshold, over, value) =
-        if let Some(peak) = exploding.iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
-            (false, EXPLODING_REL, p.ratios.as_slice(), peak.1)
-        } else if median(&window_values) < VANISHING_REL {
-            (
-                true,
-                VANISHING_REL,
-                p.window.as_slice(),
-                median(&window_values),
-            )
-        } else {
-            return None;
-        };
-    let past = |r: f64| {
-        if vanishing {
-            r < threshold
-        } else {
-            r > threshold
+/// Which way a layer's profile goes, judged by its rule: the threshold, the recorded steps
+/// it is judged over and the value that crossed it.
+struct Verdict<'p> {
+    vanishing: bool,
+    threshold: f64,
+    over: &'p [(u64, f64)],
+    value: f64,
+}
+
+impl Verdict<'_> {
+    /// Growth toward t = 0 at any recorded step explodes (it ruins that step's update); a
+    /// vanishing verdict needs the median of the window, where training has settled.
+    fn of(p: &TimeProfile) -> Option<Verdict<'_>> {
+        let peak = p
+            .ratios
+            .iter()
+            .filter(|r| r.1 > EXPLODING_REL)
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some(peak) = peak {
+            return Some(Verdict {
+                vanishing: false,
+                threshold: EXPLODING_REL,
+                over: &p.ratios,
+                value: peak.1,
+            });
         }
-    };
-    let held: Vec<u64> = over.iter().filter(|r| past(r.1)).map(|r| r.0).collect();
+        let window: Vec<f64> = p.window.iter().map(|r| r.1).collect();
+        (median(&window) < VANISHING_REL).then(|| Verdict {
+            vanishing: true,
+            threshold: VANISHING_REL,
+            over: &p.window,
+            value: median(&window),
+        })
+    }
+
+    fn past(&self, r: f64) -> bool {
+        if self.vanishing {
+            r < self.threshold
+        } else {
+            r > self.threshold
+        }
+    }
+
+    /// The recorded steps at which the rule held.
+    fn held(&self) -> Vec<u64> {
+        self.over
+            .iter()
+            .filter(|r| self.past(r.1))
+            .map(|r| r.0)
+            .collect()
+    }
+}
+
+fn finding(run: &Run, layer: &Layer, index: usize, p: &TimeProfile) -> Option<Finding> {
+    let v = Verdict::of(p)?;
+    let held = v.held();
     let (first_step, last_step) = (*held.first()?, *held.last()?);
-    // The profile where the rule held last, for the time step where it crosses the threshold.
-    let shown = run.through_time(index, if vanishing { last_step } else { first_step });
-    let length = shown.len();
+    // The profile where the rule held last (vanishing) or first (exploding), for the time
+    // step where it crosses the threshold.
+    let shown_step = if v.vanishing { last_step } else { first_step };
+    let shown = run.through_time(index, shown_step);
+    let end = shown.len().saturating_sub(1);
     let line = layer.span.line_col(&run.src).0;
-    let at = crossing(&shown, vanishing, threshold);
-    let (word, kind, how) = if vanishing {
-        (
-            "vanishing",
-            FindingKind::VanishingThroughTime,
-            "median over the last quarter of the recorded steps",
-        )
+    let at = crossing(&shown, v.vanishing, v.threshold);
+    let (word, kind) = if v.vanishing {
+        ("vanishing", FindingKind::VanishingThroughTime)
     } else {
-        (
-            "exploding",
-            FindingKind::ExplodingThroughTime,
-            "largest over the recorded steps",
-        )
+        ("exploding", FindingKind::ExplodingThroughTime)
     };
     let rule = Rule {
-        statistic: format!(
-            "‖∂L/∂h_0‖ / ‖∂L/∂h_{}‖ of `{}`",
-            length.saturating_sub(1),
-            layer.name
-        ),
-        value,
-        threshold,
+        statistic: format!("‖∂L/∂h_0‖ / ‖∂L/∂h_{end}‖ of `{}`", layer.name),
+        value: v.value,
+        threshold: v.threshold,
         first_step,
         last_step,
         held: held.len(),
-        of: over.len(),
+        of: v.over.len(),
     };
-    let mut evidence = vec![format!(
-        "‖∂L/∂h_0‖ is {value:.1e}× ‖∂L/∂h_{}‖ ({how}); past the threshold {threshold:.0e} at {} of {} recorded steps, steps {first_step}–{last_step}",
-        length.saturating_sub(1),
-        held.len(),
-        over.len(),
-    )];
-    if let Some(t) = at {
-        let step = if vanishing { last_step } else { first_step };
-        evidence.push(format!(
-            "at step {step} ‖∂L/∂h_t‖ / ‖∂L/∂h_{}‖ passes {threshold:.0e} at t = {t}{}",
-            length.saturating_sub(1),
-            if vanishing {
-                format!(": the inputs before t = {t} barely reach the loss")
-            } else {
-                format!(": from t = {t} back, the gradient dwarfs the one at the end")
-            }
-        ));
-    }
-    let prediction = match &layer.kind {
-        LayerKind::Recurrent(r) => predict_layer(r),
-        LayerKind::Dense { .. }
-        | LayerKind::Activation(_)
-        | LayerKind::BatchNorm { .. }
-        | LayerKind::LayerNorm { .. }
-        | LayerKind::Dropout { .. }
-        | LayerKind::Conv2d(_)
-        | LayerKind::Pool2d(_)
-        | LayerKind::GlobalAvgPool
-        | LayerKind::Flatten
-        | LayerKind::Residual { .. } => None,
-    };
-    evidence.extend(prediction.map(describe));
-    let contained = !vanishing && clipping_contains(run);
+    let mut evidence = profile_evidence(&v, &rule, end, at.map(|t| (shown_step, t)));
+    evidence.extend(bound_evidence(run, layer));
+    let contained = !v.vanishing && clipping_contains(run);
     if contained {
         evidence.push(format!(
             "the run clips (`clip` at line {}) and stayed finite: clipping bounds every step, so the explosion is contained",
@@ -182,12 +167,11 @@ fn finding(run: &Run, layer: &Layer, index: usize, p: &TimeProfile) -> Option<Fi
         kind,
         layers: vec![layer.name.clone()],
         summary: format!(
-            "{word} gradients through time in `{}` (line {line}): ‖∂L/∂h_t‖ {} 10^{:.0} from t = {} back to t = 0{}",
+            "{word} gradients through time in `{}` (line {line}): ‖∂L/∂h_t‖ {} 10^{:.0} from t = {end} back to t = 0{}",
             layer.name,
-            if vanishing { "falls" } else { "grows" },
-            value.log10().abs(),
-            length.saturating_sub(1),
-            at.map_or(String::new(), |t| format!(", past {threshold:.0e} from t = {t} down"))
+            if v.vanishing { "falls" } else { "grows" },
+            v.value.log10().abs(),
+            at.map_or(String::new(), |t| format!(", past {:.0e} from t = {t} down", v.threshold))
         ),
         severity: if contained {
             Severity::Contained
@@ -199,9 +183,77 @@ fn finding(run: &Run, layer: &Layer, index: usize, p: &TimeProfile) -> Option<Fi
         remedies: if contained {
             Vec::new()
         } else {
-            remedies(run, &layer.name, line, vanishing)
+            remedies(run, &layer.name, line, v.vanishing)
         },
     })
+}
+
+/// What the measured profile shows: the ratio over the rule's steps, and the time step at
+/// which it crosses the threshold (`crossed`: the recorded step and t).
+fn profile_evidence(
+    v: &Verdict,
+    rule: &Rule,
+    end: usize,
+    crossed: Option<(u64, u32)>,
+) -> Vec<String> {
+    let how = if v.vanishing {
+        "median over the last quarter of the recorded steps"
+    } else {
+        "largest over the recorded steps"
+    };
+    let threshold = v.threshold;
+    let mut evidence = vec![format!(
+        "‖∂L/∂h_0‖ is {:.1e}× ‖∂L/∂h_{end}‖ ({how}); past the threshold {threshold:.0e} at {} of {} recorded steps, steps {}–{}",
+        v.value, rule.held, rule.of, rule.first_step, rule.last_step,
+    )];
+    if let Some((step, t)) = crossed {
+        let meaning = if v.vanishing {
+            format!(": the inputs before t = {t} barely reach the loss")
+        } else {
+            format!(": from t = {t} back, the gradient dwarfs the one at the end")
+        };
+        evidence.push(format!(
+            "at step {step} ‖∂L/∂h_t‖ / ‖∂L/∂h_{end}‖ passes {threshold:.0e} at t = {t}{meaning}"
+        ));
+    }
+    evidence
+}
+
+/// Pascanu et al.'s bound for the layer: predicted from its init, and the σ_max(W_hh) the run
+/// measured (`spectral.csv`) at its first and last recorded steps, beside the bound 1/γ.
+fn bound_evidence(run: &Run, layer: &Layer) -> Vec<String> {
+    let LayerKind::Recurrent(r) = &layer.kind else {
+        return Vec::new();
+    };
+    let prediction = predict_layer(r);
+    let mut evidence: Vec<String> = prediction.map(describe).into_iter().collect();
+    let gamma = prediction.map(|p| p.gamma);
+    for gate in r.cell.gate_names() {
+        let Some(((s0, first), (s1, last))) = run.sigma_max(&layer.name, gate) else {
+            continue;
+        };
+        let block = if gate == &"h" {
+            "W_hh".to_owned()
+        } else {
+            format!("W_hh's `{gate}` block")
+        };
+        let bound = gamma.map_or(String::new(), |g| {
+            format!(
+                " (the bound 1/γ = {:.3}: σ_max·γ = {:.3} at the end, {})",
+                1.0 / g,
+                last * g,
+                if last * g < 1.0 {
+                    "bound to vanish"
+                } else {
+                    "exploding possible"
+                }
+            )
+        });
+        evidence.push(format!(
+            "measured: σ_max({block}) = {first:.3} at step {s0}, {last:.3} at step {s1}{bound}"
+        ));
+    }
+    evidence
 }
 
 /// Pascanu et al.'s bound in words: what σ_max(W_hh)·γ promises about the run.

@@ -29,9 +29,22 @@ pub struct Run {
     pub probes: Vec<ProbeRow>,
     /// ‖∂L/∂h_t‖ through time (recurrent layers only; empty otherwise).
     pub time: Vec<TimeRow>,
+    /// σ_max of each recurrent weight block as measured at the start and end of the run
+    /// (`spectral.csv`; empty for feed-forward models and for folders written before it).
+    pub spectral: Vec<SpectralRow>,
     /// (step, layer) → its row in `probes`, built once so a look-up does not scan the table
     /// (the report asks for every layer at many steps: a scan made it quadratic in the run).
     probe_index: HashMap<(u64, usize), usize>,
+}
+
+/// One row of `spectral.csv`: the largest singular value of a gate block of `layer`'s
+/// `weight_hh` at `step`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpectralRow {
+    pub step: u64,
+    pub layer: String,
+    pub gate: String,
+    pub sigma_max: f64,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -48,6 +61,18 @@ pub enum RunError {
     #[error(transparent)]
     #[diagnostic(code(netc::report::bad_record))]
     BadRecord(#[from] RecordError),
+    #[error("{path}: line {line}: {what}")]
+    #[diagnostic(
+        code(netc::report::bad_spectral),
+        help(
+            "spectral.csv is written by `netc train` with the columns step,layer,gate,sigma_max,…"
+        )
+    )]
+    Spectral {
+        path: PathBuf,
+        line: usize,
+        what: String,
+    },
     #[error(transparent)]
     #[diagnostic(
         code(netc::report::bad_model),
@@ -80,7 +105,65 @@ pub fn read_run(dir: &Path) -> Result<Run, RunError> {
             })
         }
     }
+    let spectral_path = dir.join(run_folder::SPECTRAL);
+    match std::fs::read_to_string(&spectral_path) {
+        Ok(text) => {
+            run.spectral = parse_spectral(&text).map_err(|(line, what)| RunError::Spectral {
+                path: spectral_path,
+                line,
+                what,
+            })?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(RunError::Io {
+                path: spectral_path,
+                source,
+            })
+        }
+    }
     Ok(run)
+}
+
+/// The rows of `spectral.csv`, its columns found by their header names; the error is the
+/// 1-based line and what is wrong with it.
+pub fn parse_spectral(text: &str) -> Result<Vec<SpectralRow>, (usize, String)> {
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .ok_or((1, format!("no `{name}` column")))
+    };
+    let (step, layer, gate, sigma) = (
+        column("step")?,
+        column("layer")?,
+        column("gate")?,
+        column("sigma_max")?,
+    );
+    let mut rows = Vec::new();
+    for (i, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let field = |c: usize| {
+            fields
+                .get(c)
+                .copied()
+                .ok_or((i + 2, "too few fields".to_owned()))
+        };
+        let number = |c: usize| -> Result<f64, (usize, String)> {
+            let text = field(c)?;
+            text.parse()
+                .map_err(|_| (i + 2, format!("`{text}` is not a number")))
+        };
+        rows.push(SpectralRow {
+            step: number(step)? as u64,
+            layer: field(layer)?.to_owned(),
+            gate: field(gate)?.to_owned(),
+            sigma_max: number(sigma)?,
+        });
+    }
+    Ok(rows)
 }
 
 impl Run {
@@ -104,6 +187,7 @@ impl Run {
             epochs,
             probes,
             time: Vec::new(),
+            spectral: Vec::new(),
             probe_index,
         })
     }
@@ -164,6 +248,18 @@ impl Run {
             .collect();
         points.sort_by_key(|p| p.0);
         points
+    }
+
+    /// The measured σ_max of `layer`'s recurrent block `gate`: (step, σ_max) at the first and
+    /// the last step `spectral.csv` recorded, if it recorded any.
+    pub fn sigma_max(&self, layer: &str, gate: &str) -> Option<((u64, f64), (u64, f64))> {
+        let mut rows = self
+            .spectral
+            .iter()
+            .filter(|r| r.layer == layer && r.gate == gate)
+            .map(|r| (r.step, r.sigma_max));
+        let first = rows.next()?;
+        Some((first, rows.next_back().unwrap_or(first)))
     }
 
     /// The value of `stat` for `layer` at `step`, as `probes.csv` holds it.

@@ -7,8 +7,7 @@ use super::{sum_sq, ParamGrad};
 use crate::ir::{BinaryOp, CmpOp, Graph, ReduceOp, Role, UnaryOp, ValueId};
 use crate::lower::LayerValues;
 use crate::model::Activation;
-use crate::probe::{Gate, ProbeStat};
-use crate::sema::words::Saturation;
+use crate::probe::{Gate, ProbeStat, Squashing};
 
 /// Adds every probe output for every layer.
 pub(crate) fn add(
@@ -137,32 +136,39 @@ fn grad_zero_frac(g: &mut Graph, grad: ValueId) -> ValueId {
     g.reduce_all(ReduceOp::Mean, dead)
 }
 
-/// The fraction of saturated units (sigmoid, tanh) or dead units (relu: no example of the
-/// batch activates it), or `None` when the activation has no such notion.
+/// The fraction of saturated units (sigmoid, tanh, softsign: `crate::probe::Squashing`
+/// defines the band) or dead units (relu: no example of the batch activates it), or `None`
+/// when the activation has no such notion.
 fn saturation(g: &mut Graph, act: Option<Activation>, a: ValueId) -> Option<ValueId> {
-    match act?.saturation()? {
-        Saturation::NearZeroOrOne { margin } => {
-            let lo = g.scalar(margin);
-            let hi = g.scalar(1.0 - margin);
-            let below = g.compare(CmpOp::Lt, a, lo);
-            let above = g.compare(CmpOp::Gt, a, hi);
-            let either = g.add(below, above);
-            Some(g.reduce_all(ReduceOp::Mean, either))
-        }
-        Saturation::AbsAbove { bound } => {
-            let abs = g.unary(UnaryOp::Abs, a);
-            let t = g.scalar(bound);
-            let sat = g.compare(CmpOp::Gt, abs, t);
-            Some(g.reduce_all(ReduceOp::Mean, sat))
-        }
-        Saturation::Dead => {
+    let squashing = match act? {
+        Activation::Sigmoid => Squashing::Sigmoid,
+        Activation::Tanh => Squashing::Tanh,
+        Activation::Softsign => Squashing::Softsign,
+        Activation::Relu => {
             // a unit is dead on this batch when its largest output over the batch is 0
             let max = g.reduce(ReduceOp::Max, a, &[0], false);
             let zero = g.scalar(0.0);
             let dead = g.compare(CmpOp::Le, max, zero);
-            Some(g.reduce_all(ReduceOp::Mean, dead))
+            return Some(g.reduce_all(ReduceOp::Mean, dead));
         }
-    }
+        Activation::Identity
+        | Activation::LeakyRelu { .. }
+        | Activation::Prelu { .. }
+        | Activation::Elu { .. }
+        | Activation::Selu
+        | Activation::Swish
+        | Activation::Mish
+        | Activation::Gelu
+        | Activation::Softplus
+        | Activation::Hardswish
+        | Activation::Softmax => return None,
+    };
+    let centre = g.scalar(squashing.centre());
+    let off = g.sub(a, centre);
+    let distance = g.unary(UnaryOp::Abs, off);
+    let edge = g.scalar(squashing.saturated_beyond());
+    let saturated = g.compare(CmpOp::Gt, distance, edge);
+    Some(g.reduce_all(ReduceOp::Mean, saturated))
 }
 
 #[cfg(test)]

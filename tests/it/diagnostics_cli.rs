@@ -43,7 +43,7 @@ fn analyze_prints_the_prediction_and_the_lint() {
     assert!(o.status.success());
     let out = stdout(&o);
     assert!(
-        out.contains("predicted VANISHING: layers dense1–dense10"),
+        out.contains("predicted VANISHING in layers dense1–dense10"),
         "{out}"
     );
     assert!(

@@ -74,6 +74,7 @@ mod diagnosis;
 mod diagnostics_cli;
 mod diagnostics_examples;
 mod examples_oracles;
+mod health_agreement;
 mod report_through_time;
 
 // The command line, the REPL and the PyTorch round trip.

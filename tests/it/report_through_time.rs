@@ -80,3 +80,37 @@ fn a_feedforward_run_has_no_through_time_plots() {
     let run = report::read_run(dir.path()).expect("the run reads back");
     assert!(run.time.is_empty());
 }
+
+/// The through-time finding quotes the σ_max(W_hh) the run measured (spectral.csv) beside
+/// the bound 1/γ: rnn_exploding starts at radius 3 and its weights grow from there.
+#[test]
+fn the_through_time_finding_quotes_the_measured_sigma_max() {
+    let case = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/diagnosis/rnn_exploding.net");
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    crate::common::netc_cli()
+        .arg("train")
+        .arg(&case)
+        .args(["--quiet", "--no-report", "--out"])
+        .arg(dir.path())
+        .output()
+        .expect("netc runs");
+    let run = netc::report::read_run(dir.path()).expect("the run reads back");
+    let ((_, start), _) = run.sigma_max("rnn1", "h").expect("spectral.csv was read");
+    assert!((start - 3.0).abs() < 1e-2, "σ_max at the start: {start}");
+    let d = netc::health::diagnose(&run);
+    let finding = d
+        .findings
+        .iter()
+        .find(|f| f.kind == netc::health::FindingKind::ExplodingThroughTime)
+        .expect("an exploding-through-time finding");
+    assert!(
+        finding
+            .evidence
+            .iter()
+            .any(|e| e.starts_with("measured: σ_max(W_hh) = 3.000 at step 0")
+                && e.contains("1/γ = 1.000")),
+        "{:?}",
+        finding.evidence
+    );
+}

@@ -153,6 +153,8 @@ fn image_shape(diags: &mut Vec<Diagnostic>, b: &Bound<'_>) -> Option<Option<[usi
             }
             Some(Some(shape))
         }
+        // The default spelled out, as `test = none` and `task = none` may be.
+        ExprKind::Name(name) if name == "none" => Some(None),
         ExprKind::List(_)
         | ExprKind::Number(_)
         | ExprKind::Str(_)

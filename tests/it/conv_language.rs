@@ -238,3 +238,10 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn shape_none_spells_out_the_default_of_plain_feature_rows() {
+    let src = "model m {\n    input x: [64]\n    dense 10\n}\n\ntrain {\n    data = csv(\"digits.csv\", shape = none)\n    loss = cross_entropy\n}\n";
+    let model = check_ok(src);
+    assert_eq!(model.input.kind.shape(), vec![64]);
+}

@@ -5,6 +5,7 @@ use super::lint::layer_act;
 use crate::model::Activation;
 use crate::probe::ProbeStat;
 use crate::report::run::Run;
+use crate::sema::words::Saturation;
 use serde::Serialize;
 
 /// ‖∂L/∂a‖ below this fraction of the last layer's: vanishing.
@@ -112,14 +113,10 @@ pub fn classify_in(h: &LayerHealth, act: Option<Activation>, run: RunContext) ->
     if h.rel < VANISHING_REL {
         return Status::Vanishing;
     }
-    match act {
-        Some(Activation::Sigmoid | Activation::Tanh | Activation::Softsign)
-            if h.saturation >= SATURATED_FRACTION =>
-        {
-            Status::Saturated
-        }
-        Some(Activation::Relu) if h.saturation >= DEAD_FRACTION => Status::Dead,
-        _ => Status::Ok,
+    match act.and_then(Activation::saturation) {
+        Some(Saturation::Squashes(_)) if h.saturation >= SATURATED_FRACTION => Status::Saturated,
+        Some(Saturation::Dead) if h.saturation >= DEAD_FRACTION => Status::Dead,
+        Some(Saturation::Squashes(_) | Saturation::Dead) | None => Status::Ok,
     }
 }
 

@@ -7,7 +7,8 @@ use super::{sum_sq, ParamGrad};
 use crate::ir::{BinaryOp, CmpOp, Graph, ReduceOp, Role, UnaryOp, ValueId};
 use crate::lower::LayerValues;
 use crate::model::Activation;
-use crate::probe::{Gate, ProbeStat, Squashing};
+use crate::probe::{Gate, ProbeStat};
+use crate::sema::words::Saturation;
 
 /// Adds every probe output for every layer.
 pub(crate) fn add(
@@ -140,28 +141,15 @@ fn grad_zero_frac(g: &mut Graph, grad: ValueId) -> ValueId {
 /// defines the band) or dead units (relu: no example of the batch activates it), or `None`
 /// when the activation has no such notion.
 fn saturation(g: &mut Graph, act: Option<Activation>, a: ValueId) -> Option<ValueId> {
-    let squashing = match act? {
-        Activation::Sigmoid => Squashing::Sigmoid,
-        Activation::Tanh => Squashing::Tanh,
-        Activation::Softsign => Squashing::Softsign,
-        Activation::Relu => {
+    let squashing = match act?.saturation()? {
+        Saturation::Squashes(squashing) => squashing,
+        Saturation::Dead => {
             // a unit is dead on this batch when its largest output over the batch is 0
             let max = g.reduce(ReduceOp::Max, a, &[0], false);
             let zero = g.scalar(0.0);
             let dead = g.compare(CmpOp::Le, max, zero);
             return Some(g.reduce_all(ReduceOp::Mean, dead));
         }
-        Activation::Identity
-        | Activation::LeakyRelu { .. }
-        | Activation::Prelu { .. }
-        | Activation::Elu { .. }
-        | Activation::Selu
-        | Activation::Swish
-        | Activation::Mish
-        | Activation::Gelu
-        | Activation::Softplus
-        | Activation::Hardswish
-        | Activation::Softmax => return None,
     };
     let centre = g.scalar(squashing.centre());
     let off = g.sub(a, centre);

@@ -5,24 +5,19 @@
 
 use crate::diag::Diagnostic;
 use crate::model::Activation;
+use crate::probe::Squashing;
 use crate::sema::args::{float_arg, Bound, Range};
 
 /// How the saturation probe judges an activation's units, for the activations that have such
 /// a notion.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Saturation {
-    /// Saturated when the output is within `margin` of 0 or of 1 (sigmoid).
-    NearZeroOrOne { margin: f64 },
-    /// Saturated when |output| exceeds `bound` (tanh).
-    AbsAbove { bound: f64 },
+    /// Saturated where the slope is a small fraction of its largest; the band is defined
+    /// once, in [`Squashing`] (sigmoid, tanh, softsign).
+    Squashes(Squashing),
     /// Dead when no example of the batch gives the unit a positive output (relu).
     Dead,
 }
-
-/// A sigmoid output within this distance of 0 or 1 is saturated (σ′ < 0.01·max σ′).
-const SIGMOID_SATURATION: f64 = 0.01;
-/// A tanh output with |a| above this is saturated (tanh′ < 0.02).
-const TANH_SATURATION: f64 = 0.99;
 
 impl Activation {
     /// Every activation, with its parameters at the language's defaults.
@@ -246,12 +241,9 @@ impl Activation {
     /// units, dead relu units, `None` for activations without such a notion.
     pub fn saturation(self) -> Option<Saturation> {
         match self {
-            Activation::Sigmoid => Some(Saturation::NearZeroOrOne {
-                margin: SIGMOID_SATURATION,
-            }),
-            Activation::Tanh => Some(Saturation::AbsAbove {
-                bound: TANH_SATURATION,
-            }),
+            Activation::Sigmoid => Some(Saturation::Squashes(Squashing::Sigmoid)),
+            Activation::Tanh => Some(Saturation::Squashes(Squashing::Tanh)),
+            Activation::Softsign => Some(Saturation::Squashes(Squashing::Softsign)),
             Activation::Relu => Some(Saturation::Dead),
             Activation::Identity
             | Activation::LeakyRelu { .. }
@@ -262,7 +254,6 @@ impl Activation {
             | Activation::Mish
             | Activation::Gelu
             | Activation::Softplus
-            | Activation::Softsign
             | Activation::Hardswish
             | Activation::Softmax => None,
         }
